@@ -1,0 +1,52 @@
+//! Stable error codes shared by every boundary. Clients match on these, so they never change
+//! meaning; the human message beside them may be reworded freely.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// The input is malformed or breaks a rule of its own (HTTP 400).
+    Validation,
+    /// No such entity (HTTP 404).
+    NotFound,
+    /// The caller is known but may not do this (HTTP 403).
+    Forbidden,
+    /// The caller did not prove who they are (HTTP 401).
+    Unauthenticated,
+    /// The change collides with the current state or with a concurrent change (HTTP 409).
+    Conflict,
+    /// The account's balance cannot cover the debit (HTTP 422).
+    InsufficientCredits,
+    /// The account's plan does not allow this (HTTP 422).
+    PlanForbids,
+    /// Something failed on our side; details are in the log, never in the response (HTTP 500).
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Validation => "VALIDATION",
+            Self::NotFound => "NOT_FOUND",
+            Self::Forbidden => "FORBIDDEN",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Conflict => "CONFLICT",
+            Self::InsufficientCredits => "INSUFFICIENT_CREDITS",
+            Self::PlanForbids => "PLAN_FORBIDS",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Implemented by every aggregate's error type so the API can answer with a stable code.
+pub trait Coded {
+    fn code(&self) -> ErrorCode;
+}

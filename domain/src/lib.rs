@@ -1,0 +1,14 @@
+//! The igny8-admin domain: aggregates, their commands and events, and the rules they enforce.
+//!
+//! Pure by design: no SQL, no HTTP. Anything external reaches an aggregate through its
+//! `Services` type. Every event records facts already decided here, so projections only fold.
+
+pub mod actor;
+pub mod error;
+pub mod metadata;
+pub mod operator;
+pub mod values;
+
+pub use actor::{Actor, ActorKind};
+pub use error::ErrorCode;
+pub use metadata::EventMetadata;
