@@ -73,6 +73,96 @@ text_value!(
     80
 );
 
+text_value!(
+    /// An account's display name.
+    AccountName,
+    "account name",
+    200
+);
+text_value!(
+    /// A payment's external reference: a wire transfer id, a check number, a receipt number.
+    PaymentReference,
+    "payment reference",
+    120
+);
+text_value!(
+    /// A free-text note an operator leaves on a record.
+    Note,
+    "note",
+    1000
+);
+text_value!(
+    /// The kind of platform operation that consumed credits (e.g. `content_generation`).
+    OperationType,
+    "operation type",
+    64
+);
+text_value!(
+    /// The AI model an operation used (e.g. `gpt-4o-mini`).
+    ModelName,
+    "model name",
+    120
+);
+
+/// An account's URL-safe handle: lowercase letters, digits and hyphens, 3 to 63 characters,
+/// no hyphen at either end. Deserializing checks the same rules, so a `Slug` is always valid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slug(String);
+
+impl Slug {
+    pub const MIN_CHARS: usize = 3;
+    pub const MAX_CHARS: usize = 63;
+
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        let len = value.len();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&len) {
+            return Err(InvalidValue(format!(
+                "a slug has {} to {} characters",
+                Self::MIN_CHARS,
+                Self::MAX_CHARS
+            )));
+        }
+        if !value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(InvalidValue(
+                "a slug has only lowercase letters, digits and hyphens".into(),
+            ));
+        }
+        if value.starts_with('-') || value.ends_with('-') {
+            return Err(InvalidValue(
+                "a slug neither starts nor ends with a hyphen".into(),
+            ));
+        }
+        Ok(Self(value.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Slug {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Slug> for String {
+    fn from(slug: Slug) -> Self {
+        slug.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An e-mail address, stored lower-cased so that it identifies one mailbox.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -121,8 +211,19 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"] {
+        assert_eq!(
+            Email::parse(" Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -133,5 +234,31 @@ mod tests {
         assert!(Reason::parse("   ").is_err());
         assert!(Reason::parse(&"x".repeat(501)).is_err());
         assert!(Label::parse("tab\tinside").is_err());
+    }
+
+    #[test]
+    fn slugs_are_lowercase_words_joined_by_hyphens() {
+        for good in ["aws-admin", "abc", "a1-b2-c3", &"a".repeat(63)] {
+            assert_eq!(Slug::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "ABC",
+            "a_b_c",
+            "a b c",
+            "ünï",
+            &"a".repeat(64),
+        ] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_slug_is_checked_when_deserialized_too() {
+        let parsed: Slug = serde_json::from_str("\"acme-co\"").unwrap();
+        assert_eq!(parsed.as_str(), "acme-co");
+        assert!(serde_json::from_str::<Slug>("\"Acme Co\"").is_err());
     }
 }
