@@ -1,1 +1,11 @@
+//! The igny8-admin server: HTTP and GraphQL over the domain and its projections, plus the CLI.
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
+pub mod operators;
+pub mod startup;

@@ -41,7 +41,8 @@ impl EventMetadata {
         map.insert(CORRELATION_ID.into(), self.correlation_id.clone());
         map.insert(
             OCCURRED_AT.into(),
-            self.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            self.occurred_at
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
         );
         let optional = [
             (REQUEST_ID, &self.request_id),

@@ -1,0 +1,133 @@
+//! The `igny8-admin` command line.
+
+use crate::config::{LogFormat, Settings};
+use crate::startup::{self, Application};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use projections::{db, CommandBus};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "igny8-admin",
+    version,
+    about = "The igny8 administrative control plane"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP/GraphQL server and the projectors (the default).
+    Serve,
+    /// Create the database if missing and apply migrations.
+    Migrate,
+    /// Empty a projection and replay the whole log into it.
+    Rebuild {
+        /// The projection or process manager to rebuild.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Rebuild every projection.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Register an operator (if new) and print a fresh API token for them, once.
+    CreateOperator {
+        #[arg(long)]
+        email: String,
+        /// Display name; defaults to the part of the e-mail before `@`.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// Print the GraphQL schema (SDL).
+    PrintSchema,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env().context("invalid configuration")?;
+    init_tracing(settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            let shutdown = CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                startup::shutdown_signal().await;
+                trigger.cancel();
+            });
+            app.run_until(shutdown).await
+        }
+        Command::Migrate => {
+            db::prepare(settings.database_url.expose(), 2).await?;
+            println!("database is migrated");
+            Ok(())
+        }
+        Command::Rebuild { name, all } => {
+            let (_, engine) = startup::open(&settings).await?;
+            let names: Vec<String> = match name {
+                Some(name) if !all => vec![name],
+                _ => engine
+                    .handler_names()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            };
+            for name in names {
+                let report = engine.rebuild(&name).await?;
+                let secs = report.elapsed.as_secs_f64();
+                println!(
+                    "rebuilt {:<24} {:>10} events in {:>8.2}s ({:.0} events/s)",
+                    report.name,
+                    report.events,
+                    secs,
+                    report.events as f64 / secs.max(1e-9)
+                );
+            }
+            Ok(())
+        }
+        Command::CreateOperator {
+            email,
+            name,
+            superuser,
+        } => {
+            let (pool, engine) = startup::open(&settings).await?;
+            let bus = CommandBus::new(pool);
+            let created = crate::operators::create_with_token(
+                &bus,
+                &engine,
+                &email,
+                name.as_deref(),
+                superuser,
+            )
+            .await?;
+            if !created.newly_registered {
+                eprintln!("operator {email} already exists; issued an additional token (superuser flag unchanged)");
+            }
+            eprintln!("operator id: {}", created.operator_id);
+            eprintln!("API token (shown once; send it as `Authorization: Bearer <token>`):");
+            println!("{}", created.token);
+            Ok(())
+        }
+        Command::PrintSchema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

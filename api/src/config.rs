@@ -1,0 +1,153 @@
+//! Typed configuration from the environment (12-factor), with defaults that work on a
+//! developer machine with a local PostgreSQL and nothing else set.
+
+use projections::EngineConfig;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/igny8_admin";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// A value that must never reach a log line: its `Debug` is redacted.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: may carry a password, hence secret.
+    pub database_url: Secret,
+    /// `IGNY8_BIND`: address the HTTP server listens on (port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// `IGNY8_DB_POOL_SIZE`
+    pub db_pool_size: u32,
+    /// `IGNY8_RYW_TIMEOUT_MS`: how long a mutation waits for its projections to catch up.
+    pub read_your_writes_timeout: Duration,
+    /// `IGNY8_PROJECTOR_BATCH` and `IGNY8_PROJECTOR_POLL_MS`
+    pub projector: EngineConfig,
+    /// `IGNY8_READY_MAX_LAG_SECS`: `/readyz` fails when a projection lags more than this.
+    pub ready_max_lag: Duration,
+    /// `IGNY8_SHUTDOWN_GRACE_SECS`: how long shutdown waits for requests and workers.
+    pub shutdown_grace: Duration,
+    /// `IGNY8_LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}: {problem}")]
+pub struct ConfigError {
+    name: &'static str,
+    problem: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let parsed = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            Ok(lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_string()))
+        };
+        fn number<T: std::str::FromStr>(name: &'static str, raw: String) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            raw.trim().parse().map_err(|e: T::Err| ConfigError {
+                name,
+                problem: format!("`{raw}` is not valid: {e}"),
+            })
+        }
+        let log_format = match parsed("IGNY8_LOG_FORMAT", "text")?.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError {
+                    name: "IGNY8_LOG_FORMAT",
+                    problem: format!("`{other}` is neither `text` nor `json`"),
+                })
+            }
+        };
+        Ok(Self {
+            database_url: Secret::new(parsed("DATABASE_URL", DEFAULT_DATABASE_URL)?),
+            bind: number("IGNY8_BIND", parsed("IGNY8_BIND", DEFAULT_BIND)?)?,
+            db_pool_size: number("IGNY8_DB_POOL_SIZE", parsed("IGNY8_DB_POOL_SIZE", "32")?)?,
+            read_your_writes_timeout: Duration::from_millis(number(
+                "IGNY8_RYW_TIMEOUT_MS",
+                parsed("IGNY8_RYW_TIMEOUT_MS", "2000")?,
+            )?),
+            projector: EngineConfig {
+                batch_size: number(
+                    "IGNY8_PROJECTOR_BATCH",
+                    parsed("IGNY8_PROJECTOR_BATCH", "500")?,
+                )?,
+                poll_interval: Duration::from_millis(number(
+                    "IGNY8_PROJECTOR_POLL_MS",
+                    parsed("IGNY8_PROJECTOR_POLL_MS", "500")?,
+                )?),
+            },
+            ready_max_lag: Duration::from_secs(number(
+                "IGNY8_READY_MAX_LAG_SECS",
+                parsed("IGNY8_READY_MAX_LAG_SECS", "60")?,
+            )?),
+            shutdown_grace: Duration::from_secs(number(
+                "IGNY8_SHUTDOWN_GRACE_SECS",
+                parsed("IGNY8_SHUTDOWN_GRACE_SECS", "10")?,
+            )?),
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_nothing_set_the_defaults_point_at_the_local_database() {
+        let settings = Settings::from_lookup(|_| None).unwrap();
+        assert_eq!(settings.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(settings.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(settings.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn a_malformed_value_names_the_variable() {
+        let error = Settings::from_lookup(|name| (name == "IGNY8_BIND").then(|| "nowhere".into()))
+            .unwrap_err();
+        assert!(error.to_string().contains("IGNY8_BIND"), "{error}");
+    }
+
+    #[test]
+    fn the_database_url_is_never_printed() {
+        let settings = Settings::from_lookup(|name| {
+            (name == "DATABASE_URL").then(|| "postgres://u:hunter2@h/d".into())
+        })
+        .unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

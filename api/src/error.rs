@@ -1,0 +1,86 @@
+//! The API's one error type. Every failure a client can see is an `ApiError`: a stable code
+//! and a message meant for a person. Internal details are logged once, here, and never sent.
+//!
+//! `ApiError` deliberately has no `Display`: async-graphql converts anything displayable into an
+//! error verbatim, and that is how database messages leak to clients. Without it, the only way
+//! to a GraphQL error is through `From<ApiError>`.
+
+use domain::error::{Coded, ErrorCode};
+use projections::CommandError;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Validation, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            ErrorCode::Unauthenticated,
+            "a valid API token is required: send `Authorization: Bearer <token>`",
+        )
+    }
+
+    /// Logs `detail` and answers with a message that reveals nothing of it.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            "something went wrong on our side; it has been logged",
+        )
+    }
+}
+
+impl<E: Coded + std::error::Error> From<CommandError<E>> for ApiError {
+    fn from(e: CommandError<E>) -> Self {
+        match e.code() {
+            ErrorCode::Internal => Self::internal(&e),
+            code => Self::new(code, e.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<projections::engine::EngineError> for ApiError {
+    fn from(e: projections::engine::EngineError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<domain::values::InvalidValue> for ApiError {
+    fn from(e: domain::values::InvalidValue) -> Self {
+        Self::validation(e.0)
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        use async_graphql::ErrorExtensions;
+        async_graphql::Error::new(e.message).extend_with(|_, ext| ext.set("code", e.code.as_str()))
+    }
+}

@@ -1,0 +1,142 @@
+//! The GraphQL schema. Axum only wires it (see `http`); everything a resolver needs arrives
+//! through the schema's data (`Services`) and the request's data (`Principal`, `RequestMeta`).
+
+mod operators;
+pub mod page;
+mod projections_status;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SimpleObject};
+use projections::{Appended, CommandBus, CommandContext, Engine};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use operators::TokensByOperator;
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// Deepest query accepted: enough for connection -> edge -> node -> nested lists.
+pub const MAX_DEPTH: usize = 12;
+/// Most fields one query may ask for (each field costs 1; lists count once per field).
+pub const MAX_COMPLEXITY: usize = 1_000;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    operators::OperatorQuery,
+    projections_status::ProjectionQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(operators::OperatorMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(projections_status::ProjectionSubscription);
+
+/// What resolvers share for the life of the server.
+pub struct Services {
+    pub pool: PgPool,
+    pub bus: CommandBus,
+    pub engine: Arc<Engine>,
+    pub read_your_writes_timeout: Duration,
+}
+
+/// Facts about the HTTP request, copied into the metadata of every event it causes.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_addr: Option<String>,
+}
+
+pub fn build(services: Option<Services>) -> AppSchema {
+    let builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(8);
+    match services {
+        Some(services) => builder.data(services).finish(),
+        None => builder.finish(),
+    }
+}
+
+/// The schema in SDL, as committed in `api/schema.graphql`.
+pub fn sdl() -> String {
+    build(None).sdl()
+}
+
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+/// The authenticated caller. Transports refuse unauthenticated requests before execution;
+/// this is the resolvers' own guard against a transport that forgot.
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    ctx.data_opt::<Principal>()
+        .ok_or_else(ApiError::unauthenticated)
+}
+
+pub(crate) fn require_superuser<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let principal = principal(ctx)?;
+    if principal.superuser {
+        Ok(principal)
+    } else {
+        Err(ApiError::forbidden("only a superuser may do this"))
+    }
+}
+
+/// The command context for a mutation by `principal` in this request.
+pub(crate) fn command_context(
+    ctx: &Context<'_>,
+    principal: &Principal,
+    idempotency_key: Option<String>,
+    reason: Option<String>,
+) -> CommandContext {
+    let mut command = CommandContext::new(principal.actor());
+    if let Some(meta) = ctx.data_opt::<RequestMeta>() {
+        command.request_id = Some(meta.request_id.clone());
+        command.client_addr = meta.client_addr.clone();
+    }
+    command.idempotency_key = idempotency_key;
+    command.reason = reason;
+    command
+}
+
+/// Where a mutation's events landed, and whether the read models already show them.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct WriteReceipt {
+    /// Global log position of the last event appended; null when nothing changed.
+    pub position: Option<i64>,
+    /// True when the affected read models had applied the change before this answer.
+    pub caught_up: bool,
+    /// True when an idempotency key matched an earlier request and nothing new was appended.
+    pub replayed: bool,
+}
+
+/// Waits (bounded) until `projections` have applied what `appended` wrote: read-your-writes.
+pub(crate) async fn settle(
+    ctx: &Context<'_>,
+    appended: &Appended,
+    projections: &[&str],
+) -> WriteReceipt {
+    let services = services(ctx);
+    let caught_up = match appended.last {
+        None => true,
+        Some(at) => {
+            services
+                .engine
+                .wait_for(projections, at, services.read_your_writes_timeout)
+                .await
+        }
+    };
+    WriteReceipt {
+        position: appended.last.map(|at| at.position),
+        caught_up,
+        replayed: appended.replayed,
+    }
+}

@@ -1,0 +1,230 @@
+//! HTTP routes: GraphQL (queries, mutations, GraphiQL, websocket subscriptions), health,
+//! readiness and metrics. Authentication happens here, before the schema executes.
+
+use crate::auth::{self, Principal};
+use crate::error::ApiError;
+use crate::graphql::{AppSchema, RequestMeta, TokensByOperator};
+use crate::metrics;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use projections::Engine;
+use serde_json::json;
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument;
+use uuid::Uuid;
+
+/// Largest request body accepted: generous for GraphQL documents, small enough to refuse abuse.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub schema: AppSchema,
+    pub engine: Arc<Engine>,
+    pub metrics: PrometheusHandle,
+    pub ready_max_lag: Duration,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("igny8-admin")
+            .finish(),
+    )
+}
+
+/// The caller's request id if it is a sane one, else a fresh one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_string)
+}
+
+fn error_response(status: StatusCode, error: ApiError) -> Response {
+    let body = json!({
+        "data": null,
+        "errors": [{ "message": error.message, "extensions": { "code": error.code.as_str() } }],
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let request_id = request_id(&headers);
+    let request = request.into_inner();
+    let operation = metrics::operation_label(request.operation_name.as_deref());
+    let span = tracing::info_span!("graphql", %request_id, %operation);
+    let started = Instant::now();
+    let mut response = async {
+        let principal = match auth::bearer(&headers) {
+            None => None,
+            Some(token) => match auth::authenticate(&state.pool, token).await {
+                Ok(principal) => principal,
+                Err(e) => {
+                    return error_response(StatusCode::SERVICE_UNAVAILABLE, ApiError::from(e))
+                }
+            },
+        };
+        let Some(principal) = principal else {
+            let mut response =
+                error_response(StatusCode::UNAUTHORIZED, ApiError::unauthenticated());
+            response
+                .headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+            return response;
+        };
+        let meta = RequestMeta {
+            request_id: request_id.clone(),
+            client_addr: Some(peer.ip().to_string()),
+        };
+        let request = request
+            .data(DataLoader::new(TokensByOperator(state.pool.clone()), tokio::spawn))
+            .data(principal)
+            .data(meta);
+        let response = state.schema.execute(request).await;
+        let outcome = if response.is_ok() { "ok" } else { "error" };
+        ::metrics::counter!("igny8_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
+            .increment(1);
+        GraphQLResponse::from(response).into_response()
+    }
+    .instrument(span)
+    .await;
+    ::metrics::histogram!("igny8_graphql_request_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Websocket subscriptions. The token travels in the `connection_init` payload, as
+/// `{"Authorization": "Bearer <token>"}` (what GraphiQL sends from its headers pane) or `{"token": "<token>"}`.
+async fn graphql_ws(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            let pool = state.pool.clone();
+            GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|v| v.as_str())
+                        .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_string()))
+                        .or_else(|| {
+                            payload
+                                .get("token")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_string)
+                        });
+                    let principal: Option<Principal> = match token {
+                        Some(token) => auth::authenticate(&pool, &token)
+                            .await
+                            .map_err(|e| async_graphql::Error::from(ApiError::from(e)))?,
+                        None => None,
+                    };
+                    let principal = principal
+                        .ok_or_else(|| async_graphql::Error::from(ApiError::unauthenticated()))?;
+                    let mut data = Data::default();
+                    data.insert(principal);
+                    data.insert(RequestMeta {
+                        request_id: Uuid::now_v7().to_string(),
+                        client_addr: Some(peer.ip().to_string()),
+                    });
+                    data.insert(DataLoader::new(
+                        TokensByOperator(pool.clone()),
+                        tokio::spawn,
+                    ));
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers and no projection lags more than the configured bound.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let statuses = match state.engine.status().await {
+        Ok(statuses) => statuses,
+        Err(error) => {
+            tracing::warn!(%error, "readiness check cannot reach the database");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "ready": false, "database": "unreachable" })),
+            )
+                .into_response();
+        }
+    };
+    let max_lag = state.ready_max_lag.as_secs_f64();
+    let projections: Vec<_> = statuses
+        .iter()
+        .map(|s| json!({ "name": s.name, "position": s.checkpoint.position, "pending": s.pending, "lagSeconds": s.lag_seconds }))
+        .collect();
+    let ready = statuses.iter().all(|s| s.lag_seconds <= max_lag);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "ready": ready, "database": "ok", "projections": projections })),
+    )
+        .into_response()
+}
+
+async fn render_metrics(State(state): State<AppState>) -> Response {
+    match state.engine.status().await {
+        Ok(statuses) => metrics::record_projections(&statuses),
+        Err(error) => tracing::warn!(%error, "projection status unavailable for metrics"),
+    }
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

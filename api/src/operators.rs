@@ -1,0 +1,56 @@
+//! Bootstrapping operators from the command line.
+
+use crate::auth;
+use domain::operator::{Operator, OperatorCommand, OperatorError};
+use domain::values::{DisplayName, Email, Label};
+use domain::Actor;
+use projections::{CommandBus, CommandContext, CommandError, Engine};
+use uuid::Uuid;
+
+pub struct Created {
+    pub operator_id: Uuid,
+    pub newly_registered: bool,
+    pub token: String,
+}
+
+/// Registers the operator unless they exist, issues a fresh token, and brings the `operators`
+/// read model up to date so the token works at once, with or without a running server.
+pub async fn create_with_token(
+    bus: &CommandBus,
+    engine: &Engine,
+    email: &str,
+    display_name: Option<&str>,
+    superuser: bool,
+) -> anyhow::Result<Created> {
+    let email = Email::parse(email)?;
+    let display_name = match display_name {
+        Some(name) => DisplayName::parse(name)?,
+        None => DisplayName::parse(email.as_str().split('@').next().unwrap_or("operator"))?,
+    };
+    let operator_id = Operator::id_for(&email);
+    let id = operator_id.to_string();
+    let context = CommandContext::new(Actor::system("cli"));
+    let register = OperatorCommand::Register {
+        email,
+        display_name,
+        superuser,
+    };
+    let newly_registered = match bus.execute::<Operator>(&id, register, &context).await {
+        Ok(_) => true,
+        Err(CommandError::Rejected(OperatorError::AlreadyRegistered)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let (token, token_hash) = auth::new_token();
+    let issue = OperatorCommand::IssueToken {
+        token_id: Uuid::now_v7(),
+        token_hash,
+        label: Label::parse("created by igny8-admin create-operator")?,
+    };
+    bus.execute::<Operator>(&id, issue, &context).await?;
+    engine.catch_up(projections::operators::NAME).await?;
+    Ok(Created {
+        operator_id,
+        newly_registered,
+        token,
+    })
+}

@@ -1,0 +1,129 @@
+//! Building and running the server: database, projector engine, schema, HTTP listener, and an
+//! orderly shutdown (stop accepting, drain requests, then stop the projectors).
+
+use crate::config::Settings;
+use crate::graphql::{self, Services};
+use crate::http::{self, AppState};
+use crate::metrics;
+use anyhow::Context;
+use projections::{db, CommandBus, Engine};
+use sqlx::PgPool;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    settings: Settings,
+}
+
+/// The pool and engine every entry point (server and CLI) starts from.
+pub async fn open(settings: &Settings) -> anyhow::Result<(PgPool, Arc<Engine>)> {
+    let pool = db::prepare(settings.database_url.expose(), settings.db_pool_size)
+        .await
+        .context("cannot prepare the database (is PostgreSQL running? see DATABASE_URL)")?;
+    let engine = Engine::new(
+        pool.clone(),
+        settings.projector.clone(),
+        projections::all_handlers(),
+    )
+    .await
+    .context("cannot register projections")?;
+    Ok((pool, engine))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (pool, engine) = open(&settings).await?;
+        let schema = graphql::build(Some(Services {
+            pool: pool.clone(),
+            bus: CommandBus::new(pool.clone()),
+            engine: Arc::clone(&engine),
+            read_your_writes_timeout: settings.read_your_writes_timeout,
+        }));
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let state = AppState {
+            pool,
+            schema,
+            engine,
+            metrics: metrics::install(),
+            ready_max_lag: settings.ready_max_lag,
+        };
+        Ok(Self {
+            listener,
+            state,
+            settings,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains requests and stops the projectors,
+    /// each within the configured grace period.
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let workers_stop = CancellationToken::new();
+        let mut workers = self.state.engine.spawn(workers_stop.clone());
+        let grace = self.settings.shutdown_grace;
+        let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        tracing::info!(address = %self.listener.local_addr()?, "serving");
+        let server = tokio::spawn(
+            axum::serve(self.listener, app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .into_future(),
+        );
+        shutdown.cancelled().await;
+        tracing::info!("shutting down: draining requests");
+        match tokio::time::timeout(grace, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "server error while draining"),
+            Ok(Err(error)) => tracing::error!(%error, "server task failed"),
+            Err(_) => tracing::warn!(
+                ?grace,
+                "requests still open after the grace period; closing them"
+            ),
+        }
+        workers_stop.cancel();
+        let drained = tokio::time::timeout(grace, async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("projectors did not stop in time; aborting them");
+            workers.abort_all();
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,397 @@
+//! The command bus: the one way anything is written to the event store.
+//!
+//! It wraps cqrs-es' load / handle / commit cycle over postgres-es and adds what the framework
+//! leaves to us: typed metadata on every event (and a refusal when there is no actor), idempotency
+//! keys, bounded retries on optimistic-concurrency conflicts, and the log position of what was
+//! appended, so callers can wait for their own writes to reach the read models.
+
+use crate::log::{parse_xid, LogPosition};
+use chrono::{DateTime, Duration as TimeDelta, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use domain::error::{Coded, ErrorCode};
+use domain::values::Reason;
+use domain::{Actor, EventMetadata};
+use postgres_es::PostgresEventRepository;
+use sqlx::{PgPool, Row};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How far in the future a stated business time may lie (clock skew between machines).
+const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+/// How long a retry waits for an identical request that is still running.
+const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(15);
+
+/// Who asks, why, and on behalf of which request. Becomes the metadata of every event appended.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+    pub reason: Option<String>,
+    pub client_addr: Option<String>,
+    /// Business time, if not now. Only service and system principals may set it.
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+}
+
+impl CommandContext {
+    pub fn new(actor: Actor) -> Self {
+        Self {
+            actor,
+            request_id: None,
+            correlation_id: None,
+            causation_id: None,
+            reason: None,
+            client_addr: None,
+            occurred_at: None,
+            idempotency_key: None,
+        }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    pub fn occurred_at(mut self, at: DateTime<Utc>) -> Self {
+        self.occurred_at = Some(at);
+        self
+    }
+
+    /// Checks the context and turns it into event metadata.
+    fn metadata<E>(&self, now: DateTime<Utc>) -> Result<EventMetadata, CommandError<E>> {
+        let actor_id = self.actor.id.trim();
+        if actor_id.is_empty() || actor_id.len() > 200 {
+            return Err(CommandError::InvalidContext(
+                "every command needs an actor: a principal id of 1 to 200 characters".into(),
+            ));
+        }
+        let occurred_at = match self.occurred_at {
+            None => now,
+            Some(_) if !self.actor.kind.may_backdate() => {
+                return Err(CommandError::Forbidden(format!(
+                    "only service and system principals may set the business time; {} may not",
+                    self.actor.kind
+                )))
+            }
+            Some(at) if at > now + MAX_CLOCK_SKEW => {
+                return Err(CommandError::InvalidContext(
+                    "the business time of a command cannot lie in the future".into(),
+                ))
+            }
+            Some(at) => at,
+        };
+        let reason = match &self.reason {
+            Some(reason) => Some(
+                Reason::parse(reason)
+                    .map_err(|e| CommandError::InvalidContext(e.to_string()))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        if let Some(key) = &self.idempotency_key {
+            let printable = key.chars().all(|c| c.is_ascii_graphic());
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS || !printable {
+                return Err(CommandError::InvalidContext(format!(
+                    "an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
+                )));
+            }
+        }
+        Ok(EventMetadata {
+            actor: Actor::new(self.actor.kind, actor_id),
+            request_id: self.request_id.clone(),
+            correlation_id: self
+                .correlation_id
+                .clone()
+                .or_else(|| self.request_id.clone())
+                .unwrap_or_else(|| Uuid::now_v7().to_string()),
+            causation_id: self.causation_id.clone(),
+            reason,
+            client_addr: self.client_addr.clone(),
+            occurred_at,
+            idempotency_key: self.idempotency_key.clone(),
+        })
+    }
+}
+
+/// What a command appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub aggregate_id: String,
+    /// Events appended by this command (for a replayed idempotent command: by the first call).
+    pub events: usize,
+    /// The log position of the last event appended; `None` when the command changed nothing.
+    pub last: Option<LogPosition>,
+    /// True when an idempotency key matched an earlier command and nothing new was appended.
+    pub replayed: bool,
+}
+
+/// Why a command was not carried out. The first variant carries the aggregate's own refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E> {
+    /// The aggregate refused the command; its own code applies.
+    #[error(transparent)]
+    Rejected(E),
+    /// `VALIDATION`: the context (reason, key, business time) is malformed.
+    #[error("{0}")]
+    InvalidContext(String),
+    /// `FORBIDDEN`: the principal may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `CONFLICT`: concurrent writers kept changing the aggregate; retrying later may succeed.
+    #[error("the {aggregate} was changed concurrently {attempts} times in a row; try again")]
+    Conflict {
+        aggregate: &'static str,
+        attempts: u32,
+    },
+    /// `CONFLICT`: the idempotency key belongs to a command for another aggregate.
+    #[error("idempotency key `{0}` was already used for a different command")]
+    KeyReused(String),
+    /// `CONFLICT`: an identical request holding the key is still running.
+    #[error("a request with idempotency key `{0}` is still in progress; retry shortly")]
+    KeyBusy(String),
+    /// `INTERNAL`: the store failed; details are logged, not shown.
+    #[error("event store failure: {0}")]
+    Store(String),
+}
+
+impl<E: Coded> Coded for CommandError<E> {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Rejected(e) => e.code(),
+            Self::InvalidContext(_) => ErrorCode::Validation,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Conflict { .. } | Self::KeyReused(_) | Self::KeyBusy(_) => ErrorCode::Conflict,
+            Self::Store(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl<E> From<sqlx::Error> for CommandError<E> {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+#[derive(Clone)]
+pub struct CommandBus {
+    pool: PgPool,
+    max_attempts: u32,
+}
+
+impl CommandBus {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            max_attempts: 8,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `command` against the aggregate `aggregate_id` and appends what it decides.
+    pub async fn execute<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<Appended, CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()>,
+        A::Command: Clone,
+    {
+        let metadata = context.metadata(Utc::now())?;
+        let outcome = match &metadata.idempotency_key {
+            None => self.run::<A>(aggregate_id, command, &metadata).await,
+            Some(key) => {
+                self.run_once::<A>(aggregate_id, command, &metadata, key)
+                    .await
+            }
+        };
+        let label = match &outcome {
+            Ok(a) if a.replayed => "replayed",
+            Ok(_) => "ok",
+            Err(CommandError::Rejected(_)) => "rejected",
+            Err(CommandError::Conflict { .. }) => "conflict",
+            Err(_) => "error",
+        };
+        metrics::counter!("igny8_commands_total", "aggregate" => A::TYPE, "outcome" => label)
+            .increment(1);
+        outcome
+    }
+
+    /// Idempotent execution: a transaction-scoped advisory lock on the key serialises racing
+    /// retries, and the events table itself (indexed on the key) remembers the first outcome, so
+    /// even a crash between append and reply cannot make a retry append twice. Waiting is done
+    /// by polling a non-blocking lock, so waiters hold no pooled connection.
+    async fn run_once<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+        key: &str,
+    ) -> Result<Appended, CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()>,
+        A::Command: Clone,
+    {
+        let deadline = tokio::time::Instant::now() + IDEMPOTENCY_WAIT;
+        let mut pause = Duration::from_millis(2);
+        let mut guard = loop {
+            let mut tx = self.pool.begin().await?;
+            let locked: bool = sqlx::query_scalar(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended('igny8:idempotency:' || $1, 0))",
+            )
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            if locked {
+                break tx;
+            }
+            drop(tx);
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CommandError::KeyBusy(key.to_string()));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        };
+        let earlier = sqlx::query(
+            "SELECT aggregate_type, aggregate_id, position, transaction_id::text AS transaction_id, \
+                    count(*) OVER () AS events \
+             FROM events WHERE metadata ->> 'idempotency_key' = $1 \
+             ORDER BY transaction_id DESC, position DESC LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *guard)
+        .await?;
+        let outcome = match earlier {
+            Some(row) => {
+                let same_target = row.try_get::<&str, _>("aggregate_type")? == A::TYPE
+                    && row.try_get::<&str, _>("aggregate_id")? == aggregate_id;
+                if !same_target {
+                    return Err(CommandError::KeyReused(key.to_string()));
+                }
+                Ok(Appended {
+                    aggregate_id: aggregate_id.to_string(),
+                    events: row.try_get::<i64, _>("events")? as usize,
+                    last: Some(LogPosition {
+                        transaction_id: parse_xid(row.try_get("transaction_id")?)?,
+                        position: row.try_get("position")?,
+                    }),
+                    replayed: true,
+                })
+            }
+            None => self.run::<A>(aggregate_id, command, metadata).await,
+        };
+        guard.rollback().await?;
+        outcome
+    }
+
+    /// Load, decide, append; on an optimistic-concurrency conflict, reload and decide again.
+    async fn run<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Appended, CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()>,
+        A::Command: Clone,
+    {
+        let store: PersistedEventStore<_, A> =
+            PersistedEventStore::new_event_store(PostgresEventRepository::new(self.pool.clone()));
+        let map = metadata.to_map();
+        for attempt in 1..=self.max_attempts {
+            let mut context = store
+                .load_aggregate(aggregate_id)
+                .await
+                .map_err(store_error)?;
+            let sink = EventSink::default();
+            context
+                .aggregate()
+                .handle(command.clone(), &(), &sink)
+                .await
+                .map_err(CommandError::Rejected)?;
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(Appended {
+                    aggregate_id: aggregate_id.to_string(),
+                    events: 0,
+                    last: None,
+                    replayed: false,
+                });
+            }
+            match store.commit(events, context, map.clone()).await {
+                Ok(committed) => {
+                    let count = committed.len();
+                    metrics::counter!("igny8_events_appended_total", "aggregate" => A::TYPE)
+                        .increment(count as u64);
+                    let last_sequence = committed.last().map_or(0, |e| e.sequence) as i64;
+                    return Ok(Appended {
+                        aggregate_id: aggregate_id.to_string(),
+                        events: count,
+                        last: Some(self.locate(A::TYPE, aggregate_id, last_sequence).await?),
+                        replayed: false,
+                    });
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    tracing::debug!(
+                        aggregate = A::TYPE,
+                        aggregate_id,
+                        attempt,
+                        "write conflict, retrying"
+                    );
+                    tokio::time::sleep(jitter(attempt)).await;
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(CommandError::Conflict {
+            aggregate: A::TYPE,
+            attempts: self.max_attempts,
+        })
+    }
+
+    async fn locate<E>(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<LogPosition, CommandError<E>> {
+        let row = sqlx::query(
+            "SELECT position, transaction_id::text AS transaction_id FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(sequence)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LogPosition {
+            transaction_id: parse_xid(row.try_get("transaction_id")?)?,
+            position: row.try_get("position")?,
+        })
+    }
+}
+
+fn store_error<E: std::error::Error, F>(e: AggregateError<E>) -> CommandError<F> {
+    CommandError::Store(e.to_string())
+}
+
+/// Randomised, growing back-off so that writers who collided do not collide again in lockstep.
+fn jitter(attempt: u32) -> Duration {
+    let base = 1u64 << attempt.min(6);
+    let spread = Uuid::new_v4().as_u128() as u64 % (base + 1);
+    Duration::from_millis(base / 2 + spread)
+}

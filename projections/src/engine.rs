@@ -1,0 +1,466 @@
+//! The projector engine: one loop per projection or process manager, each tailing the global
+//! log from its own checkpoint.
+//!
+//! Each batch runs in one transaction that takes the handler's advisory lock, reads the next
+//! events (see `log`), applies them and advances the checkpoint. So a batch is applied wholly or
+//! not at all, a crash at any moment loses nothing, and when several `serve` processes share a
+//! database exactly one of them applies any given batch: the others find the lock taken and wait.
+
+use crate::log::{self, LogError, LogPosition, RecordedEvent};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool, Row};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The channel the events table notifies on (see migrations/0001_event_store.sql).
+pub const EVENTS_CHANNEL: &str = "igny8_events";
+
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Something that consumes the log: a projection (writes read-model tables in the batch
+/// transaction) or a process manager (issues idempotent commands).
+#[async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    /// Stable name: the checkpoint key, the advisory-lock key and the `rebuild` argument.
+    fn name(&self) -> &'static str;
+
+    /// Empties the read model before a rebuild. Process managers keep this a no-op: replaying
+    /// them only re-issues idempotent commands.
+    async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError>;
+
+    /// Applies a batch, in log order, inside the transaction that will advance the checkpoint.
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), HandlerError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Events per batch transaction.
+    pub batch_size: i64,
+    /// Longest sleep between looks at the log when no notification arrives.
+    pub poll_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no projection or process manager is named `{0}`")]
+    UnknownHandler(String),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("`{name}` failed on events up to position {position}: {source}")]
+    Handler {
+        name: &'static str,
+        position: i64,
+        source: HandlerError,
+    },
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// This many events were applied (0: nothing to do yet).
+    Applied(usize),
+    /// Another runner holds the handler's lock.
+    Locked,
+}
+
+/// A handler's progress, for `/readyz`, `/metrics` and GraphQL.
+#[derive(Debug, Clone)]
+pub struct HandlerStatus {
+    pub name: String,
+    pub checkpoint: LogPosition,
+    pub events_applied: i64,
+    pub updated_at: DateTime<Utc>,
+    /// Events in the log after the checkpoint (counted up to `PENDING_COUNT_CAP`).
+    pub pending: i64,
+    /// Seconds since the oldest event not yet applied was recorded; 0 when caught up.
+    pub lag_seconds: f64,
+}
+
+/// Counting pending events costs O(pending); above this the figure only says "a lot".
+pub const PENDING_COUNT_CAP: i64 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    pub name: &'static str,
+    pub events: u64,
+    pub elapsed: Duration,
+}
+
+pub struct Engine {
+    pool: PgPool,
+    config: EngineConfig,
+    handlers: Vec<Arc<dyn EventHandler>>,
+    /// Latest checkpoint each handler committed in this process, for read-your-writes waits.
+    progress: HashMap<&'static str, watch::Sender<LogPosition>>,
+}
+
+impl Engine {
+    /// Registers the handlers (creating their checkpoints if new).
+    pub async fn new(
+        pool: PgPool,
+        config: EngineConfig,
+        handlers: Vec<Arc<dyn EventHandler>>,
+    ) -> Result<Arc<Self>, EngineError> {
+        let mut progress = HashMap::new();
+        for handler in &handlers {
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+            )
+            .bind(handler.name())
+            .execute(&pool)
+            .await?;
+            progress.insert(handler.name(), watch::channel(LogPosition::default()).0);
+        }
+        Ok(Arc::new(Self {
+            pool,
+            config,
+            handlers,
+            progress,
+        }))
+    }
+
+    pub fn handler_names(&self) -> Vec<&'static str> {
+        self.handlers.iter().map(|h| h.name()).collect()
+    }
+
+    fn handler(&self, name: &str) -> Result<&Arc<dyn EventHandler>, EngineError> {
+        self.handlers
+            .iter()
+            .find(|h| h.name() == name)
+            .ok_or_else(|| EngineError::UnknownHandler(name.to_string()))
+    }
+
+    /// Starts one runner per handler plus the notification listener. They stop when `shutdown`
+    /// is cancelled, after finishing the batch in hand; await the returned set to know they have.
+    pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
+        let (wake_tx, wake_rx) = watch::channel(0u64);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(listen(self.pool.clone(), wake_tx, shutdown.clone()));
+        for handler in &self.handlers {
+            let engine = Arc::clone(self);
+            let handler = Arc::clone(handler);
+            let wake = wake_rx.clone();
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move { engine.run(handler, wake, shutdown).await });
+        }
+        tasks
+    }
+
+    async fn run(
+        &self,
+        handler: Arc<dyn EventHandler>,
+        mut wake: watch::Receiver<u64>,
+        shutdown: CancellationToken,
+    ) {
+        let name = handler.name();
+        // After a wake-up the new events may still sit behind an older open transaction, so
+        // the next looks come quickly and then back off towards the poll interval.
+        let quick = Duration::from_millis(2);
+        let mut idle = quick;
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let delay = match self.run_batch(handler.as_ref()).await {
+                Ok(Batch::Applied(n)) if n as i64 >= self.config.batch_size => continue,
+                Ok(Batch::Applied(n)) => {
+                    failures = 0;
+                    idle = if n > 0 {
+                        quick
+                    } else {
+                        (idle * 2).min(self.config.poll_interval)
+                    };
+                    idle
+                }
+                Ok(Batch::Locked) => self.config.poll_interval,
+                Err(error) => {
+                    failures += 1;
+                    tracing::error!(projection = name, %error, failures, "batch failed; will retry");
+                    Duration::from_millis(100 * 2u64.pow(failures.min(8)))
+                        .min(Duration::from_secs(30))
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                changed = wake.changed() => {
+                    if changed.is_ok() { idle = quick; }
+                }
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        tracing::info!(projection = name, "runner stopped");
+    }
+
+    /// Applies at most one batch for `handler`.
+    pub async fn run_batch(&self, handler: &dyn EventHandler) -> Result<Batch, EngineError> {
+        let name = handler.name();
+        let mut tx = self.pool.begin().await?;
+        let locked: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(projection_lock_key($1))")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !locked {
+            return Ok(Batch::Locked);
+        }
+        let from = checkpoint(&mut *tx, name).await?;
+        let events = log::read_after(&mut tx, from, self.config.batch_size).await?;
+        let Some(last) = events.last().map(|e| e.at) else {
+            return Ok(Batch::Applied(0));
+        };
+        apply(handler, &mut tx, &events).await?;
+        advance(&mut tx, name, last, events.len()).await?;
+        tx.commit().await?;
+        self.publish(name, last);
+        metrics::counter!("igny8_projection_events_applied_total", "projection" => name)
+            .increment(events.len() as u64);
+        Ok(Batch::Applied(events.len()))
+    }
+
+    /// Applies batches until the handler has caught up with every finished transaction.
+    pub async fn catch_up(&self, name: &str) -> Result<u64, EngineError> {
+        let handler = self.handler(name)?;
+        let mut total = 0u64;
+        loop {
+            match self.run_batch(handler.as_ref()).await? {
+                Batch::Applied(0) => return Ok(total),
+                Batch::Applied(n) => total += n as u64,
+                Batch::Locked => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+
+    /// Empties the handler's read model and replays the whole log into it, in one transaction:
+    /// readers see the old tables until the new ones are complete. Waits for a running batch
+    /// (the handler's lock) rather than racing it.
+    pub async fn rebuild(&self, name: &str) -> Result<RebuildReport, EngineError> {
+        let handler = self.handler(name)?;
+        let name = handler.name();
+        let started = Instant::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(projection_lock_key($1))")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        handler
+            .reset(&mut tx)
+            .await
+            .map_err(|source| EngineError::Handler {
+                name,
+                position: 0,
+                source,
+            })?;
+        let mut from = LogPosition::default();
+        let mut total = 0u64;
+        loop {
+            let events = log::read_after(&mut tx, from, self.config.batch_size.max(1000)).await?;
+            let Some(last) = events.last().map(|e| e.at) else {
+                break;
+            };
+            apply(handler.as_ref(), &mut tx, &events).await?;
+            total += events.len() as u64;
+            from = last;
+        }
+        sqlx::query(
+            "UPDATE projection_checkpoints SET last_transaction_id = $2::text::xid8, \
+             last_position = $3, events_applied = $4, updated_at = now() WHERE name = $1",
+        )
+        .bind(name)
+        .bind(from.transaction_id.to_string())
+        .bind(from.position)
+        .bind(total as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.publish(name, from);
+        Ok(RebuildReport {
+            name,
+            events: total,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Follows the checkpoints this process commits for `name`.
+    pub fn watch(&self, name: &str) -> Option<watch::Receiver<LogPosition>> {
+        self.progress.get(name).map(watch::Sender::subscribe)
+    }
+
+    fn publish(&self, name: &str, at: LogPosition) {
+        if let Some(sender) = self.progress.get(name) {
+            sender.send_if_modified(|current| {
+                let newer = at != *current;
+                *current = at;
+                newer
+            });
+        }
+    }
+
+    /// Waits until every named handler has applied the event at `at`, or `timeout` passes.
+    /// Returns whether they all did. Progress made by another node is seen by polling.
+    pub async fn wait_for(&self, names: &[&str], at: LogPosition, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for name in names {
+            let Some(sender) = self.progress.get(name) else {
+                continue;
+            };
+            let mut local = sender.subscribe();
+            loop {
+                if *local.borrow_and_update() >= at {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => return false,
+                    _ = local.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(25)) => {
+                        if matches!(checkpoint(&self.pool, name).await, Ok(stored) if stored >= at) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Every registered handler's progress and lag.
+    pub async fn status(&self) -> Result<Vec<HandlerStatus>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT c.name, c.last_transaction_id::text AS transaction_id, c.last_position, \
+                    c.events_applied, c.updated_at, \
+                    (SELECT count(*) FROM (SELECT 1 FROM events e \
+                       WHERE (e.transaction_id, e.position) > (c.last_transaction_id, c.last_position) \
+                       LIMIT $1) pending) AS pending, \
+                    (SELECT e.recorded_at FROM events e \
+                       WHERE (e.transaction_id, e.position) > (c.last_transaction_id, c.last_position) \
+                       ORDER BY e.transaction_id, e.position LIMIT 1) AS oldest_pending \
+             FROM projection_checkpoints c WHERE c.name = ANY($2) ORDER BY c.name",
+        )
+        .bind(PENDING_COUNT_CAP)
+        .bind(self.handler_names())
+        .fetch_all(&self.pool)
+        .await?;
+        let now = Utc::now();
+        rows.iter()
+            .map(|row| {
+                let oldest: Option<DateTime<Utc>> = row.try_get("oldest_pending")?;
+                Ok(HandlerStatus {
+                    name: row.try_get("name")?,
+                    checkpoint: LogPosition {
+                        transaction_id: log::parse_xid(row.try_get("transaction_id")?)?,
+                        position: row.try_get("last_position")?,
+                    },
+                    events_applied: row.try_get("events_applied")?,
+                    updated_at: row.try_get("updated_at")?,
+                    pending: row.try_get("pending")?,
+                    lag_seconds: oldest
+                        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0),
+                })
+            })
+            .collect()
+    }
+}
+
+async fn apply(
+    handler: &dyn EventHandler,
+    conn: &mut PgConnection,
+    events: &[RecordedEvent],
+) -> Result<(), EngineError> {
+    handler
+        .apply(conn, events)
+        .await
+        .map_err(|source| EngineError::Handler {
+            name: handler.name(),
+            position: events.last().map_or(0, |e| e.at.position),
+            source,
+        })
+}
+
+async fn checkpoint<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    name: &str,
+) -> Result<LogPosition, EngineError> {
+    let row = sqlx::query(
+        "SELECT last_transaction_id::text AS transaction_id, last_position \
+         FROM projection_checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_one(executor)
+    .await?;
+    Ok(LogPosition {
+        transaction_id: log::parse_xid(row.try_get("transaction_id")?)?,
+        position: row.try_get("last_position")?,
+    })
+}
+
+async fn advance(
+    conn: &mut PgConnection,
+    name: &str,
+    to: LogPosition,
+    applied: usize,
+) -> Result<(), EngineError> {
+    sqlx::query(
+        "UPDATE projection_checkpoints SET last_transaction_id = $2::text::xid8, \
+         last_position = $3, events_applied = events_applied + $4, updated_at = now() \
+         WHERE name = $1",
+    )
+    .bind(name)
+    .bind(to.transaction_id.to_string())
+    .bind(to.position)
+    .bind(applied as i64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Turns notifications on the events channel into wake-ups for every runner. If the listening
+/// connection drops, sqlx reconnects; runners meanwhile fall back to polling.
+async fn listen(pool: PgPool, wake: watch::Sender<u64>, shutdown: CancellationToken) {
+    let mut listener = loop {
+        let attempt = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(EVENTS_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match attempt.await {
+            Ok(listener) => break listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for new events; polling meanwhile");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            received = listener.recv() => match received {
+                Ok(_) => { wake.send_modify(|n| *n = n.wrapping_add(1)); }
+                Err(error) => {
+                    tracing::warn!(%error, "event notifications interrupted");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
