@@ -91,13 +91,15 @@ async fn graphql(
     let operation = metrics::operation_label(request.operation_name.as_deref());
     let span = tracing::info_span!("graphql", %request_id, %operation);
     let started = Instant::now();
-    let mut response = async {
+    let (mut response, outcome) = async {
         let principal = match auth::bearer(&headers) {
             None => None,
             Some(token) => match auth::authenticate(&state.pool, token).await {
                 Ok(principal) => principal,
                 Err(e) => {
-                    return error_response(StatusCode::SERVICE_UNAVAILABLE, ApiError::from(e))
+                    let response =
+                        error_response(StatusCode::SERVICE_UNAVAILABLE, ApiError::from(e));
+                    return (response, "error");
                 }
             },
         };
@@ -107,24 +109,27 @@ async fn graphql(
             response
                 .headers_mut()
                 .insert("www-authenticate", HeaderValue::from_static("Bearer"));
-            return response;
+            return (response, "unauthenticated");
         };
         let meta = RequestMeta {
             request_id: request_id.clone(),
             client_addr: Some(peer.ip().to_string()),
         };
         let request = request
-            .data(DataLoader::new(TokensByOperator(state.pool.clone()), tokio::spawn))
+            .data(DataLoader::new(
+                TokensByOperator(state.pool.clone()),
+                tokio::spawn,
+            ))
             .data(principal)
             .data(meta);
         let response = state.schema.execute(request).await;
         let outcome = if response.is_ok() { "ok" } else { "error" };
-        ::metrics::counter!("igny8_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
-            .increment(1);
-        GraphQLResponse::from(response).into_response()
+        (GraphQLResponse::from(response).into_response(), outcome)
     }
     .instrument(span)
     .await;
+    ::metrics::counter!("igny8_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
+        .increment(1);
     ::metrics::histogram!("igny8_graphql_request_duration_seconds", "operation" => operation)
         .record(started.elapsed().as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&request_id) {

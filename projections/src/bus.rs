@@ -196,6 +196,13 @@ impl CommandBus {
         }
     }
 
+    /// How many times a command is decided again after losing an optimistic-concurrency race
+    /// before `CONFLICT` is returned.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

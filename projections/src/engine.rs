@@ -193,10 +193,15 @@ impl Engine {
                 }
                 Ok(Batch::Locked) => self.config.poll_interval,
                 Err(error) => {
+                    // A failing batch is retried, never skipped: the projection stalls (and
+                    // `/readyz` says so) rather than silently diverging from the log.
                     failures += 1;
                     tracing::error!(projection = name, %error, failures, "batch failed; will retry");
-                    Duration::from_millis(100 * 2u64.pow(failures.min(8)))
-                        .min(Duration::from_secs(30))
+                    let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(8)));
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff.min(Duration::from_secs(30))) => continue,
+                    }
                 }
             };
             tokio::select! {
@@ -236,26 +241,47 @@ impl Engine {
         Ok(Batch::Applied(events.len()))
     }
 
-    /// Applies batches until the handler has caught up with every finished transaction.
-    pub async fn catch_up(&self, name: &str) -> Result<u64, EngineError> {
-        let handler = self.handler(name)?;
-        let mut total = 0u64;
-        loop {
-            match self.run_batch(handler.as_ref()).await? {
-                Batch::Applied(0) => return Ok(total),
-                Batch::Applied(n) => total += n as u64,
-                Batch::Locked => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
+    /// The newest event committed so far, in projector order: what "caught up" means now.
+    pub async fn head(&self) -> Result<LogPosition, EngineError> {
+        let row = sqlx::query(
+            "SELECT transaction_id::text AS transaction_id, position FROM events \
+             ORDER BY transaction_id DESC, position DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(LogPosition::default()),
+            Some(row) => Ok(LogPosition {
+                transaction_id: log::parse_xid(row.try_get("transaction_id")?)?,
+                position: row.try_get("position")?,
+            }),
         }
     }
 
-    /// Empties the handler's read model and replays the whole log into it, in one transaction:
-    /// readers see the old tables until the new ones are complete. Waits for a running batch
-    /// (the handler's lock) rather than racing it.
+    /// Applies batches until the handler has applied every event committed before the call.
+    /// Events committed but still hidden behind an older open transaction are waited for, not
+    /// skipped; a batch that another runner holds is left to that runner.
+    pub async fn catch_up(&self, name: &str) -> Result<u64, EngineError> {
+        let handler = self.handler(name)?;
+        let target = self.head().await?;
+        let mut total = 0u64;
+        while checkpoint(&self.pool, handler.name()).await? < target {
+            match self.run_batch(handler.as_ref()).await? {
+                Batch::Applied(n) if n > 0 => total += n as u64,
+                _ => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+        Ok(total)
+    }
+
+    /// Empties the handler's read model and replays the log into it, up to every event
+    /// committed before the call, in one transaction: readers see the old tables until the new
+    /// ones are complete. Waits for a running batch (the handler's lock) rather than racing it.
     pub async fn rebuild(&self, name: &str) -> Result<RebuildReport, EngineError> {
         let handler = self.handler(name)?;
         let name = handler.name();
         let started = Instant::now();
+        let target = self.head().await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(projection_lock_key($1))")
             .bind(name)
@@ -271,10 +297,12 @@ impl Engine {
             })?;
         let mut from = LogPosition::default();
         let mut total = 0u64;
-        loop {
+        while from < target {
             let events = log::read_after(&mut tx, from, self.config.batch_size.max(1000)).await?;
             let Some(last) = events.last().map(|e| e.at) else {
-                break;
+                // Committed events are still hidden behind an older open transaction.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
             };
             apply(handler.as_ref(), &mut tx, &events).await?;
             total += events.len() as u64;

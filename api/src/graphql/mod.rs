@@ -140,3 +140,18 @@ pub(crate) async fn settle(
         replayed: appended.replayed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The committed SDL is the API's contract; a change to the code must change it visibly.
+    /// Regenerate with `cargo run -p api -- print-schema > api/schema.graphql`.
+    #[test]
+    fn the_committed_schema_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == super::sdl(),
+            "api/schema.graphql is out of date: run `cargo run -p api -- print-schema > api/schema.graphql`"
+        );
+    }
+}

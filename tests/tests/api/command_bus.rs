@@ -1,0 +1,239 @@
+use crate::fixtures::{Counter, CounterCommand};
+use crate::helpers::TestDb;
+use chrono::{Duration, Utc};
+use domain::error::{Coded, ErrorCode};
+use domain::{Actor, ActorKind};
+use projections::{CommandContext, CommandError};
+use serde_json::Value;
+use std::collections::HashSet;
+
+fn operator() -> Actor {
+    Actor::new(ActorKind::Operator, "op-42")
+}
+
+async fn metadata_of_last(db: &TestDb) -> Value {
+    sqlx::query_scalar("SELECT metadata FROM events ORDER BY position DESC LIMIT 1")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_event_carries_who_why_when_and_which_request() {
+    let db = TestDb::new().await;
+    let mut context = CommandContext::new(operator()).with_reason("customer asked");
+    context.request_id = Some("req-7".into());
+    context.causation_id = Some("cmd-1".into());
+    context.client_addr = Some("10.0.0.9".into());
+    let appended = db
+        .bus()
+        .execute::<Counter>("c-1", CounterCommand::Add(5), &context)
+        .await
+        .unwrap();
+    assert_eq!(appended.events, 1);
+    let metadata = metadata_of_last(&db).await;
+    assert_eq!(metadata["actor_id"], "op-42");
+    assert_eq!(metadata["actor_kind"], "operator");
+    assert_eq!(metadata["reason"], "customer asked");
+    assert_eq!(metadata["request_id"], "req-7");
+    assert_eq!(
+        metadata["correlation_id"], "req-7",
+        "a request correlates what it causes"
+    );
+    assert_eq!(metadata["causation_id"], "cmd-1");
+    assert_eq!(metadata["client_addr"], "10.0.0.9");
+    let occurred: chrono::DateTime<Utc> =
+        metadata["occurred_at"].as_str().unwrap().parse().unwrap();
+    assert!((Utc::now() - occurred).num_seconds().abs() < 60);
+    let position: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(appended.last.unwrap().position, position);
+}
+
+#[tokio::test]
+async fn a_command_without_an_actor_is_refused_and_appends_nothing() {
+    let db = TestDb::new().await;
+    let error = db
+        .bus()
+        .execute::<Counter>(
+            "c-1",
+            CounterCommand::Add(1),
+            &CommandContext::new(Actor::new(ActorKind::Operator, "  ")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Validation);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn only_service_and_system_principals_may_backdate_business_time() {
+    let db = TestDb::new().await;
+    let last_week = Utc::now() - Duration::days(7);
+    let refused = db
+        .bus()
+        .execute::<Counter>(
+            "c-1",
+            CounterCommand::Add(1),
+            &CommandContext::new(operator()).occurred_at(last_week),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Forbidden);
+
+    let import =
+        CommandContext::new(Actor::new(ActorKind::Service, "platform")).occurred_at(last_week);
+    db.bus()
+        .execute::<Counter>("c-1", CounterCommand::Add(1), &import)
+        .await
+        .unwrap();
+    let (occurred_at, recorded_at): (String, chrono::DateTime<Utc>) =
+        sqlx::query_as("SELECT metadata ->> 'occurred_at', recorded_at FROM events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let occurred_at: chrono::DateTime<Utc> = occurred_at.parse().unwrap();
+    assert_eq!(occurred_at.timestamp_micros(), last_week.timestamp_micros());
+    assert!(
+        recorded_at - occurred_at > Duration::days(6),
+        "the store's own time stays separate"
+    );
+
+    let future =
+        CommandContext::new(Actor::system("seed")).occurred_at(Utc::now() + Duration::days(1));
+    let refused = db
+        .bus()
+        .execute::<Counter>("c-1", CounterCommand::Add(1), &future)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Validation);
+}
+
+#[tokio::test]
+async fn racing_retries_with_one_idempotency_key_append_once_and_share_the_outcome() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let attempts = (0..20).map(|_| {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            let context =
+                CommandContext::new(operator()).with_idempotency_key("adjust-2026-11-21-001");
+            bus.execute::<Counter>("c-1", CounterCommand::Add(10), &context)
+                .await
+        })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().expect("every retry succeeds"))
+        .collect();
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 1, "one append for twenty requests");
+    let positions: HashSet<_> = outcomes.iter().map(|o| o.last).collect();
+    assert_eq!(positions.len(), 1, "every caller learns the same position");
+    assert_eq!(outcomes.iter().filter(|o| !o.replayed).count(), 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_cannot_be_reused_for_another_aggregate() {
+    let db = TestDb::new().await;
+    let context = CommandContext::new(operator()).with_idempotency_key("key-1");
+    db.bus()
+        .execute::<Counter>("c-1", CounterCommand::Add(1), &context)
+        .await
+        .unwrap();
+    let error = db
+        .bus()
+        .execute::<Counter>("c-2", CounterCommand::Add(1), &context)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CommandError::KeyReused(_)), "{error:?}");
+    assert_eq!(error.code(), ErrorCode::Conflict);
+}
+
+/// Holds the next sequence number of `c-1` in an open transaction, so that the bus's first
+/// append must wait for it and then lose the race.
+async fn race_against_a_concurrent_writer(
+    db: &TestDb,
+    attempts: u32,
+) -> Result<projections::Appended, CommandError<crate::fixtures::CounterError>> {
+    let context = CommandContext::new(operator());
+    db.bus()
+        .execute::<Counter>("c-1", CounterCommand::Add(1), &context)
+        .await
+        .unwrap();
+    let mut rival = db.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         VALUES ('counter', 'c-1', 2, 'Added', '1', '{\"Added\":{\"by\":1,\"total\":2}}', \
+                 '{\"actor_id\":\"rival\",\"actor_kind\":\"system\",\"occurred_at\":\"2026-11-21T00:00:00Z\"}')",
+    )
+    .execute(&mut *rival)
+    .await
+    .unwrap();
+    let bus = db.bus().with_max_attempts(attempts);
+    let command = tokio::spawn(async move {
+        bus.execute::<Counter>(
+            "c-1",
+            CounterCommand::Add(1),
+            &CommandContext::new(operator()),
+        )
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    rival.commit().await.unwrap();
+    command.await.unwrap()
+}
+
+#[tokio::test]
+async fn a_lost_optimistic_race_is_decided_again_on_fresh_state() {
+    let db = TestDb::new().await;
+    let appended = race_against_a_concurrent_writer(&db, 8)
+        .await
+        .expect("retried");
+    let sequence: i64 = sqlx::query_scalar("SELECT sequence FROM events WHERE position = $1")
+        .bind(appended.last.unwrap().position)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sequence, 3);
+    let total: i64 = sqlx::query_scalar(
+        "SELECT (payload -> 'Added' ->> 'total')::bigint FROM events WHERE sequence = 3",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(total, 3, "the retry decided on the rival's state");
+}
+
+#[tokio::test]
+async fn conflicts_beyond_the_retry_bound_are_reported_as_conflict() {
+    let db = TestDb::new().await;
+    let error = race_against_a_concurrent_writer(&db, 1).await.unwrap_err();
+    assert!(matches!(error, CommandError::Conflict { .. }), "{error:?}");
+    assert_eq!(error.code(), ErrorCode::Conflict);
+}
+
+#[tokio::test]
+async fn a_command_that_decides_nothing_appends_nothing() {
+    let db = TestDb::new().await;
+    let appended = db
+        .bus()
+        .execute::<Counter>(
+            "c-1",
+            CounterCommand::Nothing,
+            &CommandContext::new(operator()),
+        )
+        .await
+        .unwrap();
+    assert_eq!((appended.events, appended.last), (0, None));
+}

@@ -1,0 +1,196 @@
+//! Shared test helpers: a fresh, migrated database per test, and a running server on a free port.
+
+use api::config::{Secret, Settings};
+use api::startup::{self, Application};
+use projections::{db, CommandBus, Engine};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The PostgreSQL server tests run against; each test gets its own database on it.
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        // Logs go to the test's captured output, shown when a test fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
+        let name = format!("igny8_test_{}", Uuid::new_v4().simple());
+        let url = format!("{}/{name}", server_url());
+        let pool = db::prepare(&url, 40).await.expect("test database");
+        Self { name, url, pool }
+    }
+
+    pub fn bus(&self) -> CommandBus {
+        CommandBus::new(self.pool.clone())
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+        settings.database_url = Secret::new(self.url.clone());
+        settings.bind = "127.0.0.1:0".parse().unwrap();
+        settings.shutdown_grace = Duration::from_secs(5);
+        settings
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = format!("{}/postgres", server_url());
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; the clean-up gets a thread and runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(pool) = db::connect(&admin, 1).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&pool)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A server running in this process against its own database, with a superuser signed in.
+pub struct TestApp {
+    pub db: TestDb,
+    pub addr: SocketAddr,
+    pub token: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let db = TestDb::new().await;
+        let mut settings = db.settings();
+        configure(&mut settings);
+        let app = Application::build(settings.clone())
+            .await
+            .expect("app builds");
+        let addr = app.local_addr();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(app.run_until(shutdown.clone()));
+        let token = create_operator(&settings, "root@example.com", true).await;
+        Self {
+            db,
+            addr,
+            token,
+            http: reqwest::Client::new(),
+            shutdown,
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts a GraphQL request with `token` (or none) and returns the status and body.
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// As the superuser; the body only.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_as(Some(&self.token), query, variables).await.1
+    }
+
+    /// Stops the server the way SIGTERM would, and waits for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.server
+            .take()
+            .expect("running")
+            .await
+            .expect("server task")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Registers an operator through the CLI's code path and returns a token for them.
+pub async fn create_operator(settings: &Settings, email: &str, superuser: bool) -> String {
+    let (pool, engine) = startup::open(settings).await.expect("open");
+    let created =
+        api::operators::create_with_token(&CommandBus::new(pool), &engine, email, None, superuser)
+            .await
+            .expect("operator created");
+    created.token
+}
+
+/// The error code of the first GraphQL error in `body`, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn engine_with(
+    pool: &PgPool,
+    handlers: Vec<Arc<dyn projections::engine::EventHandler>>,
+) -> Arc<Engine> {
+    Engine::new(pool.clone(), projections::EngineConfig::default(), handlers)
+        .await
+        .expect("engine")
+}
