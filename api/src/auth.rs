@@ -32,11 +32,18 @@ pub struct Principal {
     pub email: String,
     pub display_name: String,
     pub superuser: bool,
+    /// The platform itself: may report usage, nothing else.
+    pub service: bool,
 }
 
 impl Principal {
     pub fn actor(&self) -> Actor {
-        Actor::new(ActorKind::Operator, self.operator_id.to_string())
+        let kind = if self.service {
+            ActorKind::Service
+        } else {
+            ActorKind::Operator
+        };
+        Actor::new(kind, self.operator_id.to_string())
     }
 }
 
@@ -55,22 +62,23 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Principal
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
         return Ok(None);
     }
-    let row: Option<(Uuid, String, String, bool)> = sqlx::query_as(
-        "SELECT o.id, o.email, o.display_name, o.superuser \
+    let row: Option<(Uuid, String, String, bool, bool)> = sqlx::query_as(
+        "SELECT o.id, o.email, o.display_name, o.superuser, o.service \
          FROM read.operator_tokens t JOIN read.operators o ON o.id = t.operator_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )
     .bind(hash_token(token).as_str())
     .fetch_optional(pool)
     .await?;
-    Ok(
-        row.map(|(operator_id, email, display_name, superuser)| Principal {
+    Ok(row.map(
+        |(operator_id, email, display_name, superuser, service)| Principal {
             operator_id,
             email,
             display_name,
             superuser,
-        }),
-    )
+            service,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -40,8 +40,11 @@ pub enum Command {
         /// Display name; defaults to the part of the e-mail before `@`.
         #[arg(long)]
         name: Option<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "service")]
         superuser: bool,
+        /// A service principal for the platform, which may only report credit usage.
+        #[arg(long)]
+        service: bool,
     },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
@@ -93,6 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             email,
             name,
             superuser,
+            service,
         } => {
             let (pool, engine) = startup::open(&settings).await?;
             let bus = CommandBus::new(pool);
@@ -102,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 &email,
                 name.as_deref(),
                 superuser,
+                service,
             )
             .await?;
             if !created.newly_registered {

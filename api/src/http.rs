@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use domain::ErrorCode;
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::Engine;
 use serde_json::json;
@@ -122,7 +123,15 @@ async fn graphql(
             ))
             .data(principal)
             .data(meta);
-        let response = state.schema.execute(request).await;
+        let mut response = state.schema.execute(request).await;
+        // Errors raised before resolvers run (syntax, unknown fields, wrong types, limits) come
+        // from async-graphql without a code; they are all the client's to fix.
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", ErrorCode::Validation.as_str());
+            }
+        }
         let outcome = if response.is_ok() { "ok" } else { "error" };
         (GraphQLResponse::from(response).into_response(), outcome)
     }

@@ -1,5 +1,6 @@
 //! The igny8-admin server: HTTP and GraphQL over the domain and its projections, plus the CLI.
 
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod config;

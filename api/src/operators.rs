@@ -21,6 +21,7 @@ pub async fn create_with_token(
     email: &str,
     display_name: Option<&str>,
     superuser: bool,
+    service: bool,
 ) -> anyhow::Result<Created> {
     let email = Email::parse(email)?;
     let display_name = match display_name {
@@ -34,6 +35,7 @@ pub async fn create_with_token(
         email,
         display_name,
         superuser,
+        service,
     };
     let newly_registered = match bus.execute::<Operator>(&id, register, &context).await {
         Ok(_) => true,

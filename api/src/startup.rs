@@ -20,18 +20,23 @@ pub struct Application {
     settings: Settings,
 }
 
-/// The pool and engine every entry point (server and CLI) starts from.
+/// The pool and engine every entry point (server and CLI) starts from, with the system
+/// account in place.
 pub async fn open(settings: &Settings) -> anyhow::Result<(PgPool, Arc<Engine>)> {
     let pool = db::prepare(settings.database_url.expose(), settings.db_pool_size)
         .await
         .context("cannot prepare the database (is PostgreSQL running? see DATABASE_URL)")?;
+    let bus = CommandBus::new(pool.clone());
     let engine = Engine::new(
         pool.clone(),
         settings.projector.clone(),
-        projections::all_handlers(),
+        projections::all_handlers(&bus),
     )
     .await
     .context("cannot register projections")?;
+    crate::accounts::ensure_system_account(&bus)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the system account: {}", e.message))?;
     Ok((pool, engine))
 }
 

@@ -1,6 +1,7 @@
 //! Operators: the people who run this backend, and the bearer tokens they authenticate with.
 //!
-//! An operator's id is derived from their e-mail address, so registering the same address twice,
+//! An operator is a person (optionally a superuser) or a service principal: the platform itself,
+//! which may only report usage. An operator's id is derived from their e-mail address, so registering the same address twice,
 //! even concurrently, lands on one aggregate and the second registration is refused.
 //! Only a SHA-256 hash of each token is ever recorded; the token itself is shown once, at issue.
 
@@ -44,6 +45,8 @@ pub enum OperatorCommand {
         email: Email,
         display_name: DisplayName,
         superuser: bool,
+        /// A machine principal (the platform), not a person.
+        service: bool,
     },
     IssueToken {
         token_id: Uuid,
@@ -61,6 +64,8 @@ pub enum OperatorEvent {
         email: Email,
         display_name: DisplayName,
         superuser: bool,
+        #[serde(default)]
+        service: bool,
     },
     OperatorTokenIssued {
         token_id: Uuid,
@@ -149,13 +154,22 @@ impl Operator {
         match command {
             C::Register { .. } if self.registered => Err(OperatorError::AlreadyRegistered),
             C::Register {
+                superuser: true,
+                service: true,
+                ..
+            } => Err(OperatorError::Invalid(
+                "a service principal cannot be a superuser".into(),
+            )),
+            C::Register {
                 email,
                 display_name,
                 superuser,
+                service,
             } => Ok(OperatorEvent::OperatorRegistered {
                 email,
                 display_name,
                 superuser,
+                service,
             }),
             _ if !self.registered => Err(OperatorError::NotFound),
             C::IssueToken { token_id, .. } if self.tokens.contains_key(&token_id) => {
@@ -231,6 +245,7 @@ mod aggregate_tests {
             email: Email::parse("ada@example.com").unwrap(),
             display_name: DisplayName::parse("Ada").unwrap(),
             superuser: true,
+            service: false,
         }
     }
 
@@ -262,9 +277,26 @@ mod aggregate_tests {
                 email: Email::parse("ada@example.com").unwrap(),
                 display_name: DisplayName::parse("Ada").unwrap(),
                 superuser: true,
+                service: false,
             })
             .await
             .then_expect_events(vec![registered()]);
+    }
+
+    #[tokio::test]
+    async fn a_service_principal_cannot_be_a_superuser() {
+        OperatorTest::with(())
+            .given_no_previous_events()
+            .when_async(OperatorCommand::Register {
+                email: Email::parse("platform@example.com").unwrap(),
+                display_name: DisplayName::parse("Platform").unwrap(),
+                superuser: true,
+                service: true,
+            })
+            .await
+            .then_expect_error(OperatorError::Invalid(
+                "a service principal cannot be a superuser".into(),
+            ));
     }
 
     #[tokio::test]
@@ -275,6 +307,7 @@ mod aggregate_tests {
                 email: Email::parse("ada@example.com").unwrap(),
                 display_name: DisplayName::parse("Ada again").unwrap(),
                 superuser: false,
+                service: false,
             })
             .await
             .then_expect_error(OperatorError::AlreadyRegistered);

@@ -1,11 +1,17 @@
 //! The infrastructure between the domain and the API: the event store and command bus (the
-//! write path), the global log reader, the projector engine, and the read models it maintains.
+//! write path), the global log reader, the projector engine, the read models it maintains and
+//! the process managers it runs.
 
+pub mod accounts;
+pub mod audit;
 pub mod bus;
 pub mod db;
 pub mod engine;
+pub mod ledger;
 pub mod log;
 pub mod operators;
+pub mod payment_approval;
+pub mod payments;
 
 use engine::EventHandler;
 use std::sync::Arc;
@@ -14,7 +20,15 @@ pub use bus::{Appended, CommandBus, CommandContext, CommandError};
 pub use engine::{Engine, EngineConfig};
 pub use log::{LogPosition, RecordedEvent};
 
-/// Every projection and process manager this build runs, in the order they are reported.
-pub fn all_handlers() -> Vec<Arc<dyn EventHandler>> {
-    vec![Arc::new(operators::OperatorsProjection)]
+/// Every projection and process manager this build runs. Process managers issue their
+/// commands through `bus`.
+pub fn all_handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
+    vec![
+        Arc::new(operators::OperatorsProjection),
+        Arc::new(accounts::AccountsProjection),
+        Arc::new(ledger::CreditLedgerProjection),
+        Arc::new(payments::PaymentsProjection),
+        Arc::new(audit::AuditLogProjection),
+        Arc::new(payment_approval::PaymentApproval::new(bus.clone())),
+    ]
 }

@@ -39,16 +39,18 @@ impl EventHandler for OperatorsProjection {
                     email,
                     display_name,
                     superuser,
+                    service,
                 } => {
                     sqlx::query(
                         "INSERT INTO read.operators \
-                         (id, email, display_name, superuser, created_at, last_position) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                         (id, email, display_name, superuser, service, created_at, last_position) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(operator_id)
                     .bind(email.as_str())
                     .bind(display_name.as_str())
                     .bind(superuser)
+                    .bind(service)
                     .bind(at)
                     .bind(event.at.position)
                     .execute(&mut *conn)

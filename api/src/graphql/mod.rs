@@ -1,8 +1,13 @@
 //! The GraphQL schema. Axum only wires it (see `http`); everything a resolver needs arrives
 //! through the schema's data (`Services`) and the request's data (`Principal`, `RequestMeta`).
 
+mod accounts;
+mod audit;
+mod ledger;
+mod lists;
 mod operators;
 pub mod page;
+mod payments;
 mod projections_status;
 
 use crate::auth::Principal;
@@ -24,12 +29,20 @@ pub const MAX_COMPLEXITY: usize = 1_000;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
+    accounts::AccountQuery,
+    ledger::LedgerQuery,
+    payments::PaymentQuery,
+    audit::AuditQuery,
     operators::OperatorQuery,
     projections_status::ProjectionQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(operators::OperatorMutation);
+pub struct Mutation(
+    accounts::AccountMutation,
+    payments::PaymentMutation,
+    operators::OperatorMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(projections_status::ProjectionSubscription);
@@ -90,6 +103,36 @@ pub(crate) fn require_superuser<'a>(ctx: &Context<'a>) -> Result<&'a Principal, 
     }
 }
 
+/// A person operating the backend: service principals may only report usage.
+pub(crate) fn require_person<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let principal = principal(ctx)?;
+    if principal.service {
+        Err(ApiError::forbidden(
+            "a service principal may only report credit usage",
+        ))
+    } else {
+        Ok(principal)
+    }
+}
+
+/// The platform's own principal: usage reports come only from it.
+pub(crate) fn require_service<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let principal = principal(ctx)?;
+    if principal.service {
+        Ok(principal)
+    } else {
+        Err(ApiError::forbidden(
+            "only the platform's service principal reports credit usage",
+        ))
+    }
+}
+
+pub(crate) fn parse_id(field: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiError> {
+    id.trim()
+        .parse()
+        .map_err(|_| ApiError::validation(format!("`{field}` is not a valid id")))
+}
+
 /// The command context for a mutation by `principal` in this request.
 pub(crate) fn command_context(
     ctx: &Context<'_>,
@@ -124,14 +167,33 @@ pub(crate) async fn settle(
     appended: &Appended,
     projections: &[&str],
 ) -> WriteReceipt {
+    settle_after(ctx, appended, &[], projections).await
+}
+
+/// Read-your-writes through process managers: waits until `first` (projections and process
+/// managers) have applied what `appended` wrote, then until `then` have applied everything
+/// appended meanwhile, which includes the commands those process managers issued.
+pub(crate) async fn settle_after(
+    ctx: &Context<'_>,
+    appended: &Appended,
+    first: &[&str],
+    then: &[&str],
+) -> WriteReceipt {
     let services = services(ctx);
+    let timeout = services.read_your_writes_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
     let caught_up = match appended.last {
         None => true,
+        Some(at) if first.is_empty() => services.engine.wait_for(then, at, timeout).await,
         Some(at) => {
-            services
-                .engine
-                .wait_for(projections, at, services.read_your_writes_timeout)
-                .await
+            services.engine.wait_for(first, at, timeout).await
+                && match services.engine.head().await {
+                    Ok(head) => {
+                        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                        services.engine.wait_for(then, head.max(at), left).await
+                    }
+                    Err(_) => false,
+                }
         }
     };
     WriteReceipt {

@@ -1,7 +1,9 @@
 //! Operators and their API tokens.
 
 use super::page::{Page, PageRequest};
-use super::{command_context, principal, require_superuser, services, settle, WriteReceipt};
+use super::{
+    command_context, parse_id, principal, require_superuser, services, settle, WriteReceipt,
+};
 use crate::auth;
 use crate::error::ApiError;
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -21,6 +23,7 @@ pub struct OperatorNode {
     pub email: String,
     pub display_name: String,
     pub superuser: bool,
+    pub service: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -70,16 +73,11 @@ impl Loader<Uuid> for TokensByOperator {
 
 async fn find_operator(pool: &PgPool, id: Uuid) -> Result<Option<OperatorNode>, ApiError> {
     Ok(sqlx::query_as(
-        "SELECT id, email, display_name, superuser, created_at FROM read.operators WHERE id = $1",
+        "SELECT id, email, display_name, superuser, service, created_at FROM read.operators WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?)
-}
-
-fn parse_id(field: &str, id: &ID) -> Result<Uuid, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::validation(format!("`{field}` is not a valid id")))
 }
 
 #[derive(InputObject, Default)]
@@ -132,7 +130,7 @@ impl OperatorQuery {
                               AND ($2::boolean IS NULL OR superuser = $2)";
         let (after_at, after_id) = page.after.unzip();
         let rows: Vec<OperatorNode> = sqlx::query_as(&format!(
-            "SELECT id, email, display_name, superuser, created_at FROM read.operators \
+            "SELECT id, email, display_name, superuser, service, created_at FROM read.operators \
              WHERE {FILTER} AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4)) \
              ORDER BY created_at, id LIMIT $5"
         ))
@@ -160,6 +158,9 @@ pub struct RegisterOperatorInput {
     pub display_name: String,
     #[graphql(default)]
     pub superuser: bool,
+    /// A service principal for the platform: it may only report credit usage.
+    #[graphql(default)]
+    pub service: bool,
     pub idempotency_key: Option<String>,
 }
 
@@ -216,6 +217,7 @@ impl OperatorMutation {
         let command = OperatorCommand::Register {
             display_name: DisplayName::parse(&input.display_name)?,
             superuser: input.superuser,
+            service: input.service,
             email: email.clone(),
         };
         let id = Operator::id_for(&email);

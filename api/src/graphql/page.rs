@@ -17,6 +17,15 @@ pub struct ConnectionFields {
 
 pub type Page<K, T> = Connection<OpaqueCursor<K>, T, ConnectionFields>;
 
+/// A keyset cursor: the sort column's value as text (cast back in SQL) and the row's id as text.
+pub type Key = (String, String);
+
+/// Whether the client asked for `totalCount`: counting costs O(matches), so it is only done
+/// when wanted.
+pub fn wants_total(ctx: &async_graphql::Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
 /// A validated page request: how many rows, and the sort key to start after.
 pub struct PageRequest<K> {
     pub limit: i64,

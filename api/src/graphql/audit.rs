@@ -1,0 +1,123 @@
+//! The audit trail: one entry per event, who did what, when, why, and in which request.
+
+use super::lists::{DateRange, Order, SortDirection};
+use super::page::{wants_total, Key, Page, PageRequest};
+use super::{parse_id, principal, services};
+use crate::error::ApiError;
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+#[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
+pub struct AuditEntry {
+    pub position: i64,
+    /// Business time: when it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// When the store recorded it.
+    pub recorded_at: DateTime<Utc>,
+    pub actor_id: String,
+    pub actor_kind: String,
+    /// The event type, e.g. `CreditsAdjusted`.
+    pub action: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub account_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub correlation_id: Option<String>,
+    /// The event's data, with secrets redacted.
+    pub payload: serde_json::Value,
+    #[graphql(skip)]
+    #[sqlx(default)]
+    pub sort_value: Option<String>,
+    #[graphql(skip)]
+    #[sqlx(default)]
+    pub sort_id: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<String>,
+    /// The event type, e.g. `PaymentApproved`.
+    pub action: Option<String>,
+    pub aggregate_type: Option<String>,
+    pub aggregate_id: Option<String>,
+    pub account_id: Option<ID>,
+    pub occurred: Option<DateRange>,
+}
+
+impl AuditFilter {
+    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+        let exact = [
+            ("actor_id", &self.actor_id),
+            ("action", &self.action),
+            ("aggregate_type", &self.aggregate_type),
+            ("aggregate_id", &self.aggregate_id),
+        ];
+        for (column, value) in exact {
+            if let Some(value) = value {
+                qb.push(format!(" AND {column} = "))
+                    .push_bind(value.trim().to_string());
+            }
+        }
+        if let Some(account) = &self.account_id {
+            qb.push(" AND account_id = ")
+                .push_bind(parse_id("accountId", account)?);
+        }
+        if let Some(occurred) = &self.occurred {
+            occurred.push(qb, "occurred_at")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Every recorded change, newest first by default.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditFilter>,
+        #[graphql(default)] direction: SortDirection,
+    ) -> Result<Page<Key, AuditEntry>, ApiError> {
+        principal(ctx)?;
+        let page = PageRequest::<Key>::parse(first, after)?;
+        let filter = filter.unwrap_or_default();
+        let order = Order {
+            column: "occurred_at",
+            cast: "timestamptz",
+            id: "position",
+            id_cast: "bigint",
+            direction,
+        };
+        let pool = &services(ctx).pool;
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT position, occurred_at, recorded_at, actor_id, actor_kind, action, aggregate_type, \
+             aggregate_id, account_id, reason, request_id, correlation_id, payload{} \
+             FROM read.audit_log WHERE true",
+            order.select()
+        ));
+        filter.push(&mut qb)?;
+        order.push_page(&mut qb, &page);
+        let rows: Vec<AuditEntry> = qb.build_query_as().fetch_all(pool).await?;
+        let total = if wants_total(ctx) {
+            let mut count = QueryBuilder::new("SELECT count(*) FROM read.audit_log WHERE true");
+            filter.push(&mut count)?;
+            count.build_query_scalar().fetch_one(pool).await?
+        } else {
+            0
+        };
+        Ok(page.finish(rows, total, |e| {
+            (
+                e.sort_value.clone().unwrap_or_default(),
+                e.sort_id.clone().unwrap_or_default(),
+            )
+        }))
+    }
+}

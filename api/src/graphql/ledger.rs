@@ -1,0 +1,144 @@
+//! The credit ledger: every balance change, newest first.
+
+use super::lists::{DateRange, Order, SortDirection};
+use super::page::{wants_total, Key, Page, PageRequest};
+use super::{parse_id, principal, services};
+use crate::error::ApiError;
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LedgerKind {
+    Adjustment,
+    Purchase,
+    Consumption,
+    Refund,
+}
+
+impl LedgerKind {
+    fn as_db(self) -> &'static str {
+        match self {
+            Self::Adjustment => "adjustment",
+            Self::Purchase => "purchase",
+            Self::Consumption => "consumption",
+            Self::Refund => "refund",
+        }
+    }
+}
+
+impl TryFrom<String> for LedgerKind {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Ok(match value.as_str() {
+            "adjustment" => Self::Adjustment,
+            "purchase" => Self::Purchase,
+            "consumption" => Self::Consumption,
+            "refund" => Self::Refund,
+            other => return Err(format!("unknown ledger kind `{other}`")),
+        })
+    }
+}
+
+#[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
+pub struct LedgerEntry {
+    /// Global log position of the event behind this entry.
+    pub position: i64,
+    pub account_id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub kind: LedgerKind,
+    /// Signed: credits added are positive, credits taken are negative.
+    pub amount: i64,
+    pub balance_after: i64,
+    pub reason: Option<String>,
+    pub actor_id: String,
+    pub actor_kind: String,
+    pub payment_id: Option<Uuid>,
+    pub operation: Option<String>,
+    pub model: Option<String>,
+    pub units: Option<i64>,
+    /// Refunds only: credits already spent that could not be taken back.
+    pub shortfall: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+    #[graphql(skip)]
+    #[sqlx(default)]
+    pub sort_value: Option<String>,
+    #[graphql(skip)]
+    #[sqlx(default)]
+    pub sort_id: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct LedgerFilter {
+    pub account_id: Option<ID>,
+    pub kind: Option<Vec<LedgerKind>>,
+    pub occurred: Option<DateRange>,
+}
+
+impl LedgerFilter {
+    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+        if let Some(account) = &self.account_id {
+            qb.push(" AND account_id = ")
+                .push_bind(parse_id("accountId", account)?);
+        }
+        if let Some(kinds) = &self.kind {
+            let kinds: Vec<&str> = kinds.iter().map(|k| k.as_db()).collect();
+            qb.push(" AND kind = ANY(").push_bind(kinds).push(")");
+        }
+        if let Some(occurred) = &self.occurred {
+            occurred.push(qb, "occurred_at")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct LedgerQuery;
+
+#[Object]
+impl LedgerQuery {
+    /// Balance changes by business time, newest first by default.
+    async fn credit_ledger(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<LedgerFilter>,
+        #[graphql(default)] direction: SortDirection,
+    ) -> Result<Page<Key, LedgerEntry>, ApiError> {
+        principal(ctx)?;
+        let page = PageRequest::<Key>::parse(first, after)?;
+        let filter = filter.unwrap_or_default();
+        let order = Order {
+            column: "occurred_at",
+            cast: "timestamptz",
+            id: "position",
+            id_cast: "bigint",
+            direction,
+        };
+        let pool = &services(ctx).pool;
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT position, account_id, kind, amount, balance_after, reason, actor_id, actor_kind, \
+             payment_id, operation, model, units, shortfall, occurred_at{} \
+             FROM read.credit_ledger WHERE true",
+            order.select()
+        ));
+        filter.push(&mut qb)?;
+        order.push_page(&mut qb, &page);
+        let rows: Vec<LedgerEntry> = qb.build_query_as().fetch_all(pool).await?;
+        let total = if wants_total(ctx) {
+            let mut count = QueryBuilder::new("SELECT count(*) FROM read.credit_ledger WHERE true");
+            filter.push(&mut count)?;
+            count.build_query_scalar().fetch_one(pool).await?
+        } else {
+            0
+        };
+        Ok(page.finish(rows, total, |e| {
+            (
+                e.sort_value.clone().unwrap_or_default(),
+                e.sort_id.clone().unwrap_or_default(),
+            )
+        }))
+    }
+}

@@ -1,0 +1,101 @@
+//! Shared pieces of the list queries: sort direction, date ranges, keyset paging in SQL.
+
+use super::page::{Key, PageRequest};
+use crate::error::ApiError;
+use async_graphql::{Enum, InputObject};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum SortDirection {
+    Asc,
+    #[default]
+    Desc,
+}
+
+impl SortDirection {
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Asc => ("ASC", ">"),
+            Self::Desc => ("DESC", "<"),
+        }
+    }
+}
+
+/// A time range, inclusive of `from` and exclusive of `to`.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct DateRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl DateRange {
+    pub fn push(&self, qb: &mut QueryBuilder<'_, Postgres>, column: &str) -> Result<(), ApiError> {
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if from >= to {
+                return Err(ApiError::validation(
+                    "a date range needs `from` before `to`",
+                ));
+            }
+        }
+        if let Some(from) = self.from {
+            qb.push(format!(" AND {column} >= ")).push_bind(from);
+        }
+        if let Some(to) = self.to {
+            qb.push(format!(" AND {column} < ")).push_bind(to);
+        }
+        Ok(())
+    }
+}
+
+/// How a list is ordered: a column (with its SQL type, for casting the cursor back) and the
+/// unique id column that breaks ties.
+pub struct Order {
+    pub column: &'static str,
+    pub cast: &'static str,
+    pub id: &'static str,
+    pub id_cast: &'static str,
+    pub direction: SortDirection,
+}
+
+impl Order {
+    /// `, <column>::text AS sort_value` for the select list.
+    pub fn select(&self) -> String {
+        format!(
+            ", ({})::text AS sort_value, ({})::text AS sort_id",
+            self.column, self.id
+        )
+    }
+
+    /// The keyset condition after the cursor, then ORDER BY and LIMIT.
+    pub fn push_page(&self, qb: &mut QueryBuilder<'_, Postgres>, page: &PageRequest<Key>) {
+        let (direction, comparison) = self.direction.sql();
+        if let Some((value, id)) = &page.after {
+            qb.push(format!(
+                " AND ({}, {}) {comparison} (",
+                self.column, self.id
+            ))
+            .push_bind(value.clone())
+            .push(format!("::{}, ", self.cast))
+            .push_bind(id.clone())
+            .push(format!("::{})", self.id_cast));
+        }
+        qb.push(format!(
+            " ORDER BY {} {direction}, {} {direction} LIMIT ",
+            self.column, self.id
+        ))
+        .push_bind(page.fetch());
+    }
+}
+
+/// `%term%` with `%`, `_` and backslash escaped, so the term matches literally in `ILIKE`.
+pub fn like_pattern(term: &str) -> Option<String> {
+    let term = term.trim();
+    (!term.is_empty()).then(|| {
+        let escaped = term
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
