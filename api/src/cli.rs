@@ -46,6 +46,12 @@ pub enum Command {
         #[arg(long)]
         service: bool,
     },
+    /// Fill the database with a realistic demo data set (through the command path; safe to rerun).
+    SeedDemo {
+        /// How many accounts to create.
+        #[arg(long, default_value_t = 300)]
+        accounts: usize,
+    },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
 }
@@ -115,6 +121,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("operator id: {}", created.operator_id);
             eprintln!("API token (shown once; send it as `Authorization: Bearer <token>`):");
             println!("{}", created.token);
+            Ok(())
+        }
+        Command::SeedDemo { accounts } => {
+            let (pool, engine) = startup::open(&settings).await?;
+            let bus = CommandBus::new(pool);
+            let started = std::time::Instant::now();
+            let seeded = crate::demo::seed(&bus, &engine, accounts)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding failed: {}", e.message))?;
+            for name in engine.handler_names() {
+                engine.catch_up(name).await?;
+            }
+            println!(
+                "seeded {} accounts, {} payments, {} commands ({} refused by business rules, as in life) in {:.1}s",
+                seeded.accounts,
+                seeded.payments,
+                seeded.commands,
+                seeded.refused,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::PrintSchema => {

@@ -1,0 +1,367 @@
+//! `igny8-admin seed-demo`: a living system for newcomers, built through the command path.
+//!
+//! A few hundred accounts over the four plans, manual payments in every state, and ninety days
+//! of ledger activity. Business times are spread over those days (the seeder is a system
+//! principal, so it may backdate), so date filters and reports show history. Every command
+//! carries an idempotency key derived from what it seeds, so running the seeder twice changes
+//! nothing the second time.
+
+use crate::accounts;
+use crate::error::ApiError;
+use chrono::{DateTime, Duration, Utc};
+use domain::account::{Account, AccountCommand};
+use domain::error::Coded;
+use domain::money::{Credits, Currency, Money};
+use domain::payment::{Payment, PaymentCommand, PaymentMethod};
+use domain::plan::PlanTier;
+use domain::values::{
+    AccountName, Email, ModelName, OperationType, PaymentReference, Reason, Slug,
+};
+use domain::{Actor, ActorKind, ErrorCode};
+use futures::stream::{self, StreamExt};
+use projections::{payment_approval, CommandBus, CommandContext, CommandError, Engine};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+const DAYS: i64 = 90;
+const CONCURRENCY: usize = 8;
+
+const ADJECTIVES: &[&str] = &[
+    "Blue", "Bright", "Clever", "Golden", "Green", "Happy", "Iron", "Lucky", "Modern", "Noble",
+    "Quiet", "Rapid", "Silver", "Smart", "Solid", "Sunny", "Swift", "True", "Urban", "Wild",
+];
+const NOUNS: &[&str] = &[
+    "Anchor", "Beacon", "Canvas", "Compass", "Falcon", "Forge", "Harbor", "Horizon", "Lantern",
+    "Maple", "Meadow", "Orbit", "Pixel", "Quill", "River", "Summit", "Thread", "Tide", "Willow",
+];
+const SUFFIXES: &[&str] = &[
+    "Media", "Labs", "Studio", "Agency", "Digital", "Press", "Co",
+];
+const OPERATIONS: &[(&str, &str, i64)] = &[
+    ("content_generation", "gpt-4o", 12),
+    ("image_generation", "dall-e-3", 20),
+    ("keyword_clustering", "gpt-4o-mini", 3),
+    ("idea_generation", "claude-3-5-sonnet", 6),
+    ("image_generation", "runware-flux", 8),
+];
+
+/// What the seeder did.
+#[derive(Debug, Default)]
+pub struct Seeded {
+    pub accounts: usize,
+    pub payments: usize,
+    pub commands: usize,
+    pub refused: usize,
+}
+
+/// One account's plan for the ninety days, decided up front from a seeded generator so the
+/// data set is the same on every machine.
+struct Script {
+    index: usize,
+    id: Uuid,
+    name: String,
+    slug: String,
+    owner: String,
+    plan: PlanTier,
+    opened_day: i64,
+    /// Consumption probability per day.
+    activity: f64,
+    /// (day, credits, price in cents, method, outcome)
+    payments: Vec<(i64, i64, i64, PaymentMethod, Outcome)>,
+    suspended: Option<(i64, Option<i64>)>,
+    deleted_day: Option<i64>,
+}
+
+#[derive(Clone, Copy)]
+enum Outcome {
+    Approved,
+    Rejected,
+    Pending,
+    Refunded,
+}
+
+fn scripts(count: usize) -> Vec<Script> {
+    let mut rng = StdRng::seed_from_u64(8_2026);
+    (0..count)
+        .map(|index| {
+            let name = format!(
+                "{} {} {}",
+                ADJECTIVES[rng.gen_range(0..ADJECTIVES.len())],
+                NOUNS[rng.gen_range(0..NOUNS.len())],
+                SUFFIXES[rng.gen_range(0..SUFFIXES.len())]
+            );
+            let slug = format!("{}-{index}", name.to_lowercase().replace(' ', "-"));
+            let plan = match rng.gen_range(0..10) {
+                0..=3 => PlanTier::Free,
+                4..=6 => PlanTier::Starter,
+                7..=8 => PlanTier::Growth,
+                _ => PlanTier::Scale,
+            };
+            let opened_day = rng.gen_range(0..DAYS - 5);
+            let mut payments = Vec::new();
+            if plan != PlanTier::Free {
+                let mut day = opened_day + rng.gen_range(0..3);
+                while day < DAYS {
+                    let credits = [1_000, 2_500, 5_000, 10_000][rng.gen_range(0..4)];
+                    let price = credits * 4;
+                    let method = PaymentMethod::ALL[rng.gen_range(0..PaymentMethod::ALL.len())];
+                    let outcome = match (DAYS - day, rng.gen_range(0..10)) {
+                        (0..=3, _) => Outcome::Pending,
+                        (_, 0) => Outcome::Rejected,
+                        (_, 1) => Outcome::Refunded,
+                        (_, 2) => Outcome::Pending,
+                        _ => Outcome::Approved,
+                    };
+                    payments.push((day, credits, price, method, outcome));
+                    day += rng.gen_range(20..45);
+                }
+            }
+            let suspended = (rng.gen_range(0..20) == 0).then(|| {
+                let from = rng.gen_range(opened_day + 1..DAYS);
+                (
+                    from,
+                    (rng.gen_bool(0.5) && from + 3 < DAYS).then(|| from + 3),
+                )
+            });
+            let deleted_day = (suspended.is_none() && rng.gen_range(0..50) == 0)
+                .then(|| DAYS - rng.gen_range(1..10));
+            Script {
+                index,
+                id: Uuid::new_v5(
+                    &Uuid::NAMESPACE_OID,
+                    format!("seed-demo:account:{index}").as_bytes(),
+                ),
+                owner: format!("owner{index}@{}.example", slug),
+                name,
+                slug,
+                plan,
+                opened_day,
+                activity: rng.gen_range(0.05..0.35),
+                payments,
+                suspended,
+                deleted_day,
+            }
+        })
+        .collect()
+}
+
+/// A command context at business time `day` (plus an hour offset), keyed for idempotency.
+fn at(actor: &Actor, start: DateTime<Utc>, day: i64, hour: i64, key: String) -> CommandContext {
+    CommandContext::new(actor.clone())
+        .occurred_at(start + Duration::days(day) + Duration::hours(hour))
+        .with_idempotency_key(key)
+}
+
+/// Counts a command's outcome; business refusals (e.g. a debit the balance cannot cover) are
+/// part of a living system and only counted.
+fn tally<E: Coded + std::error::Error>(
+    seeded: &mut Seeded,
+    result: Result<projections::Appended, CommandError<E>>,
+) -> Result<(), ApiError> {
+    match result {
+        Ok(_) => seeded.commands += 1,
+        Err(CommandError::Rejected(_)) => seeded.refused += 1,
+        Err(e) if e.code() == ErrorCode::Internal => return Err(e.into()),
+        Err(_) => seeded.refused += 1,
+    }
+    Ok(())
+}
+
+/// Everything one account does on one day.
+async fn play_day(
+    bus: &CommandBus,
+    script: &Script,
+    day: i64,
+    start: DateTime<Utc>,
+) -> Result<Seeded, ApiError> {
+    let mut seeded = Seeded::default();
+    let seeder = Actor::system("seed-demo");
+    let platform = Actor::new(ActorKind::Service, "platform-demo");
+    let id = script.id.to_string();
+    let key = |what: &str| format!("seed-demo:{}:{day}:{what}", script.index);
+    if day < script.opened_day || script.deleted_day.is_some_and(|d| day > d) {
+        return Ok(seeded);
+    }
+    if day == script.opened_day {
+        let context = at(
+            &seeder,
+            start,
+            day,
+            9,
+            format!("seed-demo:account:{}", script.index),
+        );
+        accounts::open(
+            bus,
+            &context,
+            script.id,
+            AccountName::parse(&script.name)?,
+            Slug::parse(&script.slug)?,
+            Email::parse(&script.owner)?,
+            script.plan,
+        )
+        .await?;
+        seeded.accounts += 1;
+        let welcome = AccountCommand::AdjustCredits {
+            amount: Credits::signed(100)?,
+            reason: Reason::parse("welcome credits")?,
+        };
+        let context = at(&seeder, start, day, 9, key("welcome")).with_reason("welcome credits");
+        tally(
+            &mut seeded,
+            bus.execute::<Account>(&id, welcome, &context).await,
+        )?;
+    }
+    for (n, (pay_day, credits, price, method, outcome)) in script.payments.iter().enumerate() {
+        let payment_id = Uuid::new_v5(
+            &Uuid::NAMESPACE_OID,
+            format!("seed-demo:payment:{}:{n}", script.index).as_bytes(),
+        );
+        let payment = payment_id.to_string();
+        if *pay_day == day {
+            let record = PaymentCommand::Record {
+                account_id: script.id,
+                amount: Money::new(*price, Currency::parse("USD")?),
+                credits: Credits::positive(*credits)?,
+                method: *method,
+                reference: Some(PaymentReference::parse(&format!(
+                    "DEMO-{}-{n}",
+                    script.index
+                ))?),
+                note: None,
+            };
+            tally(
+                &mut seeded,
+                bus.execute::<Payment>(
+                    &payment,
+                    record,
+                    &at(&seeder, start, day, 10, key(&format!("record-{n}"))),
+                )
+                .await,
+            )?;
+            seeded.payments += 1;
+        }
+        if *pay_day + 1 == day {
+            let (command, reason) = match outcome {
+                Outcome::Pending => continue,
+                Outcome::Rejected => (
+                    PaymentCommand::Reject {
+                        reason: Reason::parse("transfer not received")?,
+                    },
+                    Some("transfer not received"),
+                ),
+                Outcome::Approved | Outcome::Refunded => (
+                    PaymentCommand::Approve {
+                        approver: "seed-demo".into(),
+                    },
+                    None,
+                ),
+            };
+            let mut context = at(&seeder, start, day, 11, key(&format!("decide-{n}")));
+            context.reason = reason.map(str::to_string);
+            tally(
+                &mut seeded,
+                bus.execute::<Payment>(&payment, command, &context).await,
+            )?;
+        }
+        if matches!(outcome, Outcome::Refunded) && *pay_day + 10 == day {
+            let refund = PaymentCommand::Refund {
+                reason: Reason::parse("customer cancelled within the refund window")?,
+            };
+            let context = at(&seeder, start, day, 12, key(&format!("refund-{n}")))
+                .with_reason("customer cancelled within the refund window");
+            tally(
+                &mut seeded,
+                bus.execute::<Payment>(&payment, refund, &context).await,
+            )?;
+        }
+    }
+    if let Some((from, until)) = script.suspended {
+        if day == from {
+            let command = AccountCommand::Suspend {
+                reason: Reason::parse("payment overdue")?,
+            };
+            let context = at(&seeder, start, day, 8, key("suspend")).with_reason("payment overdue");
+            tally(
+                &mut seeded,
+                bus.execute::<Account>(&id, command, &context).await,
+            )?;
+        }
+        if until == Some(day) {
+            tally(
+                &mut seeded,
+                bus.execute::<Account>(
+                    &id,
+                    AccountCommand::Activate,
+                    &at(&seeder, start, day, 8, key("activate")),
+                )
+                .await,
+            )?;
+        }
+    }
+    let mut rng = StdRng::seed_from_u64((script.index as u64) << 16 | day as u64);
+    if day > script.opened_day && rng.gen_bool(script.activity) {
+        for call in 0..rng.gen_range(1..4) {
+            let (operation, model, per_unit) = OPERATIONS[rng.gen_range(0..OPERATIONS.len())];
+            let units = rng.gen_range(1..5);
+            let command = AccountCommand::ConsumeCredits {
+                operation: OperationType::parse(operation)?,
+                units,
+                model: Some(ModelName::parse(model)?),
+                credits: Credits::positive(per_unit * units)?,
+            };
+            let context = at(
+                &platform,
+                start,
+                day,
+                13 + call,
+                key(&format!("use-{call}")),
+            );
+            tally(
+                &mut seeded,
+                bus.execute::<Account>(&id, command, &context).await,
+            )?;
+        }
+    }
+    if script.deleted_day == Some(day) {
+        let command = AccountCommand::Delete {
+            reason: Reason::parse("customer asked to close the account")?,
+        };
+        let context = at(&seeder, start, day, 18, key("delete"))
+            .with_reason("customer asked to close the account");
+        tally(
+            &mut seeded,
+            bus.execute::<Account>(&id, command, &context).await,
+        )?;
+    }
+    Ok(seeded)
+}
+
+/// Seeds `count` accounts and their ninety days. Payments approved on a day are credited (by
+/// the payment-approval process manager) before the next day is played, so usage meets the
+/// balance it would have met.
+pub async fn seed(bus: &CommandBus, engine: &Engine, count: usize) -> Result<Seeded, ApiError> {
+    let scripts = scripts(count);
+    let start = (Utc::now() - Duration::days(DAYS))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let mut total = Seeded::default();
+    for day in 0..DAYS {
+        let results: Vec<_> = stream::iter(&scripts)
+            .map(|script| play_day(bus, script, day, start))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for result in results {
+            let seeded = result?;
+            total.accounts += seeded.accounts;
+            total.payments += seeded.payments;
+            total.commands += seeded.commands;
+            total.refused += seeded.refused;
+        }
+        engine.catch_up(payment_approval::NAME).await?;
+    }
+    Ok(total)
+}
