@@ -52,6 +52,22 @@ pub enum Command {
         #[arg(long, default_value_t = 300)]
         accounts: usize,
     },
+    /// Measure writes, projections and reads side by side on a fresh database; prints a table
+    /// and writes it as Markdown and JSON.
+    Bench {
+        /// Small sizes, a few seconds: what CI runs so the harness cannot rot.
+        #[arg(long)]
+        quick: bool,
+        /// Events in the large log (default 1,000,000; quick: 6,000).
+        #[arg(long)]
+        events: Option<i64>,
+        /// Operations per measured configuration (default 4,000; quick: 160).
+        #[arg(long)]
+        ops: Option<usize>,
+        /// Where to write latest.md and latest.json (default docs/benchmarks; quick: a temp dir).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
 }
@@ -141,6 +157,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 seeded.refused,
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Bench {
+            quick,
+            events,
+            ops,
+            out,
+        } => {
+            let mut options = if quick {
+                crate::bench::BenchOptions::quick()
+            } else {
+                crate::bench::BenchOptions::full()
+            };
+            options.events = events.unwrap_or(options.events);
+            options.ops = ops.unwrap_or(options.ops);
+            options.out_dir = out.unwrap_or(options.out_dir);
+            let rows = crate::bench::run(&settings, &options).await?;
+            print!("{}", crate::bench::table(&rows));
+            println!("written to {}", options.out_dir.display());
             Ok(())
         }
         Command::PrintSchema => {

@@ -1,5 +1,6 @@
 //! Operators and their API tokens.
 
+use super::lists::like_pattern;
 use super::page::{Page, PageRequest};
 use super::{
     command_context, parse_id, principal, require_superuser, services, settle, WriteReceipt,
@@ -116,15 +117,7 @@ impl OperatorQuery {
         principal(ctx)?;
         let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
-        let search = filter.search.map(|s| {
-            format!(
-                "%{}%",
-                s.trim()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+        let search = filter.search.as_deref().and_then(like_pattern);
         let pool = &services(ctx).pool;
         const FILTER: &str = "($1::text IS NULL OR email ILIKE $1 OR display_name ILIKE $1) \
                               AND ($2::boolean IS NULL OR superuser = $2)";

@@ -1,0 +1,570 @@
+//! `igny8-admin bench`: side-by-side figures for writes, projections and reads, measured in one
+//! run on a fresh database, so ratios hold even on a shared, noisy machine.
+//!
+//! Rows, at 1, 4 and 16 concurrent clients where it applies:
+//! - `ceiling`: single-row INSERT transactions into a table shaped like `events`;
+//! - `command bus`: credit adjustments through our command path (no HTTP);
+//! - `graphql e2e`: the `adjustCredits` mutation over HTTP, read-your-writes included;
+//! - `peer cqrs-es`: the same command with plain cqrs-es + postgres-es and a `GenericQuery`
+//!   view over `PostgresViewRepository`, as the cqrs-es demo builds read models;
+//! - `rebuild`: events/s replaying a large log into each projection;
+//! - `read …`: p50/p99 of three list queries under 32 clients at a small and a large log.
+
+use crate::config::{Secret, Settings};
+use crate::startup::{self, Application};
+use anyhow::Context;
+use cqrs_es::persist::GenericQuery;
+use cqrs_es::{Aggregate, DomainEvent, EventEnvelope, Query, View};
+use domain::account::{Account, AccountCommand};
+use domain::money::Credits;
+use domain::plan::PlanTier;
+use domain::values::{AccountName, Email, Reason, Slug};
+use domain::Actor;
+use postgres_es::{PostgresEventRepository, PostgresViewRepository};
+use projections::{db, CommandBus, CommandContext};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Operations per measured configuration.
+    pub ops: usize,
+    /// Events in the large log (rebuild and the second read measurement).
+    pub events: i64,
+    /// Events in the small log (the first read measurement).
+    pub small_events: i64,
+    pub out_dir: std::path::PathBuf,
+}
+
+impl BenchOptions {
+    pub fn full() -> Self {
+        Self {
+            ops: 4_000,
+            events: 1_000_000,
+            small_events: 10_000,
+            out_dir: "docs/benchmarks".into(),
+        }
+    }
+
+    pub fn quick() -> Self {
+        Self {
+            ops: 160,
+            events: 6_000,
+            small_events: 2_000,
+            out_dir: std::env::temp_dir().join("igny8-bench-quick"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub clients: usize,
+    pub ops: usize,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Throughput relative to the ceiling at the same concurrency.
+    pub of_ceiling: Option<f64>,
+}
+
+/// Runs `op(client, n)` `total` times spread over `clients` tasks; throughput and latencies.
+async fn measure<F, Fut>(name: &str, clients: usize, total: usize, op: F) -> anyhow::Result<Row>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let per_client = total.div_ceil(clients);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..clients {
+        let op = op.clone();
+        tasks.spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            for n in 0..per_client {
+                let t = Instant::now();
+                op(client, n).await?;
+                latencies.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        });
+    }
+    let mut latencies = Vec::with_capacity(per_client * clients);
+    while let Some(done) = tasks.join_next().await {
+        latencies.extend(done??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pick = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    Ok(Row {
+        name: name.to_string(),
+        clients,
+        ops: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+        of_ceiling: None,
+    })
+}
+
+// ---- the peer: plain cqrs-es + postgres-es, read model through GenericQuery ----
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PeerAccount {
+    balance: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PeerAdjust {
+    amount: i64,
+    reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum PeerEvent {
+    CreditsAdjusted {
+        amount: i64,
+        reason: String,
+        balance_after: i64,
+    },
+}
+
+impl DomainEvent for PeerEvent {
+    fn event_type(&self) -> String {
+        "CreditsAdjusted".into()
+    }
+    fn event_version(&self) -> String {
+        "1".into()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PeerError(String);
+
+impl Aggregate for PeerAccount {
+    const TYPE: &'static str = "peer_account";
+    type Command = PeerAdjust;
+    type Event = PeerEvent;
+    type Error = PeerError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: PeerAdjust,
+        _: &(),
+        sink: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), PeerError> {
+        let balance_after = self.balance + command.amount;
+        if balance_after < 0 {
+            return Err(PeerError("insufficient credits".into()));
+        }
+        let event = PeerEvent::CreditsAdjusted {
+            amount: command.amount,
+            reason: command.reason,
+            balance_after,
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: PeerEvent) {
+        let PeerEvent::CreditsAdjusted { balance_after, .. } = event;
+        self.balance = balance_after;
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PeerView {
+    balance: i64,
+    adjustments: u64,
+}
+
+impl View<PeerAccount> for PeerView {
+    fn update(&mut self, event: &EventEnvelope<PeerAccount>) {
+        let PeerEvent::CreditsAdjusted { balance_after, .. } = &event.payload;
+        self.balance = *balance_after;
+        self.adjustments += 1;
+    }
+}
+
+async fn peer_tables(pool: &PgPool) -> anyhow::Result<()> {
+    // The layout postgres-es documents, without any of our additions.
+    for ddl in [
+        "CREATE TABLE IF NOT EXISTS peer_events (aggregate_type text NOT NULL, aggregate_id text NOT NULL, \
+         sequence bigint CHECK (sequence >= 0) NOT NULL, event_type text NOT NULL, event_version text NOT NULL, \
+         payload json NOT NULL, metadata json NOT NULL, PRIMARY KEY (aggregate_type, aggregate_id, sequence))",
+        "CREATE TABLE IF NOT EXISTS peer_snapshots (aggregate_type text NOT NULL, aggregate_id text NOT NULL, \
+         last_sequence bigint NOT NULL, current_snapshot bigint NOT NULL, payload json NOT NULL, \
+         PRIMARY KEY (aggregate_type, aggregate_id))",
+        "CREATE TABLE IF NOT EXISTS peer_account_view (view_id text PRIMARY KEY, version bigint CHECK (version >= 0) NOT NULL, \
+         payload json NOT NULL)",
+    ] {
+        sqlx::query(ddl).execute(pool).await?;
+    }
+    Ok(())
+}
+
+// ---- the ceiling ----
+
+async fn ceiling_table(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_ceiling (aggregate_type text NOT NULL, aggregate_id text NOT NULL, \
+         sequence bigint NOT NULL, event_type text NOT NULL, event_version text NOT NULL, payload jsonb NOT NULL, \
+         metadata jsonb NOT NULL, position bigint GENERATED ALWAYS AS IDENTITY, \
+         transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(), recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(), \
+         PRIMARY KEY (aggregate_type, aggregate_id, sequence), UNIQUE (position))",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Appends synthetic account events until the log holds `target` events: each account opens,
+/// then receives +1 adjustments, exactly as the domain would record them.
+async fn grow_log(pool: &PgPool, target: i64) -> anyhow::Result<()> {
+    const ACCOUNTS: i64 = 1_000;
+    const CHUNK: i64 = 50_000;
+    loop {
+        let have: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(pool)
+            .await?;
+        if have >= target {
+            return Ok(());
+        }
+        let batch = (target - have).min(CHUNK);
+        let next_sequence: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(sequence), 0) FROM events \
+             WHERE aggregate_type = 'account' AND aggregate_id LIKE '00000000-0000-4000-8000-%'",
+        )
+        .fetch_one(pool)
+        .await?;
+        // Sequence 1 of every synthetic account is its opening.
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+             SELECT 'account', b.id, s.seq, \
+                    CASE WHEN s.seq = 1 THEN 'AccountOpened' ELSE 'CreditsAdjusted' END, '1', \
+                    CASE WHEN s.seq = 1 THEN jsonb_build_object('AccountOpened', jsonb_build_object( \
+                           'name', 'Bench ' || b.n, 'slug', 'bench-' || b.n, 'owner_email', 'owner@bench-' || b.n || '.example', 'plan', 'growth')) \
+                         ELSE jsonb_build_object('CreditsAdjusted', jsonb_build_object('amount', 1, 'reason', 'benchmark', 'balance_after', s.seq - 1)) END, \
+                    jsonb_build_object('actor_id', 'bench', 'actor_kind', 'system', 'correlation_id', 'bench', \
+                           'occurred_at', to_char(now() AT TIME ZONE 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) \
+             FROM generate_series($1 + 1, $1 + $2) AS s(seq) \
+             CROSS JOIN (SELECT n, '00000000-0000-4000-8000-' || lpad(n::text, 12, '0') AS id \
+                         FROM generate_series(1, $3) n) b",
+        )
+        .bind(next_sequence)
+        .bind((batch / ACCOUNTS).max(1))
+        .bind(ACCOUNTS)
+        .execute(pool)
+        .await?;
+    }
+}
+
+const CLIENTS: [usize; 3] = [1, 4, 16];
+const READ_CLIENTS: usize = 32;
+
+/// Runs every measurement and writes `latest.md` and `latest.json` under `options.out_dir`.
+pub async fn run(base: &Settings, options: &BenchOptions) -> anyhow::Result<Vec<Row>> {
+    let name = format!("igny8_bench_{}", Uuid::now_v7().simple());
+    let server = base
+        .database_url
+        .expose()
+        .rsplit_once('/')
+        .map(|(server, _)| server.to_string())
+        .context("DATABASE_URL has no database name")?;
+    let mut settings = base.clone();
+    settings.database_url = Secret::new(format!("{server}/{name}"));
+    settings.bind = "127.0.0.1:0".parse()?;
+    // Two pools (server and harness) share the server's 100 connections with anything else running.
+    settings.db_pool_size = 24;
+    let result = measure_all(&settings, options).await;
+    let admin = db::connect(&format!("{server}/postgres"), 1).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    let rows = result?;
+    write_report(&rows, options)?;
+    Ok(rows)
+}
+
+async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Result<Vec<Row>> {
+    let app = Application::build(settings.clone()).await?;
+    let addr = app.local_addr();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(app.run_until(shutdown.clone()));
+    let (pool, engine) = startup::open(settings).await?;
+    let bus = CommandBus::new(pool.clone());
+    let token =
+        crate::operators::create_with_token(&bus, &engine, "bench@igny8.local", None, true, false)
+            .await?
+            .token;
+    ceiling_table(&pool).await?;
+    peer_tables(&pool).await?;
+
+    // One account per client, so clients do not contend for one aggregate.
+    let mut accounts = Vec::new();
+    for n in 0..16 {
+        let id = Uuid::now_v7();
+        let context = CommandContext::new(Actor::system("bench"));
+        crate::accounts::open(
+            &bus,
+            &context,
+            id,
+            AccountName::parse(&format!("Bench client {n}"))?,
+            Slug::parse(&format!("bench-client-{n}"))?,
+            Email::parse(&format!("client{n}@bench.example"))?,
+            PlanTier::Growth,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        accounts.push(id);
+    }
+    let accounts = Arc::new(accounts);
+    let http = reqwest::Client::new();
+    let peer_store = cqrs_es::persist::PersistedEventStore::new_event_store(
+        PostgresEventRepository::new(pool.clone()).with_tables("peer_events", "peer_snapshots"),
+    );
+    let peer = Arc::new(cqrs_es::CqrsFramework::new(
+        peer_store,
+        vec![
+            Box::new(GenericQuery::<_, PeerView, PeerAccount>::new(Arc::new(
+                PostgresViewRepository::new("peer_account_view", pool.clone()),
+            ))) as Box<dyn Query<PeerAccount>>,
+        ],
+        (),
+    ));
+
+    let mut rows = Vec::new();
+    for clients in CLIENTS {
+        let ops = options.ops;
+        let ceiling = {
+            let pool = pool.clone();
+            measure("ceiling: INSERT into an events-shaped table", clients, ops, move |client, n| {
+                let pool = pool.clone();
+                async move {
+                    sqlx::query(
+                        "INSERT INTO bench_ceiling (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+                         VALUES ('account', $1, $2, 'CreditsAdjusted', '1', $3, $4)",
+                    )
+                    .bind(format!("c{clients}-{client}"))
+                    .bind(n as i64 + 1)
+                    .bind(json!({"CreditsAdjusted": {"amount": 1, "reason": "benchmark", "balance_after": n + 1}}))
+                    .bind(json!({"actor_id": "bench", "actor_kind": "operator", "occurred_at": "2026-11-21T00:00:00Z", "correlation_id": "bench"}))
+                    .execute(&pool)
+                    .await?;
+                    Ok(())
+                }
+            })
+            .await?
+        };
+        let base = ceiling.per_second;
+        rows.push(ceiling);
+
+        let bus_row = {
+            let bus = bus.clone();
+            let accounts = Arc::clone(&accounts);
+            measure(
+                "command bus: adjust credits",
+                clients,
+                ops,
+                move |client, _| {
+                    let bus = bus.clone();
+                    let id = accounts[client].to_string();
+                    async move {
+                        let command = AccountCommand::AdjustCredits {
+                            amount: Credits::signed(1)?,
+                            reason: Reason::parse("benchmark")?,
+                        };
+                        let context =
+                            CommandContext::new(Actor::new(domain::ActorKind::Operator, "bench"))
+                                .with_reason("benchmark");
+                        bus.execute::<Account>(&id, command, &context)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        Ok(())
+                    }
+                },
+            )
+            .await?
+        };
+        rows.push(Row {
+            of_ceiling: Some(bus_row.per_second / base),
+            ..bus_row
+        });
+
+        let e2e = {
+            let http = http.clone();
+            let accounts = Arc::clone(&accounts);
+            let token = token.clone();
+            let url = format!("http://{addr}/graphql");
+            measure("graphql e2e: adjustCredits + read-your-writes", clients, ops, move |client, _| {
+                let http = http.clone();
+                let url = url.clone();
+                let token = token.clone();
+                let id = accounts[client];
+                async move {
+                    let body: serde_json::Value = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({
+                            "query": "mutation($id: ID!) { adjustCredits(input: { accountId: $id, amount: 1, reason: \"benchmark\" }) { caughtUp account { balance } } }",
+                            "variables": { "id": id },
+                            "operationName": null
+                        }))
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    if body["data"]["adjustCredits"]["caughtUp"] != true {
+                        anyhow::bail!("mutation failed or did not catch up: {body}");
+                    }
+                    Ok(())
+                }
+            })
+            .await?
+        };
+        rows.push(Row {
+            of_ceiling: Some(e2e.per_second / base),
+            ..e2e
+        });
+
+        let peer_row = {
+            let peer = Arc::clone(&peer);
+            measure(
+                "peer: cqrs-es + postgres-es + GenericQuery view",
+                clients,
+                ops,
+                move |client, _| {
+                    let peer = Arc::clone(&peer);
+                    async move {
+                        let command = PeerAdjust {
+                            amount: 1,
+                            reason: "benchmark".into(),
+                        };
+                        peer.execute_with_metadata(
+                            &format!("peer-{clients}-{client}"),
+                            command,
+                            Default::default(),
+                        )
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        Ok(())
+                    }
+                },
+            )
+            .await?
+        };
+        rows.push(Row {
+            of_ceiling: Some(peer_row.per_second / base),
+            ..peer_row
+        });
+    }
+
+    for (label, size) in [("small", options.small_events), ("large", options.events)] {
+        grow_log(&pool, size).await?;
+        for name in engine.handler_names() {
+            engine.catch_up(name).await?;
+        }
+        if label == "large" {
+            for name in engine.handler_names() {
+                let report = engine.rebuild(name).await?;
+                let secs = report.elapsed.as_secs_f64();
+                rows.push(Row {
+                    name: format!("rebuild {name} ({} events)", report.events),
+                    clients: 1,
+                    ops: report.events as usize,
+                    per_second: report.events as f64 / secs.max(1e-9),
+                    p50_ms: 0.0,
+                    p99_ms: 0.0,
+                    of_ceiling: None,
+                });
+            }
+        }
+        let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&pool)
+            .await?;
+        let busy_account: Uuid = sqlx::query_scalar(
+            "SELECT account_id FROM read.credit_ledger GROUP BY account_id ORDER BY count(*) DESC LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await?;
+        let queries = [
+            ("read accounts page", "query { accounts(first: 20, sort: { field: BALANCE }) { edges { node { id name balance } } } }".to_string()),
+            ("read ledger page of one account", format!("query {{ creditLedger(first: 20, filter: {{ accountId: \"{busy_account}\" }}) {{ edges {{ node {{ position amount balanceAfter }} }} }} }}")),
+            ("read audit-log page", "query { auditLog(first: 20) { edges { node { position action actorId } } } }".to_string()),
+        ];
+        for (what, query) in queries {
+            let http = http.clone();
+            let url = format!("http://{addr}/graphql");
+            let token = token.clone();
+            let query = Arc::new(query);
+            let row = measure(
+                &format!("{what} @ {events} events"),
+                READ_CLIENTS,
+                options.ops.max(READ_CLIENTS * 10),
+                move |_, _| {
+                    let http = http.clone();
+                    let url = url.clone();
+                    let token = token.clone();
+                    let query = Arc::clone(&query);
+                    async move {
+                        let body: serde_json::Value = http
+                            .post(&url)
+                            .bearer_auth(&token)
+                            .json(&json!({ "query": *query }))
+                            .send()
+                            .await?
+                            .json()
+                            .await?;
+                        if body.get("errors").is_some() {
+                            anyhow::bail!("read failed: {body}");
+                        }
+                        Ok(())
+                    }
+                },
+            )
+            .await?;
+            rows.push(row);
+        }
+    }
+    shutdown.cancel();
+    server.await??;
+    Ok(rows)
+}
+
+fn write_report(rows: &[Row], options: &BenchOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.out_dir)?;
+    std::fs::write(
+        options.out_dir.join("latest.json"),
+        serde_json::to_string_pretty(rows)?,
+    )?;
+    std::fs::write(options.out_dir.join("latest.md"), table(rows))?;
+    Ok(())
+}
+
+/// The rows as a Markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| measurement | clients | ops | ops/s | p50 ms | p99 ms | of ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in rows {
+        let ratio = row
+            .of_ceiling
+            .map_or(String::new(), |r| format!("{:.0}%", r * 100.0));
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+            row.name, row.clients, row.ops, row.per_second, row.p50_ms, row.p99_ms, ratio
+        ));
+    }
+    out
+}
