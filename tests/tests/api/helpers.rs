@@ -155,11 +155,32 @@ impl Drop for TestApp {
 
 /// Registers an operator through the CLI's code path and returns a token for them.
 pub async fn create_operator(settings: &Settings, email: &str, superuser: bool) -> String {
+    register_with_token(settings, email, superuser, false).await
+}
+
+/// Registers the platform's service principal (it may only report credit usage) and returns a
+/// token for it.
+pub async fn create_service(settings: &Settings, email: &str) -> String {
+    register_with_token(settings, email, false, true).await
+}
+
+async fn register_with_token(
+    settings: &Settings,
+    email: &str,
+    superuser: bool,
+    service: bool,
+) -> String {
     let (pool, engine) = startup::open(settings).await.expect("open");
-    let created =
-        api::operators::create_with_token(&CommandBus::new(pool), &engine, email, None, superuser)
-            .await
-            .expect("operator created");
+    let created = api::operators::create_with_token(
+        &CommandBus::new(pool),
+        &engine,
+        email,
+        None,
+        superuser,
+        service,
+    )
+    .await
+    .expect("operator created");
     created.token
 }
 
