@@ -66,7 +66,8 @@ pub async fn open(
 }
 
 /// The system account exists from the first start; later starts find it and append nothing.
-pub async fn ensure_system_account(bus: &CommandBus) -> Result<(), ApiError> {
+/// Returns what this call appended (nothing after the first start).
+pub async fn ensure_system_account(bus: &CommandBus) -> Result<Appended, ApiError> {
     let context = CommandContext::new(Actor::system("bootstrap"))
         .with_idempotency_key("bootstrap:system-account");
     open(
@@ -79,5 +80,4 @@ pub async fn ensure_system_account(bus: &CommandBus) -> Result<(), ApiError> {
         PlanTier::Scale,
     )
     .await
-    .map(|_| ())
 }

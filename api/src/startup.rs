@@ -34,9 +34,16 @@ pub async fn open(settings: &Settings) -> anyhow::Result<(PgPool, Arc<Engine>)> 
     )
     .await
     .context("cannot register projections")?;
-    crate::accounts::ensure_system_account(&bus)
+    let system = crate::accounts::ensure_system_account(&bus)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the system account: {}", e.message))?;
+    if !system.replayed {
+        // First start: the log is a few events long; show the account before serving.
+        engine
+            .catch_up(projections::accounts::NAME)
+            .await
+            .context("cannot project the system account")?;
+    }
     Ok((pool, engine))
 }
 

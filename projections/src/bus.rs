@@ -131,6 +131,10 @@ pub struct Appended {
     pub events: usize,
     /// The log position of the last event appended; `None` when the command changed nothing.
     pub last: Option<LogPosition>,
+    /// When nothing was appended: the position of the aggregate's latest event, the state the
+    /// command was decided on. A caller waiting to read its write waits for this instead, so a
+    /// no-op (e.g. approving an approved payment) still answers with that state visible.
+    pub observed: Option<LogPosition>,
     /// True when an idempotency key matched an earlier command and nothing new was appended.
     pub replayed: bool,
 }
@@ -296,6 +300,7 @@ impl CommandBus {
                         transaction_id: parse_xid(row.try_get("transaction_id")?)?,
                         position: row.try_get("position")?,
                     }),
+                    observed: None,
                     replayed: true,
                 })
             }
@@ -332,10 +337,15 @@ impl CommandBus {
                 .map_err(CommandError::Rejected)?;
             let events = sink.collect().await;
             if events.is_empty() {
+                let observed = match context.current_sequence {
+                    0 => None,
+                    sequence => Some(self.locate(A::TYPE, aggregate_id, sequence as i64).await?),
+                };
                 return Ok(Appended {
                     aggregate_id: aggregate_id.to_string(),
                     events: 0,
                     last: None,
+                    observed,
                     replayed: false,
                 });
             }
@@ -349,6 +359,7 @@ impl CommandBus {
                         aggregate_id: aggregate_id.to_string(),
                         events: count,
                         last: Some(self.locate(A::TYPE, aggregate_id, last_sequence).await?),
+                        observed: None,
                         replayed: false,
                     });
                 }

@@ -182,7 +182,7 @@ pub(crate) async fn settle_after(
     let services = services(ctx);
     let timeout = services.read_your_writes_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
-    let caught_up = match appended.last {
+    let caught_up = match appended.last.or(appended.observed) {
         None => true,
         Some(at) if first.is_empty() => services.engine.wait_for(then, at, timeout).await,
         Some(at) => {

@@ -176,8 +176,6 @@ async fn audit_caught_up(app: &TestApp) -> bool {
 }
 
 #[tokio::test]
-#[ignore = "bug: the system account is appended at start-up but the server serves before the \
-            `accounts` read model has it, so a first query may answer null"]
 async fn the_system_account_exists_from_the_first_start() {
     let app = spawn_app().await;
     let body = app

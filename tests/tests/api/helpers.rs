@@ -33,7 +33,7 @@ impl TestDb {
             .try_init();
         let name = format!("igny8_test_{}", Uuid::new_v4().simple());
         let url = format!("{}/{name}", server_url());
-        let pool = db::prepare(&url, 40).await.expect("test database");
+        let pool = db::prepare(&url, 16).await.expect("test database");
         Self { name, url, pool }
     }
 
@@ -46,6 +46,8 @@ impl TestDb {
         settings.database_url = Secret::new(self.url.clone());
         settings.bind = "127.0.0.1:0".parse().unwrap();
         settings.shutdown_grace = Duration::from_secs(5);
+        // Tests run side by side on one server with 100 connections in all.
+        settings.db_pool_size = 16;
         settings
     }
 }

@@ -9,3 +9,4 @@ mod graphql;
 mod helpers;
 mod payments;
 mod projector;
+mod rebuild;

@@ -161,8 +161,6 @@ async fn twenty_concurrent_approvals_of_one_payment_grant_its_credits_exactly_on
 }
 
 #[tokio::test]
-#[ignore = "bug: an approval that finds the payment already approved answers caughtUp: true \
-            before the read models show the approval (status PENDING, no credits)"]
 async fn every_concurrent_approval_answers_with_the_payment_approved_and_credited() {
     let app = spawn_for_load().await;
     let account_id = open_account(&app, "eager-reader").await;

@@ -224,7 +224,7 @@ async fn two_engines_on_one_database_apply_each_event_once() {
 #[tokio::test]
 async fn rebuilding_an_unknown_projection_names_the_mistake() {
     let db = TestDb::new().await;
-    let engine = engine_with(&db.pool, projections::all_handlers()).await;
+    let engine = engine_with(&db.pool, projections::all_handlers(&db.bus())).await;
     let error = engine.rebuild("no-such-thing").await.unwrap_err();
     assert!(error.to_string().contains("no-such-thing"), "{error}");
 }
