@@ -24,7 +24,7 @@ pub enum Command {
     Serve,
     /// Create the database if missing and apply migrations.
     Migrate,
-    /// Empty a projection and replay the whole log into it.
+    /// Empty a projection and replay the whole log into it (process managers are never replayed).
     Rebuild {
         /// The projection or process manager to rebuild.
         #[arg(required_unless_present = "all", conflicts_with = "all")]

@@ -30,9 +30,15 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Stable name: the checkpoint key, the advisory-lock key and the `rebuild` argument.
     fn name(&self) -> &'static str;
 
-    /// Empties the read model before a rebuild. Process managers keep this a no-op: replaying
-    /// them only re-issues idempotent commands.
+    /// Empties the read model before a rebuild.
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError>;
+
+    /// Whether this handler acts on the world (issues commands) rather than folding into its
+    /// own tables. Such a handler is never rebuilt: replaying it could act again, e.g. retry a
+    /// grant that was refused at the time.
+    fn is_process_manager(&self) -> bool {
+        false
+    }
 
     /// Applies a batch, in log order, inside the transaction that will advance the checkpoint.
     async fn apply(
@@ -63,6 +69,8 @@ impl Default for EngineConfig {
 pub enum EngineError {
     #[error("no projection or process manager is named `{0}`")]
     UnknownHandler(String),
+    #[error("`{0}` is a process manager; it is never rebuilt, as replaying it could act again")]
+    NotRebuildable(&'static str),
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
@@ -142,6 +150,15 @@ impl Engine {
 
     pub fn handler_names(&self) -> Vec<&'static str> {
         self.handlers.iter().map(|h| h.name()).collect()
+    }
+
+    /// The handlers that can be rebuilt: projections, not process managers.
+    pub fn projection_names(&self) -> Vec<&'static str> {
+        self.handlers
+            .iter()
+            .filter(|h| !h.is_process_manager())
+            .map(|h| h.name())
+            .collect()
     }
 
     fn handler(&self, name: &str) -> Result<&Arc<dyn EventHandler>, EngineError> {
@@ -280,6 +297,9 @@ impl Engine {
     pub async fn rebuild(&self, name: &str) -> Result<RebuildReport, EngineError> {
         let handler = self.handler(name)?;
         let name = handler.name();
+        if handler.is_process_manager() {
+            return Err(EngineError::NotRebuildable(name));
+        }
         let started = Instant::now();
         let target = self.head().await?;
         let mut tx = self.pool.begin().await?;

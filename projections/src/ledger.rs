@@ -3,6 +3,7 @@
 use crate::engine::{EventHandler, HandlerError};
 use crate::log::RecordedEvent;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountEvent};
 use serde::Deserialize;
@@ -99,40 +100,88 @@ impl EventHandler for CreditLedgerProjection {
         Ok(())
     }
 
+    /// One multi-row insert per batch.
     async fn apply(
         &self,
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), HandlerError> {
+        let mut parsed = Vec::new();
         for event in events.iter().filter(|e| e.aggregate_type == Account::TYPE) {
-            let parsed = AccountEvent::deserialize(&event.payload)?;
-            let Some(line) = Line::of(&parsed) else {
-                continue;
-            };
-            let account_id: Uuid = event.aggregate_id.parse()?;
-            sqlx::query(
-                "INSERT INTO read.credit_ledger (position, account_id, kind, amount, balance_after, \
-                 reason, actor_id, actor_kind, payment_id, operation, model, units, shortfall, occurred_at) \
-                 VALUES ($1, $2, $3, $4, $5, coalesce($6, $7), $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(event.at.position)
-            .bind(account_id)
-            .bind(line.kind)
-            .bind(line.amount)
-            .bind(line.balance_after)
-            .bind(line.reason)
-            .bind(event.metadata.reason.as_deref())
-            .bind(&event.metadata.actor.id)
-            .bind(event.metadata.actor.kind.as_str())
-            .bind(line.payment_id)
-            .bind(line.operation)
-            .bind(line.model)
-            .bind(line.units)
-            .bind(line.shortfall)
-            .bind(event.metadata.occurred_at)
-            .execute(&mut *conn)
-            .await?;
+            parsed.push((event, AccountEvent::deserialize(&event.payload)?));
         }
+        let mut rows = Rows::default();
+        for (event, account_event) in &parsed {
+            if let Some(line) = Line::of(account_event) {
+                rows.push(event, event.aggregate_id.parse()?, line);
+            }
+        }
+        if rows.positions.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO read.credit_ledger (position, account_id, kind, amount, balance_after, \
+             reason, actor_id, actor_kind, payment_id, operation, model, units, shortfall, occurred_at) \
+             SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], \
+             $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::bigint[], \
+             $13::bigint[], $14::timestamptz[])",
+        )
+        .bind(&rows.positions)
+        .bind(&rows.accounts)
+        .bind(&rows.kinds)
+        .bind(&rows.amounts)
+        .bind(&rows.balances)
+        .bind(&rows.reasons)
+        .bind(&rows.actors)
+        .bind(&rows.actor_kinds)
+        .bind(&rows.payments)
+        .bind(&rows.operations)
+        .bind(&rows.models)
+        .bind(&rows.units)
+        .bind(&rows.shortfalls)
+        .bind(&rows.occurred)
+        .execute(conn)
+        .await?;
         Ok(())
+    }
+}
+
+/// Ledger lines laid out as columns, for `unnest`.
+#[derive(Default)]
+struct Rows<'a> {
+    positions: Vec<i64>,
+    accounts: Vec<Uuid>,
+    kinds: Vec<&'static str>,
+    amounts: Vec<i64>,
+    balances: Vec<i64>,
+    reasons: Vec<Option<&'a str>>,
+    actors: Vec<&'a str>,
+    actor_kinds: Vec<&'static str>,
+    payments: Vec<Option<Uuid>>,
+    operations: Vec<Option<&'a str>>,
+    models: Vec<Option<&'a str>>,
+    units: Vec<Option<i64>>,
+    shortfalls: Vec<Option<i64>>,
+    occurred: Vec<DateTime<Utc>>,
+}
+
+impl<'a> Rows<'a> {
+    fn push(&mut self, event: &'a RecordedEvent, account: Uuid, line: Line<'a>) {
+        self.positions.push(event.at.position);
+        self.accounts.push(account);
+        self.kinds.push(line.kind);
+        self.amounts.push(line.amount);
+        self.balances.push(line.balance_after);
+        // The event's own reason first; otherwise the reason the command was given.
+        self.reasons
+            .push(line.reason.or(event.metadata.reason.as_deref()));
+        self.actors.push(&event.metadata.actor.id);
+        self.actor_kinds.push(event.metadata.actor.kind.as_str());
+        self.payments.push(line.payment_id);
+        self.operations.push(line.operation);
+        self.models.push(line.model);
+        self.units.push(line.units);
+        self.shortfalls.push(line.shortfall);
+        self.occurred.push(event.metadata.occurred_at);
     }
 }

@@ -87,7 +87,11 @@ impl EventHandler for PaymentApproval {
         NAME
     }
 
-    /// Nothing to empty: a replay only meets idempotency keys that were already used.
+    fn is_process_manager(&self) -> bool {
+        true
+    }
+
+    /// Never called: process managers are not rebuilt.
     async fn reset(&self, _conn: &mut PgConnection) -> Result<(), HandlerError> {
         Ok(())
     }

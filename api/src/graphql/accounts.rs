@@ -1,7 +1,7 @@
 //! Accounts: the list and one account, and every account command.
 
-use super::lists::{like_pattern, DateRange, Order, SortDirection};
-use super::page::{wants_total, Key, Page, PageRequest};
+use super::lists::{like_pattern, DateRange, List, Order, SortDirection};
+use super::page::{Key, Page, PageRequest};
 use super::{
     command_context, parse_id, principal, require_person, require_service, services, settle,
     WriteReceipt,
@@ -248,30 +248,12 @@ impl AccountQuery {
         principal(ctx)?;
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
-        let order = sort.unwrap_or_default().order();
-        let pool = &services(ctx).pool;
-
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {ACCOUNT_COLUMNS}{} FROM read.accounts WHERE true",
-            order.select()
-        ));
-        filter.push(&mut qb)?;
-        order.push_page(&mut qb, &page);
-        let rows: Vec<AccountNode> = qb.build_query_as().fetch_all(pool).await?;
-
-        let total = if wants_total(ctx) {
-            let mut count = QueryBuilder::new("SELECT count(*) FROM read.accounts WHERE true");
-            filter.push(&mut count)?;
-            count.build_query_scalar().fetch_one(pool).await?
-        } else {
-            0
+        let list = List {
+            table: "read.accounts",
+            columns: ACCOUNT_COLUMNS,
+            order: sort.unwrap_or_default().order(),
         };
-        Ok(page.finish(rows, total, |a| {
-            (
-                a.sort_value.clone().unwrap_or_default(),
-                a.sort_id.clone().unwrap_or_default(),
-            )
-        }))
+        list.page(ctx, page, |query| filter.push(query)).await
     }
 }
 

@@ -1,8 +1,8 @@
 //! The audit trail: one entry per event, who did what, when, why, and in which request.
 
-use super::lists::{DateRange, Order, SortDirection};
-use super::page::{wants_total, Key, Page, PageRequest};
-use super::{parse_id, principal, services};
+use super::lists::{DateRange, List, Order, SortDirection};
+use super::page::{Key, Page, PageRequest};
+use super::{parse_id, principal};
 use crate::error::ApiError;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -89,35 +89,18 @@ impl AuditQuery {
         principal(ctx)?;
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
-        let order = Order {
-            column: "occurred_at",
-            cast: "timestamptz",
-            id: "position",
-            id_cast: "bigint",
-            direction,
+        let list = List {
+            table: "read.audit_log",
+            columns: "position, occurred_at, recorded_at, actor_id, actor_kind, action, \
+                      aggregate_type, aggregate_id, account_id, reason, request_id, correlation_id, payload",
+            order: Order {
+                column: "occurred_at",
+                cast: "timestamptz",
+                id: "position",
+                id_cast: "bigint",
+                direction,
+            },
         };
-        let pool = &services(ctx).pool;
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT position, occurred_at, recorded_at, actor_id, actor_kind, action, aggregate_type, \
-             aggregate_id, account_id, reason, request_id, correlation_id, payload{} \
-             FROM read.audit_log WHERE true",
-            order.select()
-        ));
-        filter.push(&mut qb)?;
-        order.push_page(&mut qb, &page);
-        let rows: Vec<AuditEntry> = qb.build_query_as().fetch_all(pool).await?;
-        let total = if wants_total(ctx) {
-            let mut count = QueryBuilder::new("SELECT count(*) FROM read.audit_log WHERE true");
-            filter.push(&mut count)?;
-            count.build_query_scalar().fetch_one(pool).await?
-        } else {
-            0
-        };
-        Ok(page.finish(rows, total, |e| {
-            (
-                e.sort_value.clone().unwrap_or_default(),
-                e.sort_id.clone().unwrap_or_default(),
-            )
-        }))
+        list.page(ctx, page, |query| filter.push(query)).await
     }
 }

@@ -1,8 +1,8 @@
 //! The credit ledger: every balance change, newest first.
 
-use super::lists::{DateRange, Order, SortDirection};
-use super::page::{wants_total, Key, Page, PageRequest};
-use super::{parse_id, principal, services};
+use super::lists::{DateRange, List, Order, SortDirection};
+use super::page::{Key, Page, PageRequest};
+use super::{parse_id, principal};
 use crate::error::ApiError;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -110,35 +110,18 @@ impl LedgerQuery {
         principal(ctx)?;
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
-        let order = Order {
-            column: "occurred_at",
-            cast: "timestamptz",
-            id: "position",
-            id_cast: "bigint",
-            direction,
+        let list = List {
+            table: "read.credit_ledger",
+            columns: "position, account_id, kind, amount, balance_after, reason, actor_id, \
+                      actor_kind, payment_id, operation, model, units, shortfall, occurred_at",
+            order: Order {
+                column: "occurred_at",
+                cast: "timestamptz",
+                id: "position",
+                id_cast: "bigint",
+                direction,
+            },
         };
-        let pool = &services(ctx).pool;
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT position, account_id, kind, amount, balance_after, reason, actor_id, actor_kind, \
-             payment_id, operation, model, units, shortfall, occurred_at{} \
-             FROM read.credit_ledger WHERE true",
-            order.select()
-        ));
-        filter.push(&mut qb)?;
-        order.push_page(&mut qb, &page);
-        let rows: Vec<LedgerEntry> = qb.build_query_as().fetch_all(pool).await?;
-        let total = if wants_total(ctx) {
-            let mut count = QueryBuilder::new("SELECT count(*) FROM read.credit_ledger WHERE true");
-            filter.push(&mut count)?;
-            count.build_query_scalar().fetch_one(pool).await?
-        } else {
-            0
-        };
-        Ok(page.finish(rows, total, |e| {
-            (
-                e.sort_value.clone().unwrap_or_default(),
-                e.sort_id.clone().unwrap_or_default(),
-            )
-        }))
+        list.page(ctx, page, |query| filter.push(query)).await
     }
 }

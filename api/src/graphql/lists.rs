@@ -1,10 +1,12 @@
 //! Shared pieces of the list queries: sort direction, date ranges, keyset paging in SQL.
 
-use super::page::{Key, PageRequest};
+use super::page::{wants_total, Key, Page, PageRequest};
+use super::services;
 use crate::error::ApiError;
-use async_graphql::{Enum, InputObject};
+use async_graphql::{Context, Enum, InputObject, OutputType};
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Postgres, QueryBuilder};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum SortDirection {
@@ -98,4 +100,70 @@ pub fn like_pattern(term: &str) -> Option<String> {
             .replace('_', "\\_");
         format!("%{escaped}%")
     })
+}
+
+/// A row of a list query: it carries its own keyset cursor (`sort_value`, `sort_id`, selected
+/// by `Order::select`).
+pub trait Listed {
+    fn key(&self) -> Key;
+}
+
+macro_rules! listed {
+    ($($node:ty),* $(,)?) => {$(
+        impl Listed for $node {
+            fn key(&self) -> Key {
+                (
+                    self.sort_value.clone().unwrap_or_default(),
+                    self.sort_id.clone().unwrap_or_default(),
+                )
+            }
+        }
+    )*};
+}
+
+listed!(
+    super::accounts::AccountNode,
+    super::payments::PaymentNode,
+    super::ledger::LedgerEntry,
+    super::audit::AuditEntry,
+);
+
+/// What a list reads: a read-model table, the columns of its node, and its order.
+pub struct List {
+    pub table: &'static str,
+    pub columns: &'static str,
+    pub order: Order,
+}
+
+impl List {
+    /// One page of the list, filtered by `filter`; the total is counted only when asked for.
+    pub async fn page<T>(
+        &self,
+        ctx: &Context<'_>,
+        page: PageRequest<Key>,
+        filter: impl Fn(&mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError>,
+    ) -> Result<Page<Key, T>, ApiError>
+    where
+        T: for<'r> FromRow<'r, PgRow> + OutputType + Listed + Send + Unpin,
+    {
+        let pool = &services(ctx).pool;
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {}{} FROM {} WHERE true",
+            self.columns,
+            self.order.select(),
+            self.table
+        ));
+        filter(&mut query)?;
+        self.order.push_page(&mut query, &page);
+        let rows: Vec<T> = query.build_query_as().fetch_all(pool).await?;
+        let total = if wants_total(ctx) {
+            let mut count =
+                QueryBuilder::new(format!("SELECT count(*) FROM {} WHERE true", self.table));
+            filter(&mut count)?;
+            count.build_query_scalar().fetch_one(pool).await?
+        } else {
+            0
+        };
+        Ok(page.finish(rows, total, Listed::key))
+    }
 }

@@ -1,8 +1,8 @@
 //! Manual payments: the approval queue, its history, and the approval workflow.
 
 use super::accounts::{find_account, AccountNode, ACCOUNT_VIEWS};
-use super::lists::{DateRange, Order, SortDirection};
-use super::page::{wants_total, Key, Page, PageRequest};
+use super::lists::{DateRange, List, Order, SortDirection};
+use super::page::{Key, Page, PageRequest};
 use super::{
     command_context, parse_id, principal, require_person, services, settle_after, WriteReceipt,
 };
@@ -181,34 +181,18 @@ impl PaymentQuery {
         principal(ctx)?;
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
-        let order = Order {
-            column: "recorded_at",
-            cast: "timestamptz",
-            id: "id",
-            id_cast: "uuid",
-            direction,
+        let list = List {
+            table: "read.payments",
+            columns: PAYMENT_COLUMNS,
+            order: Order {
+                column: "recorded_at",
+                cast: "timestamptz",
+                id: "id",
+                id_cast: "uuid",
+                direction,
+            },
         };
-        let pool = &services(ctx).pool;
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {PAYMENT_COLUMNS}{} FROM read.payments WHERE true",
-            order.select()
-        ));
-        filter.push(&mut qb)?;
-        order.push_page(&mut qb, &page);
-        let rows: Vec<PaymentNode> = qb.build_query_as().fetch_all(pool).await?;
-        let total = if wants_total(ctx) {
-            let mut count = QueryBuilder::new("SELECT count(*) FROM read.payments WHERE true");
-            filter.push(&mut count)?;
-            count.build_query_scalar().fetch_one(pool).await?
-        } else {
-            0
-        };
-        Ok(page.finish(rows, total, |p| {
-            (
-                p.sort_value.clone().unwrap_or_default(),
-                p.sort_id.clone().unwrap_or_default(),
-            )
-        }))
+        list.page(ctx, page, |query| filter.push(query)).await
     }
 }
 

@@ -217,3 +217,21 @@ pub async fn engine_with(
         .await
         .expect("engine")
 }
+
+/// The log and every checkpoint, for failure messages about read-your-writes: what was
+/// appended in which transaction, and how far each projection had got.
+pub async fn log_and_checkpoints(pool: &PgPool) -> String {
+    let events: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT position, transaction_id::text, event_type, aggregate_id FROM events ORDER BY position",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default();
+    let checkpoints: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT name, last_transaction_id::text, last_position FROM projection_checkpoints ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default();
+    format!("events (position, xid, type, aggregate): {events:?}\ncheckpoints: {checkpoints:?}")
+}

@@ -190,8 +190,10 @@ async fn a_refund_after_credits_were_spent_takes_back_what_is_left_and_records_t
     let payment_id = record_payment(&app, &account_id, 10000, 1000).await;
     let approved = approve_payment(&app, &payment_id).await;
     assert_eq!(
-        approved["data"]["approvePayment"]["account"]["balance"], 1000,
-        "{approved}"
+        approved["data"]["approvePayment"]["account"]["balance"],
+        1000,
+        "{approved}\n{}",
+        crate::helpers::log_and_checkpoints(&app.db.pool).await
     );
     let spent = consume_as(&app, &platform, &account_id, 400).await;
     assert!(spent["errors"].is_null(), "{spent}");
