@@ -8,7 +8,7 @@
 use crate::log::{parse_xid, LogPosition};
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use domain::error::{Coded, ErrorCode};
 use domain::values::Reason;
@@ -17,6 +17,9 @@ use postgres_es::PostgresEventRepository;
 use sqlx::{PgPool, Row};
 use std::time::Duration;
 use uuid::Uuid;
+
+/// An aggregate's state is snapshotted each time its history grows past a multiple of this.
+const SNAPSHOT_EVERY: usize = 50;
 
 /// How far in the future a stated business time may lie (clock skew between machines).
 const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
@@ -321,14 +324,12 @@ impl CommandBus {
         A: Aggregate<Services = ()>,
         A::Command: Clone,
     {
+        let repository = PostgresEventRepository::new(self.pool.clone());
         let store: PersistedEventStore<_, A> =
             PersistedEventStore::new_event_store(PostgresEventRepository::new(self.pool.clone()));
         let map = metadata.to_map();
         for attempt in 1..=self.max_attempts {
-            let mut context = store
-                .load_aggregate(aggregate_id)
-                .await
-                .map_err(store_error)?;
+            let mut context = self.load::<A>(&repository, aggregate_id).await?;
             let sink = EventSink::default();
             context
                 .aggregate()
@@ -349,8 +350,20 @@ impl CommandBus {
                     replayed: false,
                 });
             }
+            let loaded_sequence = context.current_sequence;
+            let snapshot = if (loaded_sequence + events.len()) / SNAPSHOT_EVERY
+                > loaded_sequence / SNAPSHOT_EVERY
+            {
+                serde_json::to_value(context.aggregate()).ok()
+            } else {
+                None
+            };
             match store.commit(events, context, map.clone()).await {
                 Ok(committed) => {
+                    if let (Some(state), Some(last)) = (snapshot, committed.last()) {
+                        self.save_snapshot(A::TYPE, aggregate_id, last.sequence as i64, state)
+                            .await;
+                    }
                     let count = committed.len();
                     metrics::counter!("igny8_events_appended_total", "aggregate" => A::TYPE)
                         .increment(count as u64);
@@ -379,6 +392,72 @@ impl CommandBus {
             aggregate: A::TYPE,
             attempts: self.max_attempts,
         })
+    }
+
+    /// The aggregate as of its latest event: the snapshot, if any still deserializes, plus the
+    /// events after it.
+    async fn load<A: Aggregate>(
+        &self,
+        repository: &PostgresEventRepository,
+        aggregate_id: &str,
+    ) -> Result<EventStoreAggregateContext<A>, CommandError<A::Error>> {
+        let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
+            "SELECT sequence, payload FROM aggregate_snapshots \
+             WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (mut aggregate, mut sequence) = snapshot
+            .and_then(|(sequence, payload)| {
+                serde_json::from_value::<A>(payload)
+                    .ok()
+                    .map(|state| (state, sequence as usize))
+            })
+            .unwrap_or_else(|| (A::default(), 0));
+        let events = repository
+            .get_last_events::<A>(aggregate_id, sequence)
+            .await
+            .map_err(|e| CommandError::Store(e.to_string()))?;
+        for event in events {
+            let payload: A::Event = serde_json::from_value(event.payload)
+                .map_err(|e| CommandError::Store(format!("undecodable event: {e}")))?;
+            aggregate.apply(payload);
+            sequence = event.sequence;
+        }
+        Ok(EventStoreAggregateContext {
+            aggregate_id: aggregate_id.to_string(),
+            aggregate,
+            current_sequence: sequence,
+            current_snapshot: None,
+        })
+    }
+
+    /// Best effort: a snapshot that fails to save only costs the next load some replaying.
+    async fn save_snapshot(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+        state: serde_json::Value,
+    ) {
+        let saved = sqlx::query(
+            "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, payload) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE \
+             SET sequence = excluded.sequence, payload = excluded.payload, taken_at = now() \
+             WHERE aggregate_snapshots.sequence < excluded.sequence",
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(sequence)
+        .bind(state)
+        .execute(&self.pool)
+        .await;
+        if let Err(error) = saved {
+            tracing::warn!(aggregate_type, aggregate_id, %error, "snapshot not saved");
+        }
     }
 
     async fn locate<E>(

@@ -237,3 +237,45 @@ async fn a_command_that_decides_nothing_appends_nothing() {
         .unwrap();
     assert_eq!((appended.events, appended.last), (0, None));
 }
+
+async fn last_total(db: &TestDb) -> i64 {
+    sqlx::query_scalar(
+        "SELECT (payload -> 'Added' ->> 'total')::bigint FROM events ORDER BY position DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_long_history_loads_from_a_snapshot_and_decides_on_the_same_state() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let context = CommandContext::new(operator());
+    for _ in 0..120 {
+        bus.execute::<Counter>("c-1", CounterCommand::Add(1), &context)
+            .await
+            .unwrap();
+    }
+    let (sequence, payload): (i64, Value) = sqlx::query_as(
+        "SELECT sequence, payload FROM aggregate_snapshots WHERE aggregate_type = 'counter' AND aggregate_id = 'c-1'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (sequence, payload),
+        (100, serde_json::json!({ "total": 100 }))
+    );
+    assert_eq!(last_total(&db).await, 120);
+
+    // A snapshot that no longer fits the aggregate is ignored: the history is replayed.
+    sqlx::query("UPDATE aggregate_snapshots SET payload = '{\"renamed\": 1}'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    bus.execute::<Counter>("c-1", CounterCommand::Add(1), &context)
+        .await
+        .unwrap();
+    assert_eq!(last_total(&db).await, 121);
+}
