@@ -344,7 +344,13 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         (),
     ));
 
-    let mut rows = Vec::new();
+    let url = format!("http://{addr}/graphql");
+    // Reads on the small log first: the write measurements below add their own events.
+    grow_log(&pool, options.small_events).await?;
+    for name in engine.handler_names() {
+        engine.catch_up(name).await?;
+    }
+    let mut rows = measure_reads(&pool, &http, &url, &token, options.ops).await?;
     for clients in CLIENTS {
         let ops = options.ops;
         let ceiling = {
@@ -470,78 +476,87 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         });
     }
 
-    for (label, size) in [("small", options.small_events), ("large", options.events)] {
-        grow_log(&pool, size).await?;
-        for name in engine.handler_names() {
-            engine.catch_up(name).await?;
-        }
-        if label == "large" {
-            let started = Instant::now();
-            let mut log_events = 0;
-            for name in engine.projection_names() {
-                let report = engine.rebuild(name).await?;
-                log_events = report.events;
-                rows.push(rebuild_row(
-                    &format!("rebuild {name}"),
-                    report.events,
-                    report.elapsed,
-                ));
-            }
-            rows.push(rebuild_row(
-                "rebuild all projections, one after another",
-                log_events,
-                started.elapsed(),
-            ));
-        }
-        let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-            .fetch_one(&pool)
-            .await?;
-        let busy_account: Uuid = sqlx::query_scalar(
-            "SELECT account_id FROM read.credit_ledger GROUP BY account_id ORDER BY count(*) DESC LIMIT 1",
-        )
-        .fetch_one(&pool)
-        .await?;
-        let queries = [
-            ("read accounts page", "query { accounts(first: 20, sort: { field: BALANCE }) { edges { node { id name balance } } } }".to_string()),
-            ("read ledger page of one account", format!("query {{ creditLedger(first: 20, filter: {{ accountId: \"{busy_account}\" }}) {{ edges {{ node {{ position amount balanceAfter }} }} }} }}")),
-            ("read audit-log page", "query { auditLog(first: 20) { edges { node { position action actorId } } } }".to_string()),
-        ];
-        for (what, query) in queries {
-            let http = http.clone();
-            let url = format!("http://{addr}/graphql");
-            let token = token.clone();
-            let query = Arc::new(query);
-            let row = measure(
-                &format!("{what} @ {events} events"),
-                READ_CLIENTS,
-                options.ops.max(READ_CLIENTS * 10),
-                move |_, _| {
-                    let http = http.clone();
-                    let url = url.clone();
-                    let token = token.clone();
-                    let query = Arc::clone(&query);
-                    async move {
-                        let body: serde_json::Value = http
-                            .post(&url)
-                            .bearer_auth(&token)
-                            .json(&json!({ "query": *query }))
-                            .send()
-                            .await?
-                            .json()
-                            .await?;
-                        if body.get("errors").is_some() {
-                            anyhow::bail!("read failed: {body}");
-                        }
-                        Ok(())
-                    }
-                },
-            )
-            .await?;
-            rows.push(row);
-        }
+    grow_log(&pool, options.events).await?;
+    for name in engine.handler_names() {
+        engine.catch_up(name).await?;
     }
+    let started = Instant::now();
+    let mut log_events = 0;
+    for name in engine.projection_names() {
+        let report = engine.rebuild(name).await?;
+        log_events = report.events;
+        rows.push(rebuild_row(
+            &format!("rebuild {name}"),
+            report.events,
+            report.elapsed,
+        ));
+    }
+    rows.push(rebuild_row(
+        "rebuild all projections, one after another",
+        log_events,
+        started.elapsed(),
+    ));
+    rows.extend(measure_reads(&pool, &http, &url, &token, options.ops).await?);
     shutdown.cancel();
     server.await??;
+    Ok(rows)
+}
+
+/// p50/p99 of three list pages under `READ_CLIENTS` concurrent GraphQL clients.
+async fn measure_reads(
+    pool: &PgPool,
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    ops: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
+    let busy_account: Uuid = sqlx::query_scalar(
+        "SELECT account_id FROM read.credit_ledger GROUP BY account_id ORDER BY count(*) DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    let queries = [
+        ("read accounts page", "query { accounts(first: 20, sort: { field: BALANCE }) { edges { node { id name balance } } } }".to_string()),
+        ("read ledger page of one account", format!("query {{ creditLedger(first: 20, filter: {{ accountId: \"{busy_account}\" }}) {{ edges {{ node {{ position amount balanceAfter }} }} }} }}")),
+        ("read audit-log page", "query { auditLog(first: 20) { edges { node { position action actorId } } } }".to_string()),
+    ];
+    let mut rows = Vec::new();
+    for (what, query) in queries {
+        let http = http.clone();
+        let url = url.to_string();
+        let token = token.to_string();
+        let query = Arc::new(query);
+        let row = measure(
+            &format!("{what} @ {events} events"),
+            READ_CLIENTS,
+            ops.max(READ_CLIENTS * 10),
+            move |_, _| {
+                let http = http.clone();
+                let url = url.clone();
+                let token = token.clone();
+                let query = Arc::clone(&query);
+                async move {
+                    let body: serde_json::Value = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "query": *query }))
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    if body.get("errors").is_some() {
+                        anyhow::bail!("read failed: {body}");
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .await?;
+        rows.push(row);
+    }
     Ok(rows)
 }
 

@@ -281,7 +281,7 @@ impl CommandBus {
             pause = (pause * 2).min(Duration::from_millis(50));
         };
         let earlier = sqlx::query(
-            "SELECT aggregate_type, aggregate_id, position, transaction_id::text AS transaction_id, \
+            "SELECT aggregate_type, aggregate_id, position, transaction_id::text AS xid, \
                     count(*) OVER () AS events \
              FROM events WHERE metadata ->> 'idempotency_key' = $1 \
              ORDER BY transaction_id DESC, position DESC LIMIT 1",
@@ -300,7 +300,7 @@ impl CommandBus {
                     aggregate_id: aggregate_id.to_string(),
                     events: row.try_get::<i64, _>("events")? as usize,
                     last: Some(LogPosition {
-                        transaction_id: parse_xid(row.try_get("transaction_id")?)?,
+                        transaction_id: parse_xid(row.try_get("xid")?)?,
                         position: row.try_get("position")?,
                     }),
                     observed: None,
@@ -467,7 +467,7 @@ impl CommandBus {
         sequence: i64,
     ) -> Result<LogPosition, CommandError<E>> {
         let row = sqlx::query(
-            "SELECT position, transaction_id::text AS transaction_id FROM events \
+            "SELECT position, transaction_id::text AS xid FROM events \
              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
         )
         .bind(aggregate_type)
@@ -476,7 +476,7 @@ impl CommandBus {
         .fetch_one(&self.pool)
         .await?;
         Ok(LogPosition {
-            transaction_id: parse_xid(row.try_get("transaction_id")?)?,
+            transaction_id: parse_xid(row.try_get("xid")?)?,
             position: row.try_get("position")?,
         })
     }

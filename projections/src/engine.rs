@@ -261,7 +261,7 @@ impl Engine {
     /// The newest event committed so far, in projector order: what "caught up" means now.
     pub async fn head(&self) -> Result<LogPosition, EngineError> {
         let row = sqlx::query(
-            "SELECT transaction_id::text AS transaction_id, position FROM events \
+            "SELECT transaction_id::text AS xid, position FROM events \
              ORDER BY transaction_id DESC, position DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
@@ -269,7 +269,7 @@ impl Engine {
         match row {
             None => Ok(LogPosition::default()),
             Some(row) => Ok(LogPosition {
-                transaction_id: log::parse_xid(row.try_get("transaction_id")?)?,
+                transaction_id: log::parse_xid(row.try_get("xid")?)?,
                 position: row.try_get("position")?,
             }),
         }
@@ -392,7 +392,7 @@ impl Engine {
     /// Every registered handler's progress and lag.
     pub async fn status(&self) -> Result<Vec<HandlerStatus>, EngineError> {
         let rows = sqlx::query(
-            "SELECT c.name, c.last_transaction_id::text AS transaction_id, c.last_position, \
+            "SELECT c.name, c.last_transaction_id::text AS xid, c.last_position, \
                     c.events_applied, c.updated_at, \
                     (SELECT count(*) FROM (SELECT 1 FROM events e \
                        WHERE (e.transaction_id, e.position) > (c.last_transaction_id, c.last_position) \
@@ -413,7 +413,7 @@ impl Engine {
                 Ok(HandlerStatus {
                     name: row.try_get("name")?,
                     checkpoint: LogPosition {
-                        transaction_id: log::parse_xid(row.try_get("transaction_id")?)?,
+                        transaction_id: log::parse_xid(row.try_get("xid")?)?,
                         position: row.try_get("last_position")?,
                     },
                     events_applied: row.try_get("events_applied")?,
@@ -447,14 +447,14 @@ async fn checkpoint<'e>(
     name: &str,
 ) -> Result<LogPosition, EngineError> {
     let row = sqlx::query(
-        "SELECT last_transaction_id::text AS transaction_id, last_position \
+        "SELECT last_transaction_id::text AS xid, last_position \
          FROM projection_checkpoints WHERE name = $1",
     )
     .bind(name)
     .fetch_one(executor)
     .await?;
     Ok(LogPosition {
-        transaction_id: log::parse_xid(row.try_get("transaction_id")?)?,
+        transaction_id: log::parse_xid(row.try_get("xid")?)?,
         position: row.try_get("last_position")?,
     })
 }

@@ -51,7 +51,7 @@ pub enum LogError {
     BadMetadata { position: i64, reason: String },
 }
 
-const COLUMNS: &str = "position, transaction_id::text AS transaction_id, aggregate_type, \
+const COLUMNS: &str = "position, transaction_id::text AS xid, aggregate_type, \
      aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at";
 
 /// The next `limit` events after `after`, all from finished transactions.
@@ -101,7 +101,7 @@ pub(crate) fn parse_xid(text: &str) -> Result<i64, sqlx::Error> {
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, LogError> {
     let position: i64 = row.try_get("position")?;
-    let transaction_id = parse_xid(row.try_get("transaction_id")?)?;
+    let transaction_id = parse_xid(row.try_get("xid")?)?;
     let raw: sqlx::types::Json<HashMap<String, String>> = row.try_get("metadata")?;
     let metadata = EventMetadata::from_map(&raw.0)
         .map_err(|reason| LogError::BadMetadata { position, reason })?;

@@ -66,3 +66,41 @@ async fn every_event_gets_a_position_a_transaction_id_and_a_recorded_time() {
     .unwrap();
     assert_eq!(types, ["jsonb", "jsonb"]);
 }
+
+/// Transaction ids are compared as numbers everywhere: ordered as text, `1000` would come
+/// before `999`, and a projector would skip or repeat events whenever the cluster's
+/// transaction counter gains a digit.
+#[tokio::test]
+async fn the_log_is_read_in_numeric_transaction_order_across_a_digit_boundary() {
+    let db = TestDb::new().await;
+    for (transaction_id, aggregate_id) in [("1000", "late-digit"), ("999", "early-digit")] {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             payload, metadata, transaction_id) VALUES ('counter', $1, 1, 'Added', '1', \
+             '{\"Added\":{\"by\":1,\"total\":1}}', \
+             '{\"actor_id\":\"t\",\"actor_kind\":\"system\",\"occurred_at\":\"2026-11-21T00:00:00Z\"}', $2::xid8)",
+        )
+        .bind(aggregate_id)
+        .bind(transaction_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let mut conn = db.pool.acquire().await.unwrap();
+    let events = projections::log::read_after(&mut conn, Default::default(), 10)
+        .await
+        .unwrap();
+    let order: Vec<(i64, &str)> = events
+        .iter()
+        .map(|e| (e.at.transaction_id, e.aggregate_id.as_str()))
+        .collect();
+    assert_eq!(order, [(999, "early-digit"), (1000, "late-digit")]);
+    let after_first = projections::log::read_after(&mut conn, events[0].at, 10)
+        .await
+        .unwrap();
+    assert_eq!(after_first.len(), 1);
+    assert_eq!(after_first[0].aggregate_id, "late-digit");
+
+    let engine = crate::helpers::engine_with(&db.pool, Vec::new()).await;
+    assert_eq!(engine.head().await.unwrap().transaction_id, 1000);
+}
