@@ -105,6 +105,11 @@ pub struct HandlerStatus {
     pub lag_seconds: f64,
 }
 
+/// Events per `apply` during a rebuild. Large on purpose: the rebuild is one transaction, so
+/// every batch that updates a row again leaves a version the transaction cannot clean up;
+/// fewer, larger batches keep those chains short.
+const REBUILD_BATCH: i64 = 20_000;
+
 /// Counting pending events costs O(pending); above this the figure only says "a lot".
 pub const PENDING_COUNT_CAP: i64 = 100_000;
 
@@ -318,7 +323,7 @@ impl Engine {
         let mut from = LogPosition::default();
         let mut total = 0u64;
         while from < target {
-            let events = log::read_after(&mut tx, from, self.config.batch_size.max(1000)).await?;
+            let events = log::read_after(&mut tx, from, REBUILD_BATCH).await?;
             let Some(last) = events.last().map(|e| e.at) else {
                 // Committed events are still hidden behind an older open transaction.
                 tokio::time::sleep(Duration::from_millis(5)).await;
