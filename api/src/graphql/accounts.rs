@@ -1,6 +1,6 @@
 //! Accounts: the list and one account, and every account command.
 
-use super::lists::{like_pattern, DateRange, List, Order, SortDirection};
+use super::lists::{db_text, like_pattern, DateRange, List, Order, SortDirection};
 use super::page::{Key, Page, PageRequest};
 use super::{
     command_context, parse_id, principal, require_person, require_service, services, settle,
@@ -40,24 +40,12 @@ impl From<Plan> for PlanTier {
     }
 }
 
-impl Plan {
-    fn as_db(self) -> &'static str {
-        PlanTier::from(self).as_str()
-    }
-}
-
-impl TryFrom<String> for Plan {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Ok(match value.as_str() {
-            "free" => Self::Free,
-            "starter" => Self::Starter,
-            "growth" => Self::Growth,
-            "scale" => Self::Scale,
-            other => return Err(format!("unknown plan `{other}`")),
-        })
-    }
-}
+db_text!(Plan, "plan", {
+    Free => "free",
+    Starter => "starter",
+    Growth => "growth",
+    Scale => "scale",
+});
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum AccountStatus {
@@ -67,27 +55,11 @@ pub enum AccountStatus {
     Deleted,
 }
 
-impl AccountStatus {
-    fn as_db(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Deleted => "deleted",
-        }
-    }
-}
-
-impl TryFrom<String> for AccountStatus {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Ok(match value.as_str() {
-            "active" => Self::Active,
-            "suspended" => Self::Suspended,
-            "deleted" => Self::Deleted,
-            other => return Err(format!("unknown account status `{other}`")),
-        })
-    }
-}
+db_text!(AccountStatus, "account status", {
+    Active => "active",
+    Suspended => "suspended",
+    Deleted => "deleted",
+});
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
 #[graphql(name = "Account")]

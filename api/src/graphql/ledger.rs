@@ -1,6 +1,6 @@
 //! The credit ledger: every balance change, newest first.
 
-use super::lists::{DateRange, List, Order, SortDirection};
+use super::lists::{db_text, DateRange, List, Order, SortDirection};
 use super::page::{Key, Page, PageRequest};
 use super::{parse_id, principal};
 use crate::error::ApiError;
@@ -17,29 +17,12 @@ pub enum LedgerKind {
     Refund,
 }
 
-impl LedgerKind {
-    fn as_db(self) -> &'static str {
-        match self {
-            Self::Adjustment => "adjustment",
-            Self::Purchase => "purchase",
-            Self::Consumption => "consumption",
-            Self::Refund => "refund",
-        }
-    }
-}
-
-impl TryFrom<String> for LedgerKind {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Ok(match value.as_str() {
-            "adjustment" => Self::Adjustment,
-            "purchase" => Self::Purchase,
-            "consumption" => Self::Consumption,
-            "refund" => Self::Refund,
-            other => return Err(format!("unknown ledger kind `{other}`")),
-        })
-    }
-}
+db_text!(LedgerKind, "ledger kind", {
+    Adjustment => "adjustment",
+    Purchase => "purchase",
+    Consumption => "consumption",
+    Refund => "refund",
+});
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
 pub struct LedgerEntry {

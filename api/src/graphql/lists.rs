@@ -8,6 +8,31 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, QueryBuilder};
 
+/// A GraphQL enum kept as lower-case text in a read model: one list of pairs gives both
+/// directions (`as_db` for filters, `TryFrom<String>` for decoding rows), so they cannot drift.
+macro_rules! db_text {
+    ($ty:ty, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub(crate) fn as_db(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                match value.as_str() {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!("unknown {} `{other}`", $what)),
+                }
+            }
+        }
+    };
+}
+pub(crate) use db_text;
+
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum SortDirection {
     Asc,

@@ -1,7 +1,7 @@
 //! Manual payments: the approval queue, its history, and the approval workflow.
 
 use super::accounts::{find_account, AccountNode, ACCOUNT_VIEWS};
-use super::lists::{DateRange, List, Order, SortDirection};
+use super::lists::{db_text, DateRange, List, Order, SortDirection};
 use super::page::{Key, Page, PageRequest};
 use super::{
     command_context, parse_id, principal, require_person, services, settle_after, WriteReceipt,
@@ -37,18 +37,12 @@ impl From<Method> for PaymentMethod {
     }
 }
 
-impl TryFrom<String> for Method {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Ok(match value.as_str() {
-            "wire" => Self::Wire,
-            "check" => Self::Check,
-            "cash" => Self::Cash,
-            "other" => Self::Other,
-            other => return Err(format!("unknown payment method `{other}`")),
-        })
-    }
-}
+db_text!(Method, "payment method", {
+    Wire => "wire",
+    Check => "check",
+    Cash => "cash",
+    Other => "other",
+});
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PaymentStatus {
@@ -58,29 +52,12 @@ pub enum PaymentStatus {
     Refunded,
 }
 
-impl PaymentStatus {
-    fn as_db(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-            Self::Refunded => "refunded",
-        }
-    }
-}
-
-impl TryFrom<String> for PaymentStatus {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Ok(match value.as_str() {
-            "pending" => Self::Pending,
-            "approved" => Self::Approved,
-            "rejected" => Self::Rejected,
-            "refunded" => Self::Refunded,
-            other => return Err(format!("unknown payment status `{other}`")),
-        })
-    }
-}
+db_text!(PaymentStatus, "payment status", {
+    Pending => "pending",
+    Approved => "approved",
+    Rejected => "rejected",
+    Refunded => "refunded",
+});
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
 #[graphql(name = "Payment")]
@@ -142,10 +119,7 @@ impl PaymentFilter {
             qb.push(" AND status = ANY(").push_bind(statuses).push(")");
         }
         if let Some(methods) = &self.method {
-            let methods: Vec<&str> = methods
-                .iter()
-                .map(|m| PaymentMethod::from(*m).as_str())
-                .collect();
+            let methods: Vec<&str> = methods.iter().map(|m| m.as_db()).collect();
             qb.push(" AND method = ANY(").push_bind(methods).push(")");
         }
         if let Some(account) = &self.account_id {
