@@ -3,9 +3,14 @@
 use axum::http::HeaderMap;
 use domain::operator::TokenHash;
 use domain::{Actor, ActorKind};
+use projections::LogPosition;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 /// Makes tokens recognisable in a leaked file or a secret scanner.
@@ -57,17 +62,92 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Resolves a token to its operator; `None` for unknown or revoked tokens.
-pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Principal>, sqlx::Error> {
-    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
-        return Ok(None);
+/// Resolves bearer tokens, remembering recent answers.
+///
+/// Without the cache every request costs two queries, the token and then the work; under
+/// read load the token query was half the database's round trips (see
+/// docs/benchmarks/README.md). A remembered principal is used only while the `operators`
+/// projection has not moved in this process since it was looked up, so a revocation or a
+/// role change applied here takes effect on the very next request, and for at most
+/// `MAX_AGE`, which bounds how long a change applied by another process goes unseen.
+pub struct Authenticator {
+    pool: PgPool,
+    operators: Option<watch::Receiver<LogPosition>>,
+    cache: Mutex<HashMap<TokenHash, Remembered>>,
+}
+
+struct Remembered {
+    principal: Principal,
+    operators_at: LogPosition,
+    looked_up: Instant,
+}
+
+impl Authenticator {
+    const MAX_AGE: Duration = Duration::from_secs(1);
+    /// Beyond this many live tokens the cache starts over rather than grow.
+    const MAX_ENTRIES: usize = 10_000;
+
+    /// `operators` follows the operators projection's progress in this process.
+    pub fn new(pool: PgPool, operators: Option<watch::Receiver<LogPosition>>) -> Self {
+        Self {
+            pool,
+            operators,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
+
+    /// The token's operator; `None` for unknown or revoked tokens (never remembered).
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, sqlx::Error> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            return Ok(None);
+        }
+        let hash = hash_token(token);
+        // Read before the lookup: a change applied meanwhile makes the entry stale at once.
+        let operators_at = self
+            .operators
+            .as_ref()
+            .map(|progress| *progress.borrow())
+            .unwrap_or_default();
+        if let Some(remembered) = self.cache().get(&hash) {
+            if remembered.operators_at == operators_at
+                && remembered.looked_up.elapsed() < Self::MAX_AGE
+            {
+                return Ok(Some(remembered.principal.clone()));
+            }
+        }
+        let principal = lookup(&self.pool, &hash).await?;
+        if let (Some(principal), Some(_)) = (&principal, &self.operators) {
+            let mut cache = self.cache();
+            if cache.len() >= Self::MAX_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(
+                hash,
+                Remembered {
+                    principal: principal.clone(),
+                    operators_at,
+                    looked_up: Instant::now(),
+                },
+            );
+        }
+        Ok(principal)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Remembered>> {
+        // The map is only ever left consistent; a panic elsewhere cannot poison its meaning.
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+async fn lookup(pool: &PgPool, hash: &TokenHash) -> Result<Option<Principal>, sqlx::Error> {
     let row: Option<(Uuid, String, String, bool, bool)> = sqlx::query_as(
         "SELECT o.id, o.email, o.display_name, o.superuser, o.service \
          FROM read.operator_tokens t JOIN read.operators o ON o.id = t.operator_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )
-    .bind(hash_token(token).as_str())
+    .bind(hash.as_str())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(

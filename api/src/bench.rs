@@ -80,6 +80,8 @@ where
     F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,
 {
+    // Progress on stderr, so a profiler can be pointed at one measurement at a time.
+    tracing::info!(measurement = name, clients, "measuring");
     let per_client = total.div_ceil(clients);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -483,6 +485,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     let started = Instant::now();
     let mut log_events = 0;
     for name in engine.projection_names() {
+        tracing::info!(measurement = "rebuild", projection = name, "measuring");
         let report = engine.rebuild(name).await?;
         log_events = report.events;
         rows.push(rebuild_row(

@@ -109,6 +109,10 @@ impl Settings {
                     "IGNY8_PROJECTOR_POLL_MS",
                     parsed("IGNY8_PROJECTOR_POLL_MS", "500")?,
                 )?),
+                min_batch_interval: Duration::from_millis(number(
+                    "IGNY8_PROJECTOR_MIN_INTERVAL_MS",
+                    parsed("IGNY8_PROJECTOR_MIN_INTERVAL_MS", "5")?,
+                )?),
             },
             ready_max_lag: Duration::from_secs(number(
                 "IGNY8_READY_MAX_LAG_SECS",

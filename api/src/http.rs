@@ -1,7 +1,7 @@
 //! HTTP routes: GraphQL (queries, mutations, GraphiQL, websocket subscriptions), health,
 //! readiness and metrics. Authentication happens here, before the schema executes.
 
-use crate::auth::{self, Principal};
+use crate::auth::{self, Authenticator, Principal};
 use crate::error::ApiError;
 use crate::graphql::{AppSchema, RequestMeta, TokensByOperator};
 use crate::metrics;
@@ -32,6 +32,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    pub auth: Arc<Authenticator>,
     pub schema: AppSchema,
     pub engine: Arc<Engine>,
     pub metrics: PrometheusHandle,
@@ -95,7 +96,7 @@ async fn graphql(
     let (mut response, outcome) = async {
         let principal = match auth::bearer(&headers) {
             None => None,
-            Some(token) => match auth::authenticate(&state.pool, token).await {
+            Some(token) => match state.auth.authenticate(token).await {
                 Ok(principal) => principal,
                 Err(e) => {
                     let response =
@@ -159,8 +160,10 @@ async fn graphql_ws(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
             let pool = state.pool.clone();
+            let authenticator = Arc::clone(&state.auth);
             GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
+                    let authenticator = authenticator;
                     let token = payload
                         .get("Authorization")
                         .or_else(|| payload.get("authorization"))
@@ -173,7 +176,8 @@ async fn graphql_ws(
                                 .map(str::to_string)
                         });
                     let principal: Option<Principal> = match token {
-                        Some(token) => auth::authenticate(&pool, &token)
+                        Some(token) => authenticator
+                            .authenticate(&token)
                             .await
                             .map_err(|e| async_graphql::Error::from(ApiError::from(e)))?,
                         None => None,

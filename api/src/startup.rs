@@ -1,6 +1,7 @@
 //! Building and running the server: database, projector engine, schema, HTTP listener, and an
 //! orderly shutdown (stop accepting, drain requests, then stop the projectors).
 
+use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::graphql::{self, Services};
 use crate::http::{self, AppState};
@@ -59,8 +60,13 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let auth = Arc::new(Authenticator::new(
+            pool.clone(),
+            engine.watch(projections::operators::NAME),
+        ));
         let state = AppState {
             pool,
+            auth,
             schema,
             engine,
             metrics: metrics::install(),
