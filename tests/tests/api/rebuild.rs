@@ -52,9 +52,12 @@ async fn rebuilding_every_projection_yields_exactly_the_incrementally_built_tabl
         .await
         .unwrap();
 
-    for name in engine.projection_names() {
-        engine.rebuild(name).await.unwrap();
-    }
+    // Side by side, as `rebuild --all` does.
+    let reports = engine
+        .rebuild_many(&engine.projection_names())
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), engine.projection_names().len());
     let refused = engine.rebuild("payment_approval").await.unwrap_err();
     assert!(refused.to_string().contains("process manager"), "{refused}");
     let rebuilt = read_models(&db).await;
