@@ -179,37 +179,65 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownHandler(name.to_string()))
     }
 
-    /// Starts one runner per handler plus the notification listener. They stop when `shutdown`
-    /// is cancelled, after finishing the batch in hand; await the returned set to know they have.
+    /// Starts the runners plus the notification listener: one runner shared by all
+    /// projections and one per process manager. They stop when `shutdown` is cancelled, after
+    /// finishing the batch in hand; await the returned set to know they have.
+    ///
+    /// The projections share a batch transaction because each transaction costs about eight
+    /// round trips whatever it carries: one per projection made the projectors the busiest
+    /// client of the database under write load (docs/benchmarks/README.md). A projection whose
+    /// batch fails leaves the group for a runner of its own, so it stalls alone. Process
+    /// managers act on the world (they issue commands) and keep their own transactions.
     pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let (wake_tx, wake_rx) = watch::channel(0u64);
         let mut tasks = JoinSet::new();
         tasks.spawn(listen(self.pool.clone(), wake_tx, shutdown.clone()));
-        for handler in &self.handlers {
+        let (managers, projections): (Vec<_>, Vec<_>) = self
+            .handlers
+            .iter()
+            .cloned()
+            .partition(|h| h.is_process_manager());
+        let groups = managers
+            .into_iter()
+            .map(|h| vec![h])
+            .chain((!projections.is_empty()).then_some(projections));
+        for group in groups {
             let engine = Arc::clone(self);
-            let handler = Arc::clone(handler);
-            let wake = wake_rx.clone();
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move { engine.run(handler, wake, shutdown).await });
+            tasks.spawn(engine.run(group, wake_rx.clone(), shutdown.clone()));
         }
         tasks
     }
 
-    async fn run(
-        &self,
-        handler: Arc<dyn EventHandler>,
+    /// Boxed because a runner may start another (for a projection that leaves its group).
+    fn run(
+        self: Arc<Self>,
+        members: Vec<Arc<dyn EventHandler>>,
+        wake: watch::Receiver<u64>,
+        shutdown: CancellationToken,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(self.run_group(members, wake, shutdown))
+    }
+
+    async fn run_group(
+        self: Arc<Self>,
+        mut members: Vec<Arc<dyn EventHandler>>,
         mut wake: watch::Receiver<u64>,
         shutdown: CancellationToken,
     ) {
-        let name = handler.name();
+        let names = members
+            .iter()
+            .map(|h| h.name())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut ejected = JoinSet::new();
         // After a wake-up the new events may still sit behind an older open transaction, so
         // the next looks come quickly and then back off towards the poll interval.
         let quick = Duration::from_millis(2);
         let mut idle = quick;
         let mut failures = 0u32;
-        while !shutdown.is_cancelled() {
+        while !shutdown.is_cancelled() && !members.is_empty() {
             let started = tokio::time::Instant::now();
-            let delay = match self.run_batch(handler.as_ref()).await {
+            let delay = match self.run_batch_of(&members).await {
                 Ok(Batch::Applied(n)) if n as i64 >= self.config.batch_size => continue,
                 Ok(Batch::Applied(n)) => {
                     failures = 0;
@@ -221,11 +249,22 @@ impl Engine {
                     idle
                 }
                 Ok(Batch::Locked) => self.config.poll_interval,
+                Err(EngineError::Handler { name, .. }) if members.len() > 1 => {
+                    tracing::warn!(
+                        projection = name,
+                        "batch failed; it goes on in a runner of its own"
+                    );
+                    let (alone, rest) = members.into_iter().partition(|h| h.name() == name);
+                    members = rest;
+                    let engine = Arc::clone(&self);
+                    ejected.spawn(engine.run(alone, wake.clone(), shutdown.clone()));
+                    continue;
+                }
                 Err(error) => {
                     // A failing batch is retried, never skipped: the projection stalls (and
                     // `/readyz` says so) rather than silently diverging from the log.
                     failures += 1;
-                    tracing::error!(projection = name, %error, failures, "batch failed; will retry");
+                    tracing::error!(projection = names, %error, failures, "batch failed; will retry");
                     let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(8)));
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
@@ -246,43 +285,68 @@ impl Engine {
                 _ = tokio::time::sleep_until(next) => {}
             }
         }
-        tracing::info!(projection = name, "runner stopped");
+        while ejected.join_next().await.is_some() {}
+        tracing::info!(projection = names, "runner stopped");
     }
 
     /// Applies at most one batch for `handler`.
-    pub async fn run_batch(&self, handler: &dyn EventHandler) -> Result<Batch, EngineError> {
-        let name = handler.name();
+    pub async fn run_batch(&self, handler: &Arc<dyn EventHandler>) -> Result<Batch, EngineError> {
+        self.run_batch_of(std::slice::from_ref(handler)).await
+    }
+
+    /// Applies at most one batch for each of `handlers`, all in one transaction: each gets the
+    /// events after its own checkpoint, and every checkpoint moves with its projection's rows.
+    async fn run_batch_of(&self, handlers: &[Arc<dyn EventHandler>]) -> Result<Batch, EngineError> {
+        let names: Vec<&str> = handlers.iter().map(|h| h.name()).collect();
         // Most looks under concurrent writers find nothing new yet (the commit that woke us is
         // still behind an open transaction, or another runner took it). One statement says
-        // so; the batch transaction below costs five round trips before it knows.
-        if !self.has_visible_events(name).await? {
+        // so; the batch transaction below costs several round trips before it knows.
+        if !self.has_visible_events(&names).await? {
             return Ok(Batch::Applied(0));
         }
         let mut tx = self.pool.begin().await?;
-        let locked: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(projection_lock_key($1))")
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !locked {
+        // Checkpoints are read in a later statement than the locks are taken, so none can be
+        // one that another runner moved in between.
+        let locked: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM unnest($1::text[]) AS name \
+             WHERE pg_try_advisory_xact_lock(projection_lock_key(name))",
+        )
+        .bind(&names)
+        .fetch_all(&mut *tx)
+        .await?;
+        if locked.is_empty() {
             return Ok(Batch::Locked);
         }
-        let from = checkpoint(&mut *tx, name).await?;
-        let events = log::read_after(&mut tx, from, self.config.batch_size).await?;
-        let Some(last) = events.last().map(|e| e.at) else {
-            return Ok(Batch::Applied(0));
+        let checkpoints = checkpoints(&mut *tx, &locked).await?;
+        let Some(from) = checkpoints.iter().map(|(_, at)| *at).min() else {
+            return Ok(Batch::Locked);
         };
-        apply(handler, &mut tx, &events).await?;
-        advance(&mut tx, name, last, events.len()).await?;
+        let events = log::read_after(&mut tx, from, self.config.batch_size).await?;
+        if events.is_empty() {
+            return Ok(Batch::Applied(0));
+        }
+        let mut advanced = Vec::new();
+        for handler in handlers {
+            let Some((_, at)) = checkpoints.iter().find(|(name, _)| name == handler.name()) else {
+                continue;
+            };
+            let mine = &events[events.partition_point(|e| e.at <= *at)..];
+            let Some(last) = mine.last() else { continue };
+            apply(handler.as_ref(), &mut tx, mine).await?;
+            advanced.push((handler.name(), last.at, mine.len()));
+        }
+        advance(&mut tx, &advanced).await?;
         tx.commit().await?;
-        self.publish(name, last);
-        metrics::counter!("igny8_projection_events_applied_total", "projection" => name)
-            .increment(events.len() as u64);
+        for (name, last, applied) in advanced {
+            self.publish(name, last);
+            metrics::counter!("igny8_projection_events_applied_total", "projection" => name)
+                .increment(applied as u64);
+        }
         Ok(Batch::Applied(events.len()))
     }
 
-    /// Whether events after `name`'s checkpoint are visible to projectors now.
-    async fn has_visible_events(&self, name: &str) -> Result<bool, EngineError> {
+    /// Whether events after any of the named checkpoints are visible to projectors now.
+    async fn has_visible_events(&self, names: &[&str]) -> Result<bool, EngineError> {
         Ok(sqlx::query_scalar(
             // The first event after the checkpoint, found by the log-order index (a join on
             // the row comparison would scan the whole log), is visible iff the rest may be.
@@ -290,9 +354,9 @@ impl Engine {
                (SELECT e.transaction_id FROM events e \
                  WHERE (e.transaction_id, e.position) > (c.last_transaction_id, c.last_position) \
                  ORDER BY e.transaction_id, e.position LIMIT 1) first \
-             WHERE c.name = $1 AND first.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))",
+             WHERE c.name = ANY($1) AND first.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))",
         )
-        .bind(name)
+        .bind(names)
         .fetch_one(&self.pool)
         .await?)
     }
@@ -322,7 +386,7 @@ impl Engine {
         let target = self.head().await?;
         let mut total = 0u64;
         while checkpoint(&self.pool, handler.name()).await? < target {
-            match self.run_batch(handler.as_ref()).await? {
+            match self.run_batch(handler).await? {
                 Batch::Applied(n) if n > 0 => total += n as u64,
                 _ => tokio::time::sleep(Duration::from_millis(5)).await,
             }
@@ -505,21 +569,52 @@ async fn checkpoint<'e>(
     })
 }
 
+async fn checkpoints(
+    conn: &mut PgConnection,
+    names: &[String],
+) -> Result<Vec<(String, LogPosition)>, EngineError> {
+    let rows = sqlx::query(
+        "SELECT name, last_transaction_id::text AS xid, last_position \
+         FROM projection_checkpoints WHERE name = ANY($1)",
+    )
+    .bind(names)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let at = LogPosition {
+                transaction_id: log::parse_xid(row.try_get("xid")?)?,
+                position: row.try_get("last_position")?,
+            };
+            Ok((row.try_get("name")?, at))
+        })
+        .collect()
+}
+
+/// Moves each checkpoint to the last event its handler applied, in one statement.
 async fn advance(
     conn: &mut PgConnection,
-    name: &str,
-    to: LogPosition,
-    applied: usize,
+    advanced: &[(&'static str, LogPosition, usize)],
 ) -> Result<(), EngineError> {
+    let names: Vec<&str> = advanced.iter().map(|(name, ..)| *name).collect();
+    let xids: Vec<String> = advanced
+        .iter()
+        .map(|(_, at, _)| at.transaction_id.to_string())
+        .collect();
+    let positions: Vec<i64> = advanced.iter().map(|(_, at, _)| at.position).collect();
+    let applied: Vec<i64> = advanced.iter().map(|(.., n)| *n as i64).collect();
     sqlx::query(
-        "UPDATE projection_checkpoints SET last_transaction_id = $2::text::xid8, \
-         last_position = $3, events_applied = events_applied + $4, updated_at = now() \
-         WHERE name = $1",
+        "UPDATE projection_checkpoints c SET last_transaction_id = a.xid::xid8, \
+         last_position = a.position, events_applied = c.events_applied + a.applied, \
+         updated_at = now() \
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) \
+              AS a(name, xid, position, applied) \
+         WHERE c.name = a.name",
     )
-    .bind(name)
-    .bind(to.transaction_id.to_string())
-    .bind(to.position)
-    .bind(applied as i64)
+    .bind(&names)
+    .bind(&xids)
+    .bind(&positions)
+    .bind(&applied)
     .execute(conn)
     .await?;
     Ok(())
