@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -77,6 +77,8 @@ pub enum EngineError {
     UnknownHandler(String),
     #[error("`{0}` is a process manager; it is never rebuilt, as replaying it could act again")]
     NotRebuildable(&'static str),
+    #[error("the rebuild of `{0}` stopped before the end of the log; its old tables are kept")]
+    RebuildInterrupted(&'static str),
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
@@ -398,13 +400,77 @@ impl Engine {
     /// committed before the call, in one transaction: readers see the old tables until the new
     /// ones are complete. Waits for a running batch (the handler's lock) rather than racing it.
     pub async fn rebuild(&self, name: &str) -> Result<RebuildReport, EngineError> {
-        let handler = self.handler(name)?;
-        let name = handler.name();
-        if handler.is_process_manager() {
-            return Err(EngineError::NotRebuildable(name));
+        let mut reports = self.rebuild_many(&[name]).await?;
+        Ok(reports.remove(0))
+    }
+
+    /// Rebuilds several projections at once (see `rebuild`). The log is read and decoded once
+    /// and handed to every projection, each applying it in its own transaction, concurrently:
+    /// the whole takes about as long as the slowest projection rather than the sum of all.
+    pub async fn rebuild_many(&self, names: &[&str]) -> Result<Vec<RebuildReport>, EngineError> {
+        let handlers = names
+            .iter()
+            .map(|name| self.handler(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(manager) = handlers.iter().find(|h| h.is_process_manager()) {
+            return Err(EngineError::NotRebuildable(manager.name()));
         }
-        let started = Instant::now();
         let target = self.head().await?;
+        let (senders, receivers): (Vec<_>, Vec<_>) = handlers
+            .iter()
+            // Two batches in flight per projection: reading overlaps applying, memory stays
+            // bounded by the slowest projection.
+            .map(|_| mpsc::channel::<Arc<Vec<RecordedEvent>>>(2))
+            .unzip();
+        let appliers = handlers
+            .iter()
+            .zip(receivers)
+            .map(|(handler, batches)| self.rebuild_one(handler.as_ref(), target, batches));
+        let (read, rebuilt) = tokio::join!(
+            self.read_for_rebuild(target, senders),
+            futures::future::try_join_all(appliers)
+        );
+        match (read, rebuilt) {
+            // A reader failure is the cause of the appliers' "interrupted".
+            (Err(error), _) => Err(error),
+            (Ok(()), rebuilt) => rebuilt,
+        }
+    }
+
+    /// Reads the log up to `target` once, handing each batch to every rebuilding projection.
+    async fn read_for_rebuild(
+        &self,
+        target: LogPosition,
+        projections: Vec<mpsc::Sender<Arc<Vec<RecordedEvent>>>>,
+    ) -> Result<(), EngineError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut from = LogPosition::default();
+        while from < target && projections.iter().any(|p| !p.is_closed()) {
+            let events = log::read_after(&mut conn, from, REBUILD_BATCH).await?;
+            let Some(last) = events.last().map(|e| e.at) else {
+                // Committed events are still hidden behind an older open transaction.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            };
+            let batch = Arc::new(events);
+            for projection in &projections {
+                // A projection that failed has hung up; its own error says why.
+                let _ = projection.send(Arc::clone(&batch)).await;
+            }
+            from = last;
+        }
+        Ok(())
+    }
+
+    /// One projection's rebuild transaction, fed by `read_for_rebuild`.
+    async fn rebuild_one(
+        &self,
+        handler: &dyn EventHandler,
+        target: LogPosition,
+        mut batches: mpsc::Receiver<Arc<Vec<RecordedEvent>>>,
+    ) -> Result<RebuildReport, EngineError> {
+        let started = Instant::now();
+        let name = handler.name();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(projection_lock_key($1))")
             .bind(name)
@@ -418,43 +484,34 @@ impl Engine {
                 position: 0,
                 source,
             })?;
-        let mut from = LogPosition::default();
+        let mut at = LogPosition::default();
         let mut total = 0u64;
-        while from < target {
-            let events = log::read_after(&mut tx, from, REBUILD_BATCH).await?;
-            let Some(last) = events.last().map(|e| e.at) else {
-                // Committed events are still hidden behind an older open transaction.
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            };
-            apply(handler.as_ref(), &mut tx, &events).await?;
+        while let Some(events) = batches.recv().await {
+            apply(handler, &mut tx, &events).await?;
             total += events.len() as u64;
-            from = last;
+            at = events.last().map_or(at, |e| e.at);
+        }
+        if at < target {
+            // The reader stopped early: keep the old tables rather than commit half of them.
+            return Err(EngineError::RebuildInterrupted(name));
         }
         sqlx::query(
             "UPDATE projection_checkpoints SET last_transaction_id = $2::text::xid8, \
              last_position = $3, events_applied = $4, updated_at = now() WHERE name = $1",
         )
         .bind(name)
-        .bind(from.transaction_id.to_string())
-        .bind(from.position)
+        .bind(at.transaction_id.to_string())
+        .bind(at.position)
         .bind(total as i64)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.publish(name, from);
+        self.publish(name, at);
         Ok(RebuildReport {
             name,
             events: total,
             elapsed: started.elapsed(),
         })
-    }
-
-    /// Rebuilds several projections at once, each in its own transaction. They share nothing
-    /// but the log, so the whole takes about as long as the slowest one rather than the sum,
-    /// and one projection's database work overlaps another's decoding.
-    pub async fn rebuild_many(&self, names: &[&str]) -> Result<Vec<RebuildReport>, EngineError> {
-        futures::future::try_join_all(names.iter().map(|name| self.rebuild(name))).await
     }
 
     /// Follows the checkpoints this process commits for `name`.
