@@ -609,25 +609,14 @@ async fn apply(
         })
 }
 
-async fn checkpoint<'e>(
-    executor: impl sqlx::PgExecutor<'e>,
-    name: &str,
-) -> Result<LogPosition, EngineError> {
-    let row = sqlx::query(
-        "SELECT last_transaction_id::text AS xid, last_position \
-         FROM projection_checkpoints WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_one(executor)
-    .await?;
-    Ok(LogPosition {
-        transaction_id: log::parse_xid(row.try_get("xid")?)?,
-        position: row.try_get("last_position")?,
-    })
+/// One handler's stored checkpoint.
+async fn checkpoint(pool: &PgPool, name: &str) -> Result<LogPosition, EngineError> {
+    let stored = checkpoints(pool, &[name.to_string()]).await?;
+    Ok(stored.first().map(|(_, at)| *at).unwrap_or_default())
 }
 
-async fn checkpoints(
-    conn: &mut PgConnection,
+async fn checkpoints<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     names: &[String],
 ) -> Result<Vec<(String, LogPosition)>, EngineError> {
     let rows = sqlx::query(
@@ -635,7 +624,7 @@ async fn checkpoints(
          FROM projection_checkpoints WHERE name = ANY($1)",
     )
     .bind(names)
-    .fetch_all(conn)
+    .fetch_all(executor)
     .await?;
     rows.iter()
         .map(|row| {
