@@ -181,31 +181,22 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownHandler(name.to_string()))
     }
 
-    /// Starts the runners plus the notification listener: one runner shared by all
-    /// projections and one per process manager. They stop when `shutdown` is cancelled, after
-    /// finishing the batch in hand; await the returned set to know they have.
+    /// Starts the runner plus the notification listener. They stop when `shutdown` is
+    /// cancelled, after finishing the batch in hand; await the returned set to know they have.
     ///
-    /// The projections share a batch transaction because each transaction costs about eight
-    /// round trips whatever it carries: one per projection made the projectors the busiest
-    /// client of the database under write load (docs/benchmarks/README.md). A projection whose
-    /// batch fails leaves the group for a runner of its own, so it stalls alone. Process
-    /// managers act on the world (they issue commands) and keep their own transactions.
+    /// All handlers share a batch transaction because each transaction costs about eight
+    /// round trips whatever it carries: one per handler made the projectors the busiest client
+    /// of the database under write load (docs/benchmarks/README.md). A handler whose batch
+    /// fails leaves the group for a runner of its own, so it stalls alone. A process manager's
+    /// commands go through the bus on their own connections, idempotently, so a batch that
+    /// rolls back after issuing them only replays them.
     pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let (wake_tx, wake_rx) = watch::channel(0u64);
         let mut tasks = JoinSet::new();
         tasks.spawn(listen(self.pool.clone(), wake_tx, shutdown.clone()));
-        let (managers, projections): (Vec<_>, Vec<_>) = self
-            .handlers
-            .iter()
-            .cloned()
-            .partition(|h| h.is_process_manager());
-        let groups = managers
-            .into_iter()
-            .map(|h| vec![h])
-            .chain((!projections.is_empty()).then_some(projections));
-        for group in groups {
+        if !self.handlers.is_empty() {
             let engine = Arc::clone(self);
-            tasks.spawn(engine.run(group, wake_rx.clone(), shutdown.clone()));
+            tasks.spawn(engine.run(self.handlers.clone(), wake_rx, shutdown));
         }
         tasks
     }

@@ -228,3 +228,80 @@ async fn rebuilding_an_unknown_projection_names_the_mistake() {
     let error = engine.rebuild("no-such-thing").await.unwrap_err();
     assert!(error.to_string().contains("no-such-thing"), "{error}");
 }
+
+/// Refuses every batch that holds an event of the aggregate `poison`.
+struct Allergic;
+
+#[async_trait::async_trait]
+impl projections::engine::EventHandler for Allergic {
+    fn name(&self) -> &'static str {
+        "allergic"
+    }
+
+    async fn reset(
+        &self,
+        _: &mut sqlx::PgConnection,
+    ) -> Result<(), projections::engine::HandlerError> {
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        _: &mut sqlx::PgConnection,
+        events: &[projections::RecordedEvent],
+    ) -> Result<(), projections::engine::HandlerError> {
+        match events.iter().find(|e| e.aggregate_id == "poison") {
+            Some(event) => Err(format!("cannot digest event {}", event.at).into()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projection_that_fails_stalls_alone_while_the_others_in_its_batch_keep_up() {
+    let db = TestDb::new().await;
+    Seen::install(&db.pool, "healthy").await;
+    let engine = engine_with(
+        &db.pool,
+        vec![Arc::new(Seen { name: "healthy" }), Arc::new(Allergic)],
+    )
+    .await;
+    let stop = CancellationToken::new();
+    let mut runners = engine.spawn(stop.clone());
+    let context = CommandContext::new(Actor::system("writer"));
+    for id in ["before", "poison", "after"] {
+        for _ in 0..3 {
+            db.bus()
+                .execute::<Counter>(id, CounterCommand::Add(1), &context)
+                .await
+                .expect("append");
+        }
+    }
+
+    let pool = db.pool.clone();
+    let healthy = eventually(Duration::from_secs(10), || {
+        let pool = pool.clone();
+        async move { Seen::count(&pool, "healthy").await == 9 }
+    })
+    .await;
+    assert!(healthy, "the healthy projection applied all 9 events");
+    let (allergic_at, head): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT last_position FROM projection_checkpoints WHERE name = 'allergic'), \
+                (SELECT max(position) FROM events)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let first_poison: i64 =
+        sqlx::query_scalar("SELECT min(position) FROM events WHERE aggregate_id = 'poison'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(
+        allergic_at < first_poison && first_poison <= head,
+        "the failing projection stopped before the poison ({allergic_at} < {first_poison}), \
+         never skipping it"
+    );
+    stop.cancel();
+    while runners.join_next().await.is_some() {}
+}
