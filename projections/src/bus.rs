@@ -7,6 +7,7 @@
 //! appended, so callers can wait for their own writes to reach the read models.
 
 use crate::log::{parse_xid, LogPosition};
+use crate::warm::WarmAggregates;
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -192,6 +193,7 @@ impl<E> From<sqlx::Error> for CommandError<E> {
 pub struct CommandBus {
     pool: PgPool,
     max_attempts: u32,
+    warm: WarmAggregates,
 }
 
 impl CommandBus {
@@ -199,6 +201,7 @@ impl CommandBus {
         Self {
             pool,
             max_attempts: 8,
+            warm: WarmAggregates::default(),
         }
     }
 
@@ -221,7 +224,7 @@ impl CommandBus {
         context: &CommandContext,
     ) -> Result<Appended, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
     {
         let metadata = context.metadata(Utc::now())?;
@@ -256,7 +259,7 @@ impl CommandBus {
         key: &str,
     ) -> Result<Appended, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
     {
         let deadline = tokio::time::Instant::now() + IDEMPOTENCY_WAIT;
@@ -325,19 +328,33 @@ impl CommandBus {
         metadata: &EventMetadata,
     ) -> Result<Appended, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
     {
         let metadata = serde_json::to_value(metadata.to_map())
             .map_err(|e| CommandError::Store(format!("unserializable metadata: {e}")))?;
-        for attempt in 1..=self.max_attempts {
-            let (mut aggregate, loaded) = self.load::<A>(aggregate_id).await?;
+        let mut attempt = 0;
+        let mut trust_warm = true;
+        loop {
+            let warm = if trust_warm {
+                self.warm.get::<A>(aggregate_id)
+            } else {
+                None
+            };
+            let from_warm = warm.is_some();
+            let (mut aggregate, loaded) = match warm {
+                Some(warm) => warm,
+                None => self.load::<A>(aggregate_id).await?,
+            };
             let sink = EventSink::default();
-            aggregate
-                .handle(command.clone(), &(), &sink)
-                .await
-                .map_err(CommandError::Rejected)?;
+            let decided = aggregate.handle(command.clone(), &(), &sink).await;
             let events = sink.collect().await;
+            if from_warm && (decided.is_err() || events.is_empty()) {
+                // Only an append proves the state was current: decide again on a fresh load.
+                trust_warm = false;
+                continue;
+            }
+            decided.map_err(CommandError::Rejected)?;
             if events.is_empty() {
                 let observed = match loaded {
                     0 => None,
@@ -363,6 +380,7 @@ impl CommandBus {
                 .await
             {
                 Ok(last) => {
+                    self.warm.put(aggregate_id, aggregate, last_sequence);
                     if let Some(state) = snapshot {
                         self.save_snapshot(A::TYPE, aggregate_id, last_sequence, state)
                             .await;
@@ -378,6 +396,19 @@ impl CommandBus {
                     });
                 }
                 Err(Append::Conflict) => {
+                    self.warm.forget::<A>(aggregate_id);
+                    if from_warm {
+                        // A stale entry, not a lost race: it costs no attempt.
+                        trust_warm = false;
+                        continue;
+                    }
+                    attempt += 1;
+                    if attempt >= self.max_attempts {
+                        return Err(CommandError::Conflict {
+                            aggregate: A::TYPE,
+                            attempts: self.max_attempts,
+                        });
+                    }
                     tracing::debug!(
                         aggregate = A::TYPE,
                         aggregate_id,
@@ -389,10 +420,6 @@ impl CommandBus {
                 Err(Append::Failed(e)) => return Err(CommandError::Store(e)),
             }
         }
-        Err(CommandError::Conflict {
-            aggregate: A::TYPE,
-            attempts: self.max_attempts,
-        })
     }
 
     /// The aggregate as of its latest event, and that event's sequence (0: no events yet): the

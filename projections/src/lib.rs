@@ -12,6 +12,7 @@ pub mod log;
 pub mod operators;
 pub mod payment_approval;
 pub mod payments;
+mod warm;
 
 use engine::EventHandler;
 use std::sync::Arc;

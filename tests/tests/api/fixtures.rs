@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgPool};
 use std::fmt;
 
 /// A counter: the smallest aggregate that still has state and invariants.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counter {
     total: i64,
 }
