@@ -279,3 +279,67 @@ async fn a_long_history_loads_from_a_snapshot_and_decides_on_the_same_state() {
         .unwrap();
     assert_eq!(last_total(&db).await, 121);
 }
+
+/// Two buses stand for two processes: each keeps the aggregates it wrote warm.
+#[tokio::test]
+async fn a_warm_aggregate_another_process_changed_is_decided_again_on_fresh_state() {
+    let db = TestDb::new().await;
+    let context = CommandContext::new(operator());
+    let (here, elsewhere) = (db.bus(), db.bus());
+    here.execute::<Counter>("c-1", CounterCommand::Add(1), &context)
+        .await
+        .unwrap();
+    elsewhere
+        .execute::<Counter>("c-1", CounterCommand::Add(10), &context)
+        .await
+        .unwrap();
+    here.execute::<Counter>("c-1", CounterCommand::Add(1), &context)
+        .await
+        .expect("the stale decision lost its append and was taken again");
+    let totals: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT sequence, (payload -> 'Added' ->> 'total')::bigint FROM events ORDER BY sequence",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(totals, vec![(1, 1), (2, 11), (3, 12)]);
+}
+
+#[tokio::test]
+async fn a_refusal_is_never_answered_from_a_warm_aggregate() {
+    use domain::account::{Account, AccountCommand};
+    use domain::money::Credits;
+    use domain::values::{AccountName, Email, Reason, Slug};
+    let db = TestDb::new().await;
+    let context = CommandContext::new(operator()).with_reason("test");
+    let (here, elsewhere) = (db.bus(), db.bus());
+    let open = AccountCommand::Open {
+        name: AccountName::parse("Warm Ltd").unwrap(),
+        slug: Slug::parse("warm-ltd").unwrap(),
+        owner_email: Email::parse("owner@warm.example").unwrap(),
+        plan: domain::plan::PlanTier::Growth,
+    };
+    let adjust = |amount: i64| AccountCommand::AdjustCredits {
+        amount: Credits::signed(amount).unwrap(),
+        reason: Reason::parse("test").unwrap(),
+    };
+    here.execute::<Account>("a-1", open, &context)
+        .await
+        .unwrap();
+    elsewhere
+        .execute::<Account>("a-1", adjust(100), &context)
+        .await
+        .unwrap();
+    // On the warm state (balance 0) this debit would be refused.
+    here.execute::<Account>("a-1", adjust(-50), &context)
+        .await
+        .expect("decided on the fresh balance of 100");
+    let balance: i64 = sqlx::query_scalar(
+        "SELECT (payload -> 'CreditsAdjusted' ->> 'balance_after')::bigint FROM events \
+         ORDER BY sequence DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(balance, 50);
+}
