@@ -317,10 +317,11 @@ impl CommandBus {
 
     /// Load, decide, append; on an optimistic-concurrency conflict, reload and decide again.
     ///
-    /// Two statements per command: one loads the snapshot and the events after it, one
-    /// appends. postgres-es' commit took four for the same work (BEGIN, INSERT, COMMIT, and a
-    /// lookup of the position it cannot return); a single multi-row INSERT is atomic on its
-    /// own and returns the positions, into the same table and columns postgres-es writes.
+    /// Two statements per command, one on a warm aggregate (see `warm`): one loads the
+    /// snapshot and the events after it, one appends. postgres-es' commit took four for the
+    /// append alone (BEGIN, INSERT, COMMIT, and a lookup of the position it cannot return); a
+    /// single multi-row INSERT is atomic on its own and returns the positions, into the same
+    /// table and columns postgres-es writes.
     async fn run<A>(
         &self,
         aggregate_id: &str,
