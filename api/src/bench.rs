@@ -21,7 +21,7 @@ use domain::plan::PlanTier;
 use domain::values::{AccountName, Email, Reason, Slug};
 use domain::Actor;
 use postgres_es::{PostgresEventRepository, PostgresViewRepository};
-use projections::{db, CommandBus, CommandContext};
+use projections::{db, CommandContext};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
@@ -304,8 +304,8 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     let addr = app.local_addr();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run_until(shutdown.clone()));
-    let (pool, engine) = startup::open(settings).await?;
-    let bus = CommandBus::new(pool.clone());
+    let (bus, engine) = startup::open(settings).await?;
+    let pool = bus.pool().clone();
     let token =
         crate::operators::create_with_token(&bus, &engine, "bench@igny8.local", None, true, false)
             .await?

@@ -4,7 +4,7 @@ use crate::config::{LogFormat, Settings};
 use crate::startup::{self, Application};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use projections::{db, CommandBus};
+use projections::db;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -126,8 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             superuser,
             service,
         } => {
-            let (pool, engine) = startup::open(&settings).await?;
-            let bus = CommandBus::new(pool);
+            let (bus, engine) = startup::open(&settings).await?;
             let created = crate::operators::create_with_token(
                 &bus,
                 &engine,
@@ -146,8 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::SeedDemo { accounts } => {
-            let (pool, engine) = startup::open(&settings).await?;
-            let bus = CommandBus::new(pool);
+            let (bus, engine) = startup::open(&settings).await?;
             let started = std::time::Instant::now();
             let seeded = crate::demo::seed(&bus, &engine, accounts)
                 .await

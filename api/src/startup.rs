@@ -8,7 +8,6 @@ use crate::http::{self, AppState};
 use crate::metrics;
 use anyhow::Context;
 use projections::{db, CommandBus, Engine};
-use sqlx::PgPool;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,9 +20,10 @@ pub struct Application {
     settings: Settings,
 }
 
-/// The pool and engine every entry point (server and CLI) starts from, with the system
-/// account in place.
-pub async fn open(settings: &Settings) -> anyhow::Result<(PgPool, Arc<Engine>)> {
+/// The command bus (and through it the pool) and the engine every entry point (server and
+/// CLI) starts from, with the system account in place. One bus per process, so its warm
+/// aggregates serve the API and the process managers alike.
+pub async fn open(settings: &Settings) -> anyhow::Result<(CommandBus, Arc<Engine>)> {
     let pool = db::prepare(settings.database_url.expose(), settings.db_pool_size)
         .await
         .context("cannot prepare the database (is PostgreSQL running? see DATABASE_URL)")?;
@@ -45,15 +45,16 @@ pub async fn open(settings: &Settings) -> anyhow::Result<(PgPool, Arc<Engine>)> 
             .await
             .context("cannot project the system account")?;
     }
-    Ok((pool, engine))
+    Ok((bus, engine))
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (pool, engine) = open(&settings).await?;
+        let (bus, engine) = open(&settings).await?;
+        let pool = bus.pool().clone();
         let schema = graphql::build(Some(Services {
             pool: pool.clone(),
-            bus: CommandBus::new(pool.clone()),
+            bus,
             engine: Arc::clone(&engine),
             read_your_writes_timeout: settings.read_your_writes_timeout,
         }));

@@ -172,17 +172,10 @@ async fn register_with_token(
     superuser: bool,
     service: bool,
 ) -> String {
-    let (pool, engine) = startup::open(settings).await.expect("open");
-    let created = api::operators::create_with_token(
-        &CommandBus::new(pool),
-        &engine,
-        email,
-        None,
-        superuser,
-        service,
-    )
-    .await
-    .expect("operator created");
+    let (bus, engine) = startup::open(settings).await.expect("open");
+    let created = api::operators::create_with_token(&bus, &engine, email, None, superuser, service)
+        .await
+        .expect("operator created");
     created.token
 }
 

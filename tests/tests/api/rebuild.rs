@@ -1,6 +1,5 @@
 use crate::helpers::TestDb;
 use api::startup;
-use projections::CommandBus;
 
 /// Every read-model table, in a stable order, as text: what "equal" means for a rebuild.
 async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
@@ -27,8 +26,7 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuilding_every_projection_yields_exactly_the_incrementally_built_tables() {
     let db = TestDb::new().await;
-    let (pool, engine) = startup::open(&db.settings()).await.unwrap();
-    let bus = CommandBus::new(pool);
+    let (bus, engine) = startup::open(&db.settings()).await.unwrap();
     let seeded = api::demo::seed(&bus, &engine, 25)
         .await
         .unwrap_or_else(|e| panic!("{}", e.message));
