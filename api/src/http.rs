@@ -163,7 +163,6 @@ async fn graphql_ws(
             let authenticator = Arc::clone(&state.auth);
             GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
-                    let authenticator = authenticator;
                     let token = payload
                         .get("Authorization")
                         .or_else(|| payload.get("authorization"))

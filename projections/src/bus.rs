@@ -444,7 +444,7 @@ impl CommandBus {
         .fetch_all(&self.pool)
         .await?;
         let mut rows = rows.into_iter().peekable();
-        let (mut aggregate, mut sequence) = match rows.next_if(|(is_snapshot, ..)| *is_snapshot) {
+        let (aggregate, sequence) = match rows.next_if(|(is_snapshot, ..)| *is_snapshot) {
             None => (A::default(), 0),
             Some((_, sequence, payload)) => match serde_json::from_value::<A>(payload) {
                 Ok(state) => (state, sequence),
@@ -452,11 +452,11 @@ impl CommandBus {
                 Err(_) => return self.replay::<A>(aggregate_id).await,
             },
         };
-        for (_, at, payload) in rows {
-            aggregate.apply(decode_event::<A>(payload)?);
-            sequence = at;
-        }
-        Ok((aggregate, sequence))
+        fold(
+            aggregate,
+            sequence,
+            rows.map(|(_, at, payload)| (at, payload)),
+        )
     }
 
     /// The aggregate from all of its events, ignoring any snapshot.
@@ -472,13 +472,7 @@ impl CommandBus {
         .bind(aggregate_id)
         .fetch_all(&self.pool)
         .await?;
-        let mut aggregate = A::default();
-        let mut sequence = 0;
-        for (at, payload) in rows {
-            aggregate.apply(decode_event::<A>(payload)?);
-            sequence = at;
-        }
-        Ok((aggregate, sequence))
+        fold(A::default(), 0, rows)
     }
 
     /// Appends `events` after sequence `loaded` in one statement; the position of the last.
@@ -589,11 +583,20 @@ fn store_failure(e: sqlx::Error) -> Append {
     Append::Failed(e.to_string())
 }
 
-fn decode_event<A: Aggregate>(
-    payload: serde_json::Value,
-) -> Result<A::Event, CommandError<A::Error>> {
-    serde_json::from_value(payload)
-        .map_err(|e| CommandError::Store(format!("undecodable event: {e}")))
+/// Applies stored `(sequence, payload)` events in order to `aggregate`, which stands at
+/// `sequence`; the state and sequence after the last.
+fn fold<A: Aggregate>(
+    mut aggregate: A,
+    mut sequence: i64,
+    events: impl IntoIterator<Item = (i64, serde_json::Value)>,
+) -> Result<(A, i64), CommandError<A::Error>> {
+    for (at, payload) in events {
+        let event = serde_json::from_value(payload)
+            .map_err(|e| CommandError::Store(format!("undecodable event: {e}")))?;
+        aggregate.apply(event);
+        sequence = at;
+    }
+    Ok((aggregate, sequence))
 }
 
 /// Randomised, growing back-off so that writers who collided do not collide again in lockstep.

@@ -93,13 +93,7 @@ impl AuditQuery {
             table: "read.audit_log",
             columns: "position, occurred_at, recorded_at, actor_id, actor_kind, action, \
                       aggregate_type, aggregate_id, account_id, reason, request_id, correlation_id, payload",
-            order: Order {
-                column: "occurred_at",
-                cast: "timestamptz",
-                id: "position",
-                id_cast: "bigint",
-                direction,
-            },
+            order: Order::by_occurred_at(direction),
         };
         list.page(ctx, page, |query| filter.push(query)).await
     }

@@ -97,13 +97,7 @@ impl LedgerQuery {
             table: "read.credit_ledger",
             columns: "position, account_id, kind, amount, balance_after, reason, actor_id, \
                       actor_kind, payment_id, operation, model, units, shortfall, occurred_at",
-            order: Order {
-                column: "occurred_at",
-                cast: "timestamptz",
-                id: "position",
-                id_cast: "bigint",
-                direction,
-            },
+            order: Order::by_occurred_at(direction),
         };
         list.page(ctx, page, |query| filter.push(query)).await
     }

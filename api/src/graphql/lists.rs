@@ -86,6 +86,17 @@ pub struct Order {
 }
 
 impl Order {
+    /// Business time, the log position breaking ties: the order of the ledger and the audit log.
+    pub fn by_occurred_at(direction: SortDirection) -> Self {
+        Self {
+            column: "occurred_at",
+            cast: "timestamptz",
+            id: "position",
+            id_cast: "bigint",
+            direction,
+        }
+    }
+
     /// `, <column>::text AS sort_value` for the select list.
     pub fn select(&self) -> String {
         format!(
