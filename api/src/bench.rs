@@ -21,7 +21,7 @@ use domain::plan::PlanTier;
 use domain::values::{AccountName, Email, Reason, Slug};
 use domain::Actor;
 use postgres_es::{PostgresEventRepository, PostgresViewRepository};
-use projections::{db, CommandContext};
+use projections::{store::db, CommandContext};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;

@@ -4,7 +4,7 @@ use crate::config::{LogFormat, Settings};
 use crate::startup::{self, Application};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use projections::db;
+use projections::store::db;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]

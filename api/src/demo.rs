@@ -12,10 +12,11 @@ use chrono::{DateTime, Duration, Utc};
 use domain::account::{Account, AccountCommand};
 use domain::error::Coded;
 use domain::money::{Credits, Currency, Money};
+use domain::operator::{Operator, OperatorCommand, OperatorError};
 use domain::payment::{Payment, PaymentCommand, PaymentMethod};
 use domain::plan::PlanTier;
 use domain::values::{
-    AccountName, Email, ModelName, OperationType, PaymentReference, Reason, Slug,
+    AccountName, DisplayName, Email, ModelName, OperationType, PaymentReference, Reason, Slug,
 };
 use domain::{Actor, ActorKind, ErrorCode};
 use futures::stream::{self, StreamExt};
@@ -25,6 +26,33 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 const DAYS: i64 = 90;
+/// The system component the seeder acts as.
+const SEEDER: &str = "seed-demo";
+/// The service principal that reports the demo's usage: a registered operator, so an auditor
+/// finds who it is like any other actor in the log.
+const DEMO_PLATFORM_EMAIL: &str = "platform-demo@igny8.local";
+
+/// Registers the demo's service principal (once) and returns it as an actor.
+async fn register_platform(bus: &CommandBus) -> Result<Actor, ApiError> {
+    let email = Email::parse(DEMO_PLATFORM_EMAIL)?;
+    let id = Operator::id_for(&email);
+    let command = OperatorCommand::Register {
+        email,
+        display_name: DisplayName::parse("Demo platform")?,
+        superuser: false,
+        service: true,
+    };
+    let context =
+        CommandContext::new(Actor::system(SEEDER)).with_idempotency_key("seed-demo:platform");
+    match bus
+        .execute::<Operator>(&id.to_string(), command, &context)
+        .await
+    {
+        Ok(_) | Err(CommandError::Rejected(OperatorError::AlreadyRegistered)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Actor::new(ActorKind::Service, id.to_string()))
+}
 const CONCURRENCY: usize = 8;
 
 const ADJECTIVES: &[&str] = &[
@@ -171,13 +199,13 @@ fn tally<E: Coded + std::error::Error>(
 /// Everything one account does on one day.
 async fn play_day(
     bus: &CommandBus,
+    platform: &Actor,
     script: &Script,
     day: i64,
     start: DateTime<Utc>,
 ) -> Result<Seeded, ApiError> {
     let mut seeded = Seeded::default();
-    let seeder = Actor::system("seed-demo");
-    let platform = Actor::new(ActorKind::Service, "platform-demo");
+    let seeder = Actor::system(SEEDER);
     let id = script.id.to_string();
     let key = |what: &str| format!("seed-demo:{}:{day}:{what}", script.index);
     if day < script.opened_day || script.deleted_day.is_some_and(|d| day > d) {
@@ -310,13 +338,7 @@ async fn play_day(
                 model: Some(ModelName::parse(model)?),
                 credits: Credits::positive(per_unit * units)?,
             };
-            let context = at(
-                &platform,
-                start,
-                day,
-                13 + call,
-                key(&format!("use-{call}")),
-            );
+            let context = at(platform, start, day, 13 + call, key(&format!("use-{call}")));
             tally(
                 &mut seeded,
                 bus.execute::<Account>(&id, command, &context).await,
@@ -341,6 +363,7 @@ async fn play_day(
 /// the payment-approval process manager) before the next day is played, so usage meets the
 /// balance it would have met.
 pub async fn seed(bus: &CommandBus, engine: &Engine, count: usize) -> Result<Seeded, ApiError> {
+    let platform = register_platform(bus).await?;
     let scripts = scripts(count);
     let start = (Utc::now() - Duration::days(DAYS))
         .date_naive()
@@ -350,7 +373,7 @@ pub async fn seed(bus: &CommandBus, engine: &Engine, count: usize) -> Result<See
     let mut total = Seeded::default();
     for day in 0..DAYS {
         let results: Vec<_> = stream::iter(&scripts)
-            .map(|script| play_day(bus, script, day, start))
+            .map(|script| play_day(bus, &platform, script, day, start))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;

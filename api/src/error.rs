@@ -66,8 +66,8 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<projections::engine::EngineError> for ApiError {
-    fn from(e: projections::engine::EngineError) -> Self {
+impl From<projections::store::engine::EngineError> for ApiError {
+    fn from(e: projections::store::engine::EngineError) -> Self {
         Self::internal(&e)
     }
 }

@@ -8,7 +8,8 @@ use crate::metrics;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::Data;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -22,7 +23,6 @@ use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -41,12 +41,14 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route(
+            "/graphql",
+            get(graphiql).post(graphql).fallback(method_not_allowed),
+        )
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -82,14 +84,107 @@ fn error_response(status: StatusCode, error: ApiError) -> Response {
     (status, Json(body)).into_response()
 }
 
+async fn method_not_allowed() -> Response {
+    let mut response = error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "`/graphql` takes POST (a GraphQL request as JSON) or GET (GraphiQL)",
+        ),
+    );
+    response
+        .headers_mut()
+        .insert("allow", HeaderValue::from_static("GET, POST"));
+    response
+}
+
+/// Reads a POST body as one GraphQL request. Every way it can be wrong is answered as a GraphQL
+/// error document with a code, never with plain text or parser internals.
+///
+/// JSON only (`content-type: application/json`): a browser sends a cross-site form or a
+/// `text/plain` POST without asking first, but not JSON, so requiring it keeps a page on
+/// another site from making a signed-in browser run a mutation.
+async fn read_request(headers: &HeaderMap, body: Body) -> Result<async_graphql::Request, Response> {
+    let bad = |status, code, message: String| error_response(status, ApiError::new(code, message));
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(bad(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "send the request as JSON with `content-type: application/json`".into(),
+        ));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|error| {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                bad(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                bad(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadRequest,
+                    "the request body could not be read".into(),
+                )
+            }
+        })?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        bad(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!("the body is not valid JSON ({e})"),
+        )
+    })?;
+    if value.is_array() {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "batched requests are not supported: send one operation per request".into(),
+        ));
+    }
+    let has_query = value
+        .get("query")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|query| !query.trim().is_empty());
+    if value.is_object() && !has_query {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "the request has no `query`: send the GraphQL document as a string in `query`".into(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        bad(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!(
+                "the body is not a GraphQL request: expected an object with `query` (a string) \
+                 and optional `operationName` and `variables` ({e})"
+            ),
+        )
+    })
+}
+
 async fn graphql(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Body,
 ) -> Response {
     let request_id = request_id(&headers);
-    let request = request.into_inner();
+    let request = match read_request(&headers, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
     let operation = metrics::operation_label(request.operation_name.as_deref());
     let span = tracing::info_span!("graphql", %request_id, %operation);
     let started = Instant::now();
@@ -203,7 +298,8 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers and no projection lags more than the configured bound.
+/// Ready when the database answers, no projection lags more than the configured bound and none
+/// is held at an event it cannot apply.
 async fn readyz(State(state): State<AppState>) -> Response {
     let statuses = match state.engine.status().await {
         Ok(statuses) => statuses,
@@ -219,9 +315,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let max_lag = state.ready_max_lag.as_secs_f64();
     let projections: Vec<_> = statuses
         .iter()
-        .map(|s| json!({ "name": s.name, "position": s.checkpoint.position, "pending": s.pending, "lagSeconds": s.lag_seconds }))
+        .map(|s| {
+            let stuck = s.stuck.as_ref().map(|stuck| {
+                json!({ "position": stuck.event.position, "eventType": stuck.event.event_type, "since": stuck.since })
+            });
+            json!({ "name": s.name, "position": s.checkpoint.position, "pending": s.pending,
+                    "lagSeconds": s.lag_seconds, "stuck": stuck })
+        })
         .collect();
-    let ready = statuses.iter().all(|s| s.lag_seconds <= max_lag);
+    let ready = statuses
+        .iter()
+        .all(|s| s.lag_seconds <= max_lag && s.stuck.is_none());
     let status = if ready {
         StatusCode::OK
     } else {

@@ -2,7 +2,7 @@
 //! one test process) reuses the first.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use projections::engine::HandlerStatus;
+use projections::store::engine::HandlerStatus;
 use std::sync::OnceLock;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -34,8 +34,10 @@ pub fn record_projections(statuses: &[HandlerStatus]) {
             .set(status.checkpoint.position as f64);
         metrics::gauge!("igny8_projection_pending_events", "projection" => name.clone())
             .set(status.pending as f64);
-        metrics::gauge!("igny8_projection_lag_seconds", "projection" => name)
+        metrics::gauge!("igny8_projection_lag_seconds", "projection" => name.clone())
             .set(status.lag_seconds);
+        metrics::gauge!("igny8_projection_stuck", "projection" => name)
+            .set(if status.stuck.is_some() { 1.0 } else { 0.0 });
     }
 }
 

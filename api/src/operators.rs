@@ -49,7 +49,10 @@ pub async fn create_with_token(
         label: Label::parse("created by igny8-admin create-operator")?,
     };
     bus.execute::<Operator>(&id, issue, &context).await?;
-    engine.catch_up(projections::operators::NAME).await?;
+    // The token is recorded either way; it works once the operators projection shows it.
+    if let Err(error) = engine.catch_up(projections::operators::NAME).await {
+        tracing::warn!(%error, "the operators projection is not up to date; the token works once it is");
+    }
     Ok(Created {
         operator_id,
         newly_registered,

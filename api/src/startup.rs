@@ -7,7 +7,7 @@ use crate::graphql::{self, Services};
 use crate::http::{self, AppState};
 use crate::metrics;
 use anyhow::Context;
-use projections::{db, CommandBus, Engine};
+use projections::{store::db, CommandBus, Engine};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,11 +39,11 @@ pub async fn open(settings: &Settings) -> anyhow::Result<(CommandBus, Arc<Engine
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the system account: {}", e.message))?;
     if !system.replayed {
-        // First start: the log is a few events long; show the account before serving.
-        engine
-            .catch_up(projections::accounts::NAME)
-            .await
-            .context("cannot project the system account")?;
+        // First start: the log is a few events long; show the account before serving. A
+        // projection that cannot catch up is reported by its status, not a reason not to start.
+        if let Err(error) = engine.catch_up(projections::accounts::NAME).await {
+            tracing::warn!(%error, "the system account is not projected yet");
+        }
     }
     Ok((bus, engine))
 }

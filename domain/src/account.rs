@@ -32,7 +32,7 @@ use crate::money::Credits;
 use crate::plan::PlanTier;
 use crate::values::{AccountName, Email, InvalidValue, ModelName, OperationType, Reason, Slug};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -115,7 +115,9 @@ pub enum AccountCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 pub enum AccountEvent {
     AccountOpened {
         name: AccountName,
@@ -171,28 +173,7 @@ pub enum AccountEvent {
     },
 }
 
-impl DomainEvent for AccountEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::AccountOpened { .. } => "AccountOpened",
-            Self::AccountRenamed { .. } => "AccountRenamed",
-            Self::AccountPlanChanged { .. } => "AccountPlanChanged",
-            Self::AccountSuspended { .. } => "AccountSuspended",
-            Self::AccountActivated => "AccountActivated",
-            Self::AccountDeleted { .. } => "AccountDeleted",
-            Self::AccountRestored { .. } => "AccountRestored",
-            Self::CreditsAdjusted { .. } => "CreditsAdjusted",
-            Self::CreditsPurchased { .. } => "CreditsPurchased",
-            Self::CreditsConsumed { .. } => "CreditsConsumed",
-            Self::CreditsRefunded { .. } => "CreditsRefunded",
-        }
-        .into()
-    }
-
-    fn event_version(&self) -> String {
-        "1".into()
-    }
-}
+crate::stored_event!(AccountEvent);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
@@ -552,23 +533,14 @@ pub enum SlugClaimCommand {
     Claim { account_id: Uuid },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 pub enum SlugClaimEvent {
     SlugClaimed { account_id: Uuid },
 }
 
-impl DomainEvent for SlugClaimEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::SlugClaimed { .. } => "SlugClaimed",
-        }
-        .into()
-    }
-
-    fn event_version(&self) -> String {
-        "1".into()
-    }
-}
+crate::stored_event!(SlugClaimEvent);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlugClaimError {

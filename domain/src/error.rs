@@ -4,8 +4,11 @@
 use serde::Serialize;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr, strum::EnumIter,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// The input is malformed or breaks a rule of its own (HTTP 400).
     Validation,
@@ -23,20 +26,18 @@ pub enum ErrorCode {
     PlanForbids,
     /// Something failed on our side; details are in the log, never in the response (HTTP 500).
     Internal,
+    /// The HTTP request is not a GraphQL request: malformed JSON, a wrong shape, a batch, a
+    /// wrong method (HTTP 400 or 405).
+    BadRequest,
+    /// The request body is larger than the server accepts (HTTP 413).
+    PayloadTooLarge,
+    /// The request body is not JSON (HTTP 415).
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Validation => "VALIDATION",
-            Self::NotFound => "NOT_FOUND",
-            Self::Forbidden => "FORBIDDEN",
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::Conflict => "CONFLICT",
-            Self::InsufficientCredits => "INSUFFICIENT_CREDITS",
-            Self::PlanForbids => "PLAN_FORBIDS",
-            Self::Internal => "INTERNAL",
-        }
+        self.into()
     }
 }
 
@@ -49,4 +50,21 @@ impl fmt::Display for ErrorCode {
 /// Implemented by every aggregate's error type so the API can answer with a stable code.
 pub trait Coded {
     fn code(&self) -> ErrorCode;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn codes_read_the_same_in_text_and_in_json() {
+        for code in ErrorCode::iter() {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+        assert_eq!(
+            ErrorCode::InsufficientCredits.as_str(),
+            "INSUFFICIENT_CREDITS"
+        );
+    }
 }

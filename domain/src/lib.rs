@@ -6,11 +6,13 @@
 pub mod account;
 pub mod actor;
 pub mod error;
+pub mod event;
 pub mod metadata;
 pub mod money;
 pub mod operator;
 pub mod payment;
 pub mod plan;
+pub mod time;
 pub mod values;
 
 pub use actor::{Actor, ActorKind};

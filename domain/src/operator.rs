@@ -8,7 +8,7 @@
 use crate::error::{Coded, ErrorCode};
 use crate::values::{DisplayName, Email, Label};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -58,7 +58,9 @@ pub enum OperatorCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 pub enum OperatorEvent {
     OperatorRegistered {
         email: Email,
@@ -77,20 +79,7 @@ pub enum OperatorEvent {
     },
 }
 
-impl DomainEvent for OperatorEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::OperatorRegistered { .. } => "OperatorRegistered",
-            Self::OperatorTokenIssued { .. } => "OperatorTokenIssued",
-            Self::OperatorTokenRevoked { .. } => "OperatorTokenRevoked",
-        }
-        .into()
-    }
-
-    fn event_version(&self) -> String {
-        "1".into()
-    }
-}
+crate::stored_event!(OperatorEvent);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OperatorError {

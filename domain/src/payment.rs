@@ -18,7 +18,7 @@ use crate::error::{Coded, ErrorCode};
 use crate::money::{Credits, Money};
 use crate::values::{bounded_text, InvalidValue, Note, PaymentReference, Reason};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -115,7 +115,9 @@ pub enum PaymentCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 pub enum PaymentEvent {
     PaymentRecorded {
         account_id: Uuid,
@@ -145,21 +147,7 @@ pub enum PaymentEvent {
     },
 }
 
-impl DomainEvent for PaymentEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::PaymentRecorded { .. } => "PaymentRecorded",
-            Self::PaymentApproved { .. } => "PaymentApproved",
-            Self::PaymentRejected { .. } => "PaymentRejected",
-            Self::PaymentRefunded { .. } => "PaymentRefunded",
-        }
-        .into()
-    }
-
-    fn event_version(&self) -> String {
-        "1".into()
-    }
-}
+crate::stored_event!(PaymentEvent);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
@@ -333,6 +321,7 @@ mod aggregate_tests {
     use super::*;
     use crate::money::{Currency, MAX_CREDIT_AMOUNT};
     use cqrs_es::test::TestFramework;
+    use cqrs_es::DomainEvent;
 
     type PaymentTest = TestFramework<Payment>;
 

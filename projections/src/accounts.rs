@@ -1,12 +1,11 @@
 //! Projection `accounts`: the account list with status, plan and balance.
 
-use crate::engine::{EventHandler, HandlerError};
-use crate::log::RecordedEvent;
+use crate::store::engine::{Consumes, EventHandler, HandlerError};
+use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountEvent};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -70,6 +69,10 @@ impl EventHandler for AccountsProjection {
         NAME
     }
 
+    fn consumes(&self) -> Consumes {
+        Consumes::Only(&[Account::TYPE])
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.accounts").execute(conn).await?;
         Ok(())
@@ -84,11 +87,13 @@ impl EventHandler for AccountsProjection {
     ) -> Result<(), HandlerError> {
         let mut folds: HashMap<Uuid, Fold> = HashMap::new();
         for event in events.iter().filter(|e| e.aggregate_type == Account::TYPE) {
+            let Some(parsed) = event.decode::<AccountEvent>()? else {
+                continue;
+            };
             let id: Uuid = event.aggregate_id.parse()?;
-            let parsed = AccountEvent::deserialize(&event.payload)?;
             folds.entry(id).or_default().apply(
                 parsed,
-                event.metadata.occurred_at,
+                event.metadata()?.occurred_at,
                 event.at.position,
             );
         }

@@ -1,12 +1,13 @@
 //! Projection `audit_log`: one row per event, for auditors: who did what, to which account,
 //! when, why, and in which request. Secrets are redacted from the payload before it is stored.
 
-use crate::engine::{EventHandler, HandlerError};
-use crate::log::RecordedEvent;
+use crate::store::engine::{Consumes, EventHandler, HandlerError};
+use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::account::Account;
+use domain::EventMetadata;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -62,8 +63,8 @@ fn account_of(event: &RecordedEvent) -> Option<Uuid> {
         .ok()
 }
 
-fn reason_of(event: &RecordedEvent) -> Option<String> {
-    event.metadata.reason.clone().or_else(|| {
+fn reason_of(event: &RecordedEvent, metadata: &EventMetadata) -> Option<String> {
+    metadata.reason.clone().or_else(|| {
         fields(&event.payload)?
             .get("reason")?
             .as_str()
@@ -75,6 +76,10 @@ fn reason_of(event: &RecordedEvent) -> Option<String> {
 impl EventHandler for AuditLogProjection {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn consumes(&self) -> Consumes {
+        Consumes::Everything
     }
 
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
@@ -103,18 +108,19 @@ impl EventHandler for AuditLogProjection {
         let mut correlations = Vec::with_capacity(events.len());
         let mut payloads = Vec::with_capacity(events.len());
         for event in events {
+            let metadata = event.metadata()?;
             positions.push(event.at.position);
-            occurred.push(event.metadata.occurred_at);
+            occurred.push(metadata.occurred_at);
             recorded.push(event.recorded_at);
-            actors.push(event.metadata.actor.id.as_str());
-            actor_kinds.push(event.metadata.actor.kind.as_str());
+            actors.push(metadata.actor.id.as_str());
+            actor_kinds.push(metadata.actor.kind.as_str());
             actions.push(event.event_type.as_str());
             types.push(event.aggregate_type.as_str());
             ids.push(event.aggregate_id.as_str());
             accounts.push(account_of(event));
-            reasons.push(reason_of(event));
-            requests.push(event.metadata.request_id.clone());
-            correlations.push(event.metadata.correlation_id.as_str());
+            reasons.push(reason_of(event, metadata));
+            requests.push(metadata.request_id.clone());
+            correlations.push(metadata.correlation_id.as_str());
             payloads.push(redact(&event.payload));
         }
         sqlx::query(

@@ -1,12 +1,12 @@
 //! Projection `credit_ledger`: every balance change, signed, with the balance after it.
 
-use crate::engine::{EventHandler, HandlerError};
-use crate::log::RecordedEvent;
+use crate::store::engine::{Consumes, EventHandler, HandlerError};
+use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountEvent};
-use serde::Deserialize;
+use domain::EventMetadata;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -93,6 +93,10 @@ impl EventHandler for CreditLedgerProjection {
         NAME
     }
 
+    fn consumes(&self) -> Consumes {
+        Consumes::Only(&[Account::TYPE])
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.credit_ledger")
             .execute(conn)
@@ -108,12 +112,14 @@ impl EventHandler for CreditLedgerProjection {
     ) -> Result<(), HandlerError> {
         let mut parsed = Vec::new();
         for event in events.iter().filter(|e| e.aggregate_type == Account::TYPE) {
-            parsed.push((event, AccountEvent::deserialize(&event.payload)?));
+            if let Some(account_event) = event.decode::<AccountEvent>()? {
+                parsed.push((event, event.metadata()?, account_event));
+            }
         }
         let mut rows = Rows::default();
-        for (event, account_event) in &parsed {
+        for (event, metadata, account_event) in &parsed {
             if let Some(line) = Line::of(account_event) {
-                rows.push(event, event.aggregate_id.parse()?, line);
+                rows.push(event, metadata, event.aggregate_id.parse()?, line);
             }
         }
         if rows.positions.is_empty() {
@@ -121,10 +127,11 @@ impl EventHandler for CreditLedgerProjection {
         }
         sqlx::query(
             "INSERT INTO read.credit_ledger (position, account_id, kind, amount, balance_after, \
-             reason, actor_id, actor_kind, payment_id, operation, model, units, shortfall, occurred_at) \
+             reason, actor_id, actor_kind, payment_id, operation, model, units, shortfall, occurred_at, \
+             recorded_at) \
              SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], \
              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::bigint[], \
-             $13::bigint[], $14::timestamptz[])",
+             $13::bigint[], $14::timestamptz[], $15::timestamptz[])",
         )
         .bind(&rows.positions)
         .bind(&rows.accounts)
@@ -140,6 +147,7 @@ impl EventHandler for CreditLedgerProjection {
         .bind(&rows.units)
         .bind(&rows.shortfalls)
         .bind(&rows.occurred)
+        .bind(&rows.recorded)
         .execute(conn)
         .await?;
         Ok(())
@@ -163,10 +171,17 @@ struct Rows<'a> {
     units: Vec<Option<i64>>,
     shortfalls: Vec<Option<i64>>,
     occurred: Vec<DateTime<Utc>>,
+    recorded: Vec<DateTime<Utc>>,
 }
 
 impl<'a> Rows<'a> {
-    fn push(&mut self, event: &'a RecordedEvent, account: Uuid, line: Line<'a>) {
+    fn push(
+        &mut self,
+        event: &'a RecordedEvent,
+        metadata: &'a EventMetadata,
+        account: Uuid,
+        line: Line<'a>,
+    ) {
         self.positions.push(event.at.position);
         self.accounts.push(account);
         self.kinds.push(line.kind);
@@ -174,14 +189,15 @@ impl<'a> Rows<'a> {
         self.balances.push(line.balance_after);
         // The event's own reason first; otherwise the reason the command was given.
         self.reasons
-            .push(line.reason.or(event.metadata.reason.as_deref()));
-        self.actors.push(&event.metadata.actor.id);
-        self.actor_kinds.push(event.metadata.actor.kind.as_str());
+            .push(line.reason.or(metadata.reason.as_deref()));
+        self.actors.push(&metadata.actor.id);
+        self.actor_kinds.push(metadata.actor.kind.as_str());
         self.payments.push(line.payment_id);
         self.operations.push(line.operation);
         self.models.push(line.model);
         self.units.push(line.units);
         self.shortfalls.push(line.shortfall);
-        self.occurred.push(event.metadata.occurred_at);
+        self.occurred.push(metadata.occurred_at);
+        self.recorded.push(event.recorded_at);
     }
 }

@@ -4,22 +4,18 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod bus;
-pub mod db;
-pub mod engine;
 pub mod ledger;
-pub mod log;
 pub mod operators;
 pub mod payment_approval;
 pub mod payments;
-mod warm;
+pub mod store;
 
-use engine::EventHandler;
 use std::sync::Arc;
+use store::engine::EventHandler;
 
-pub use bus::{Appended, CommandBus, CommandContext, CommandError};
-pub use engine::{Engine, EngineConfig};
-pub use log::{LogPosition, RecordedEvent};
+pub use store::bus::{Appended, CommandBus, CommandContext, CommandError};
+pub use store::engine::{Engine, EngineConfig};
+pub use store::log::{LogPosition, RecordedEvent};
 
 /// Every projection and process manager this build runs. Process managers issue their
 /// commands through `bus`.

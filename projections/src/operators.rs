@@ -1,11 +1,10 @@
 //! Projection `operators`: who may sign in, and the hashes of their live tokens.
 
-use crate::engine::{EventHandler, HandlerError};
-use crate::log::RecordedEvent;
+use crate::store::engine::{Consumes, EventHandler, HandlerError};
+use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
 use domain::operator::{Operator, OperatorEvent};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -17,6 +16,10 @@ pub const NAME: &str = "operators";
 impl EventHandler for OperatorsProjection {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn consumes(&self) -> Consumes {
+        Consumes::Only(&[Operator::TYPE])
     }
 
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
@@ -32,9 +35,12 @@ impl EventHandler for OperatorsProjection {
         events: &[RecordedEvent],
     ) -> Result<(), HandlerError> {
         for event in events.iter().filter(|e| e.aggregate_type == Operator::TYPE) {
+            let Some(parsed) = event.decode::<OperatorEvent>()? else {
+                continue;
+            };
             let operator_id: Uuid = event.aggregate_id.parse()?;
-            let at = event.metadata.occurred_at;
-            match OperatorEvent::deserialize(&event.payload)? {
+            let at = event.metadata()?.occurred_at;
+            match parsed {
                 OperatorEvent::OperatorRegistered {
                     email,
                     display_name,

@@ -11,16 +11,15 @@
 //! `read.process_issues` for a person to resolve, and the manager moves on; infrastructure
 //! failures fail the batch, which is retried.
 
-use crate::bus::{CommandBus, CommandContext, CommandError};
-use crate::engine::{EventHandler, HandlerError};
-use crate::log::RecordedEvent;
+use crate::store::bus::{CommandBus, CommandContext, CommandError};
+use crate::store::engine::{Consumes, EventHandler, HandlerError};
+use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountCommand};
 use domain::error::Coded;
 use domain::payment::{Payment, PaymentEvent};
 use domain::Actor;
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -87,6 +86,14 @@ impl EventHandler for PaymentApproval {
         NAME
     }
 
+    fn consumes(&self) -> Consumes {
+        Consumes::Only(&[Payment::TYPE])
+    }
+
+    fn emits(&self) -> &'static [&'static str] {
+        &[Account::TYPE]
+    }
+
     fn is_process_manager(&self) -> bool {
         true
     }
@@ -102,18 +109,20 @@ impl EventHandler for PaymentApproval {
         events: &[RecordedEvent],
     ) -> Result<(), HandlerError> {
         for event in events.iter().filter(|e| e.aggregate_type == Payment::TYPE) {
-            let payment_id: Uuid = event.aggregate_id.parse()?;
-            let (Some(account_id), steps) =
-                steps(payment_id, PaymentEvent::deserialize(&event.payload)?)
-            else {
+            let Some(parsed) = event.decode::<PaymentEvent>()? else {
                 continue;
             };
+            let payment_id: Uuid = event.aggregate_id.parse()?;
+            let (Some(account_id), steps) = steps(payment_id, parsed) else {
+                continue;
+            };
+            let metadata = event.metadata()?;
             for (step, command) in steps {
                 let mut context = CommandContext::new(Actor::system(NAME));
-                context.request_id = event.metadata.request_id.clone();
-                context.correlation_id = Some(event.metadata.correlation_id.clone());
+                context.request_id = metadata.request_id.clone();
+                context.correlation_id = Some(metadata.correlation_id.clone());
                 context.causation_id = Some(format!("event:{}", event.at.position));
-                context.occurred_at = Some(event.metadata.occurred_at);
+                context.occurred_at = Some(metadata.occurred_at);
                 context.idempotency_key = Some(format!("{NAME}:{payment_id}:{step}"));
                 match self
                     .bus

@@ -1,11 +1,10 @@
 //! Projection `payments`: the manual-payment approval queue and its history.
 
-use crate::engine::{EventHandler, HandlerError};
-use crate::log::RecordedEvent;
+use crate::store::engine::{Consumes, EventHandler, HandlerError};
+use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
 use domain::payment::{Payment, PaymentEvent};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -19,6 +18,10 @@ impl EventHandler for PaymentsProjection {
         NAME
     }
 
+    fn consumes(&self) -> Consumes {
+        Consumes::Only(&[Payment::TYPE])
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.payments").execute(conn).await?;
         Ok(())
@@ -30,10 +33,14 @@ impl EventHandler for PaymentsProjection {
         events: &[RecordedEvent],
     ) -> Result<(), HandlerError> {
         for event in events.iter().filter(|e| e.aggregate_type == Payment::TYPE) {
+            let Some(parsed) = event.decode::<PaymentEvent>()? else {
+                continue;
+            };
             let id: Uuid = event.aggregate_id.parse()?;
-            let at = event.metadata.occurred_at;
+            let metadata = event.metadata()?;
+            let at = metadata.occurred_at;
             let position = event.at.position;
-            let query = match PaymentEvent::deserialize(&event.payload)? {
+            let query = match parsed {
                 PaymentEvent::PaymentRecorded {
                     account_id,
                     amount,
@@ -54,7 +61,7 @@ impl EventHandler for PaymentsProjection {
                 .bind(method.as_str())
                 .bind(reference.map(|r| r.as_str().to_string()))
                 .bind(note.map(|n| n.as_str().to_string()))
-                .bind(event.metadata.actor.id.clone())
+                .bind(metadata.actor.id.clone())
                 .bind(at)
                 .bind(position),
                 PaymentEvent::PaymentApproved { approver, .. } => sqlx::query(

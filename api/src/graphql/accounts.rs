@@ -1,25 +1,19 @@
 //! Accounts: the list and one account, and every account command.
 
-use super::lists::{db_text, like_pattern, DateRange, List, Order, SortDirection};
+use super::lists::{db_text, filter_text, like_pattern, DateRange, List, Order, SortDirection};
 use super::page::{Key, Page, PageRequest};
-use super::{
-    command_context, parse_id, principal, require_person, require_service, services, settle,
-    WriteReceipt,
-};
+use super::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
 use crate::accounts;
 use crate::error::ApiError;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
 use domain::account::{Account, AccountCommand};
 use domain::money::Credits;
 use domain::plan::PlanTier;
 use domain::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
-use projections::{accounts::NAME as ACCOUNTS, audit::NAME as AUDIT, ledger::NAME as LEDGER};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
-
-/// The projections an account command changes: mutations wait for them (read-your-writes).
-pub(crate) const ACCOUNT_VIEWS: &[&str] = &[ACCOUNTS, LEDGER, AUDIT];
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
@@ -139,7 +133,7 @@ impl AccountFilter {
         if let Some(created) = &self.created {
             created.push(qb, "created_at")?;
         }
-        if let Some(pattern) = self.search.as_deref().and_then(like_pattern) {
+        if let Some(pattern) = like_pattern("search", self.search.as_deref().unwrap_or_default())? {
             qb.push(" AND (name || ' ' || slug || ' ' || owner_email) ILIKE ")
                 .push_bind(pattern);
         }
@@ -188,20 +182,24 @@ pub struct AccountQuery;
 #[Object]
 impl AccountQuery {
     /// One account, by id or by slug.
+    #[graphql(guard = "Rule::Staff")]
     async fn account(
         &self,
         ctx: &Context<'_>,
         id: Option<ID>,
         slug: Option<String>,
     ) -> Result<Option<AccountNode>, ApiError> {
-        principal(ctx)?;
         let pool = &services(ctx).pool;
         match (id, slug) {
             (Some(id), None) => find_account(pool, parse_id("id", &id)?).await,
             (None, Some(slug)) => Ok(sqlx::query_as(&format!(
                 "SELECT {ACCOUNT_COLUMNS} FROM read.accounts WHERE slug = $1"
             ))
-            .bind(slug.trim().to_lowercase())
+            .bind(
+                filter_text("slug", &slug)?
+                    .unwrap_or_default()
+                    .to_lowercase(),
+            )
             .fetch_optional(pool)
             .await?),
             _ => Err(ApiError::validation("give exactly one of `id` and `slug`")),
@@ -209,6 +207,7 @@ impl AccountQuery {
     }
 
     /// Accounts, filtered and sorted (newest first by default).
+    #[graphql(guard = "Rule::Staff")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -217,7 +216,6 @@ impl AccountQuery {
         filter: Option<AccountFilter>,
         sort: Option<AccountSort>,
     ) -> Result<Page<Key, AccountNode>, ApiError> {
-        principal(ctx)?;
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
         let list = List {
@@ -311,7 +309,7 @@ async fn run(
     reason: Option<String>,
     idempotency_key: Option<String>,
 ) -> Result<AccountPayload, ApiError> {
-    let me = require_person(ctx)?;
+    let me = principal(ctx)?;
     let id = parse_id("accountId", account_id)?;
     let context = command_context(ctx, me, idempotency_key, reason);
     execute(ctx, id, command, context).await
@@ -328,7 +326,7 @@ async fn execute(
         .bus
         .execute::<Account>(&id.to_string(), command, &context)
         .await?;
-    let receipt = settle(ctx, &appended, ACCOUNT_VIEWS).await;
+    let receipt = settle(ctx, &appended, Account::TYPE).await;
     Ok(AccountPayload {
         account: find_account(&services.pool, id).await?,
         receipt,
@@ -342,12 +340,13 @@ fn reason(text: &str) -> Result<Reason, ApiError> {
 #[Object]
 impl AccountMutation {
     /// Opens an account. The slug must be free: two accounts never share one.
+    #[graphql(guard = "Rule::Staff")]
     async fn open_account(
         &self,
         ctx: &Context<'_>,
         input: OpenAccountInput,
     ) -> Result<AccountPayload, ApiError> {
-        let me = require_person(ctx)?;
+        let me = principal(ctx)?;
         let name = AccountName::parse(&input.name)?;
         let slug = Slug::parse(&input.slug)?;
         let owner = Email::parse(&input.owner_email)?;
@@ -364,13 +363,14 @@ impl AccountMutation {
             input.plan.into(),
         )
         .await?;
-        let receipt = settle(ctx, &appended, ACCOUNT_VIEWS).await;
+        let receipt = settle(ctx, &appended, Account::TYPE).await;
         Ok(AccountPayload {
             account: find_account(&services.pool, id).await?,
             receipt,
         })
     }
 
+    #[graphql(guard = "Rule::Staff")]
     async fn rename_account(
         &self,
         ctx: &Context<'_>,
@@ -389,6 +389,7 @@ impl AccountMutation {
         .await
     }
 
+    #[graphql(guard = "Rule::Staff")]
     async fn change_account_plan(
         &self,
         ctx: &Context<'_>,
@@ -408,6 +409,7 @@ impl AccountMutation {
     }
 
     /// Suspends an account; it can no longer consume credits. Not the system account.
+    #[graphql(guard = "Rule::Staff")]
     async fn suspend_account(
         &self,
         ctx: &Context<'_>,
@@ -428,6 +430,7 @@ impl AccountMutation {
     }
 
     /// Activates a suspended account (activating an active one changes nothing).
+    #[graphql(guard = "Rule::Staff")]
     async fn activate_account(
         &self,
         ctx: &Context<'_>,
@@ -444,6 +447,7 @@ impl AccountMutation {
     }
 
     /// Soft-deletes an account: it refuses everything but `restoreAccount`. Not the system account.
+    #[graphql(guard = "Rule::Staff")]
     async fn delete_account(
         &self,
         ctx: &Context<'_>,
@@ -463,6 +467,7 @@ impl AccountMutation {
         .await
     }
 
+    #[graphql(guard = "Rule::Staff")]
     async fn restore_account(
         &self,
         ctx: &Context<'_>,
@@ -479,6 +484,7 @@ impl AccountMutation {
     }
 
     /// A manual correction of the balance, with the reason auditors will read.
+    #[graphql(guard = "Rule::Staff")]
     async fn adjust_credits(
         &self,
         ctx: &Context<'_>,
@@ -500,12 +506,13 @@ impl AccountMutation {
     }
 
     /// Usage reported by the platform. Service principals only.
+    #[graphql(guard = "Rule::Platform")]
     async fn consume_credits(
         &self,
         ctx: &Context<'_>,
         input: ConsumeCreditsInput,
     ) -> Result<AccountPayload, ApiError> {
-        let platform = require_service(ctx)?;
+        let platform = principal(ctx)?;
         let id = parse_id("accountId", &input.account_id)?;
         if input.units < 1 {
             return Err(ApiError::validation("`units` must be at least 1"));

@@ -58,6 +58,11 @@ pub struct DateRange {
 
 impl DateRange {
     pub fn push(&self, qb: &mut QueryBuilder<'_, Postgres>, column: &str) -> Result<(), ApiError> {
+        for (field, at) in [("from", self.from), ("to", self.to)] {
+            if let Some(at) = at {
+                domain::time::filter_date(field, at)?;
+            }
+        }
         if let (Some(from), Some(to)) = (self.from, self.to) {
             if from >= to {
                 return Err(ApiError::validation(
@@ -97,25 +102,53 @@ impl Order {
         }
     }
 
-    /// `, <column>::text AS sort_value` for the select list.
-    pub fn select(&self) -> String {
+    /// Names this order in its cursors, so a cursor is only ever used with the list and order
+    /// that made it.
+    fn tag(&self, table: &str) -> String {
+        format!("{table}:{}:{:?}", self.column, self.direction)
+    }
+
+    /// `, <column> AS sort_value, <id> AS sort_id` for the select list, as text in a form
+    /// `check_value` reads back (times in UTC, whatever the session's time zone).
+    fn select(&self) -> String {
+        let text = |column: &str, cast: &str| match cast {
+            "timestamptz" => {
+                format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            }
+            _ => format!("({column})::text"),
+        };
         format!(
-            ", ({})::text AS sort_value, ({})::text AS sort_id",
-            self.column, self.id
+            ", {} AS sort_value, {} AS sort_id",
+            text(self.column, self.cast),
+            text(self.id, self.id_cast)
         )
     }
 
-    /// The keyset condition after the cursor, then ORDER BY and LIMIT.
-    pub fn push_page(&self, qb: &mut QueryBuilder<'_, Postgres>, page: &PageRequest<Key>) {
+    /// The keyset condition after the cursor, then ORDER BY and LIMIT. A cursor is checked
+    /// before it reaches SQL: one from another list or order, or holding values of the wrong
+    /// type, is the client's mistake.
+    fn push_page(
+        &self,
+        table: &str,
+        qb: &mut QueryBuilder<'_, Postgres>,
+        page: &PageRequest<Key>,
+    ) -> Result<(), ApiError> {
         let (direction, comparison) = self.direction.sql();
-        if let Some((value, id)) = &page.after {
+        if let Some(after) = &page.after {
+            if after.order != self.tag(table) {
+                return Err(ApiError::validation(
+                    "`after` is a cursor from another list or another sort order",
+                ));
+            }
+            check_value(&after.value, self.cast)?;
+            check_value(&after.id, self.id_cast)?;
             qb.push(format!(
                 " AND ({}, {}) {comparison} (",
                 self.column, self.id
             ))
-            .push_bind(value.clone())
+            .push_bind(after.value.clone())
             .push(format!("::{}, ", self.cast))
-            .push_bind(id.clone())
+            .push_bind(after.id.clone())
             .push(format!("::{})", self.id_cast));
         }
         qb.push(format!(
@@ -123,31 +156,70 @@ impl Order {
             self.column, self.id
         ))
         .push_bind(page.fetch());
+        Ok(())
     }
 }
 
-/// `%term%` with `%`, `_` and backslash escaped, so the term matches literally in `ILIKE`.
-pub fn like_pattern(term: &str) -> Option<String> {
-    let term = term.trim();
-    (!term.is_empty()).then(|| {
+/// Whether `value` reads as the SQL type `cast`, so the cast in the query cannot fail.
+fn check_value(value: &str, cast: &str) -> Result<(), ApiError> {
+    let readable = match cast {
+        "bigint" => value.parse::<i64>().is_ok(),
+        "uuid" => value.parse::<uuid::Uuid>().is_ok(),
+        "timestamptz" => value.parse::<DateTime<Utc>>().is_ok(),
+        _ => !value.contains('\0'),
+    };
+    if readable {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "`after` is not a cursor from this list",
+        ))
+    }
+}
+
+/// The longest text accepted in a search or an exact-match filter.
+pub const MAX_FILTER_CHARS: usize = 200;
+
+/// A text a client filters by: trimmed, at most [`MAX_FILTER_CHARS`], no control characters
+/// (PostgreSQL cannot even hold a NUL). `None` when empty.
+pub fn filter_text(field: &str, value: &str) -> Result<Option<String>, ApiError> {
+    let value = value.trim();
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::validation(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    if value.chars().count() > MAX_FILTER_CHARS {
+        return Err(ApiError::validation(format!(
+            "`{field}` must be at most {MAX_FILTER_CHARS} characters"
+        )));
+    }
+    Ok((!value.is_empty()).then(|| value.to_string()))
+}
+
+/// `%term%` with `%`, `_` and backslash escaped, so the term matches literally in `ILIKE`;
+/// `None` for an empty term. The term is checked as any filter text is (`filter_text`).
+pub fn like_pattern(field: &str, term: &str) -> Result<Option<String>, ApiError> {
+    Ok(filter_text(field, term)?.map(|term| {
         let escaped = term
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
         format!("%{escaped}%")
-    })
+    }))
 }
 
 /// A row of a list query: it carries its own keyset cursor (`sort_value`, `sort_id`, selected
 /// by `Order::select`).
 pub trait Listed {
-    fn key(&self) -> Key;
+    /// The row's sort value and id, as `Order::select` selected them.
+    fn key(&self) -> (String, String);
 }
 
 macro_rules! listed {
     ($($node:ty),* $(,)?) => {$(
         impl Listed for $node {
-            fn key(&self) -> Key {
+            fn key(&self) -> (String, String) {
                 (
                     self.sort_value.clone().unwrap_or_default(),
                     self.sort_id.clone().unwrap_or_default(),
@@ -190,7 +262,7 @@ impl List {
             self.table
         ));
         filter(&mut query)?;
-        self.order.push_page(&mut query, &page);
+        self.order.push_page(self.table, &mut query, &page)?;
         let rows: Vec<T> = query.build_query_as().fetch_all(pool).await?;
         let total = if wants_total(ctx) {
             let mut count =
@@ -200,6 +272,14 @@ impl List {
         } else {
             0
         };
-        Ok(page.finish(rows, total, Listed::key))
+        let order = self.order.tag(self.table);
+        Ok(page.finish(rows, total, |row| {
+            let (value, id) = row.key();
+            Key {
+                order: order.clone(),
+                value,
+                id,
+            }
+        }))
     }
 }

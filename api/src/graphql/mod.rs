@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod ledger;
+pub mod limits;
 mod lists;
 mod operators;
 pub mod page;
@@ -12,7 +13,7 @@ mod projections_status;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SimpleObject};
+use async_graphql::{Context, Guard, MergedObject, MergedSubscription, Schema, SimpleObject};
 use projections::{Appended, CommandBus, CommandContext, Engine};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -22,8 +23,6 @@ pub use operators::TokensByOperator;
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// Deepest query accepted: enough for connection -> edge -> node -> nested lists.
-pub const MAX_DEPTH: usize = 12;
 /// Most fields one query may ask for (each field costs 1; lists count once per field).
 pub const MAX_COMPLEXITY: usize = 1_000;
 
@@ -68,7 +67,7 @@ pub fn build(services: Option<Services>) -> AppSchema {
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(MAX_DEPTH)
+    .extension(limits::DepthLimit)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
     .limit_directives(8);
@@ -78,9 +77,10 @@ pub fn build(services: Option<Services>) -> AppSchema {
     }
 }
 
-/// The schema in SDL, as committed in `api/schema.graphql`.
+/// The schema in SDL, as committed in `api/schema.graphql`: everything introspection shows,
+/// `@specifiedBy` included.
 pub fn sdl() -> String {
-    build(None).sdl()
+    build(None).sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
@@ -94,36 +94,37 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError
         .ok_or_else(ApiError::unauthenticated)
 }
 
-pub(crate) fn require_superuser<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
-    let principal = principal(ctx)?;
-    if principal.superuser {
-        Ok(principal)
-    } else {
-        Err(ApiError::forbidden("only a superuser may do this"))
-    }
+/// Who may use a field. Every field of the query, mutation and subscription roots declares one
+/// (`#[graphql(guard = "Rule::Staff")]`; a test fails when one does not), so a field reached by
+/// the wrong principal is refused before its resolver runs. Finer rules that depend on the
+/// arguments (e.g. "your own tokens, or anyone's as a superuser") stay in the resolver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The people operating this backend; not service principals.
+    Staff,
+    /// Superusers only.
+    Superuser,
+    /// The platform's service principal only: it reports usage and nothing else.
+    Platform,
 }
 
-/// A person operating the backend: service principals may only report usage.
-pub(crate) fn require_person<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
-    let principal = principal(ctx)?;
-    if principal.service {
-        Err(ApiError::forbidden(
-            "a service principal may only report credit usage",
-        ))
-    } else {
-        Ok(principal)
-    }
-}
-
-/// The platform's own principal: usage reports come only from it.
-pub(crate) fn require_service<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
-    let principal = principal(ctx)?;
-    if principal.service {
-        Ok(principal)
-    } else {
-        Err(ApiError::forbidden(
-            "only the platform's service principal reports credit usage",
-        ))
+impl Guard for Rule {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let principal = principal(ctx)?;
+        let allowed = match self {
+            Self::Staff => !principal.service,
+            Self::Superuser => principal.superuser,
+            Self::Platform => principal.service,
+        };
+        if allowed {
+            return Ok(());
+        }
+        let message = match self {
+            Self::Staff => "a service principal may only report credit usage",
+            Self::Superuser => "only a superuser may do this",
+            Self::Platform => "only the platform's service principal reports credit usage",
+        };
+        Err(ApiError::forbidden(message).into())
     }
 }
 
@@ -161,36 +162,30 @@ pub struct WriteReceipt {
     pub replayed: bool,
 }
 
-/// Waits (bounded) until `projections` have applied what `appended` wrote: read-your-writes.
+/// Read-your-writes: waits (bounded by the configured timeout) until every handler that reads
+/// `aggregate_type` has applied what `appended` wrote, then, when process managers are among
+/// them, until the projections reading what those managers write have applied everything
+/// appended meanwhile (the managers' commands included). Derived from what the handlers declare
+/// they consume (`Engine::readers_of`).
 pub(crate) async fn settle(
     ctx: &Context<'_>,
     appended: &Appended,
-    projections: &[&str],
-) -> WriteReceipt {
-    settle_after(ctx, appended, &[], projections).await
-}
-
-/// Read-your-writes through process managers: waits until `first` (projections and process
-/// managers) have applied what `appended` wrote, then until `then` have applied everything
-/// appended meanwhile, which includes the commands those process managers issued.
-pub(crate) async fn settle_after(
-    ctx: &Context<'_>,
-    appended: &Appended,
-    first: &[&str],
-    then: &[&str],
+    aggregate_type: &str,
 ) -> WriteReceipt {
     let services = services(ctx);
+    let engine = &services.engine;
+    let readers = engine.readers_of(aggregate_type);
     let timeout = services.read_your_writes_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
     let caught_up = match appended.last.or(appended.observed) {
         None => true,
-        Some(at) if first.is_empty() => services.engine.wait_for(then, at, timeout).await,
+        Some(at) if readers.then.is_empty() => engine.wait_for(&readers.first, at, timeout).await,
         Some(at) => {
-            services.engine.wait_for(first, at, timeout).await
-                && match services.engine.head().await {
+            engine.wait_for(&readers.first, at, timeout).await
+                && match engine.head().await {
                     Ok(head) => {
                         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                        services.engine.wait_for(then, head.max(at), left).await
+                        engine.wait_for(&readers.then, head.max(at), left).await
                     }
                     Err(_) => false,
                 }
@@ -205,6 +200,9 @@ pub(crate) async fn settle_after(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
     /// The committed SDL is the API's contract; a change to the code must change it visibly.
     /// Regenerate with `cargo run -p api -- print-schema > api/schema.graphql`.
     #[test]
@@ -215,5 +213,154 @@ mod tests {
             committed == super::sdl(),
             "api/schema.graphql is out of date: run `cargo run -p api -- print-schema > api/schema.graphql`"
         );
+    }
+
+    /// What clients see is what introspection answers, so the committed SDL is compared with
+    /// it: every type, field, argument, enum value and `@specifiedBy` URL introspection reports
+    /// appears in the SDL, and nothing else does.
+    #[tokio::test]
+    async fn the_committed_schema_says_what_introspection_reports() {
+        let query = include_str!("../../../tests/introspection/graphql-js-all.graphql");
+        let response = super::build(None).execute(query).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let data = response.data.into_json().expect("JSON");
+        let mut seen = BTreeSet::new();
+        for ty in data["__schema"]["types"].as_array().expect("types") {
+            let name = ty["name"].as_str().unwrap_or_default();
+            // Built-in scalars are part of every schema; SDL leaves them out.
+            if name.starts_with("__") || ["Boolean", "Float", "ID", "Int", "String"].contains(&name)
+            {
+                continue;
+            }
+            seen.insert(format!("type {name}"));
+            if let Some(url) = ty["specifiedByURL"].as_str() {
+                seen.insert(format!("{name} @specifiedBy({url})"));
+            }
+            for list in ["fields", "inputFields", "enumValues"] {
+                for member in ty[list].as_array().into_iter().flatten() {
+                    let member_name = member["name"].as_str().unwrap_or_default();
+                    seen.insert(format!("{name}.{member_name}"));
+                    for arg in member["args"].as_array().into_iter().flatten() {
+                        seen.insert(format!(
+                            "{name}.{member_name}({})",
+                            arg["name"].as_str().unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+        }
+        let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+            .expect("committed SDL");
+        let document = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+        let mut declared = BTreeSet::new();
+        use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+        for definition in &document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let name = ty.node.name.node.to_string();
+            declared.insert(format!("type {name}"));
+            for directive in &ty.node.directives {
+                if directive.node.name.node == "specifiedBy" {
+                    if let Some((_, url)) = directive.node.arguments.first() {
+                        let url = url.node.to_string();
+                        declared.insert(format!("{name} @specifiedBy({})", url.trim_matches('"')));
+                    }
+                }
+            }
+            match &ty.node.kind {
+                TypeKind::Object(object) => {
+                    for field in &object.fields {
+                        let field_name = &field.node.name.node;
+                        declared.insert(format!("{name}.{field_name}"));
+                        for arg in &field.node.arguments {
+                            declared.insert(format!("{name}.{field_name}({})", arg.node.name.node));
+                        }
+                    }
+                }
+                TypeKind::InputObject(input) => {
+                    for field in &input.fields {
+                        declared.insert(format!("{name}.{}", field.node.name.node));
+                    }
+                }
+                TypeKind::Enum(values) => {
+                    for value in &values.values {
+                        declared.insert(format!("{name}.{}", value.node.value.node));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let missing: Vec<_> = seen.difference(&declared).collect();
+        let extra: Vec<_> = declared.difference(&seen).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "the committed SDL differs from introspection: missing {missing:?}, extra {extra:?}"
+        );
+        assert!(
+            seen.iter().any(|s| s.contains("@specifiedBy")),
+            "introspection reports specifiedBy URLs"
+        );
+    }
+
+    /// Every field of the query, mutation and subscription roots declares who may use it: each
+    /// resolver in a `*Query`, `*Mutation` or `*Subscription` impl of this folder carries a
+    /// `guard`. Fails naming the field that does not.
+    #[test]
+    fn every_root_field_declares_a_permission() {
+        let mut unguarded = Vec::new();
+        let mut checked = 0;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/graphql");
+        let mut files: Vec<_> = walk(&dir);
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            let mut root = false;
+            let mut attributes = String::new();
+            for line in text.lines() {
+                let trimmed = line.trim();
+                if let Some(rest) = trimmed.strip_prefix("impl ") {
+                    let ty = rest.split_whitespace().next().unwrap_or_default();
+                    root = ["Query", "Mutation", "Subscription"]
+                        .iter()
+                        .any(|suffix| ty.ends_with(suffix));
+                } else if line == "}" {
+                    root = false;
+                }
+                if trimmed.starts_with("#[") || trimmed.starts_with("///") {
+                    attributes.push_str(trimmed);
+                    continue;
+                }
+                if root && line.starts_with("    ") && trimmed.starts_with("async fn ") {
+                    checked += 1;
+                    if !attributes.contains("guard = ") {
+                        let name = trimmed["async fn ".len()..]
+                            .split('(')
+                            .next()
+                            .unwrap_or_default();
+                        unguarded.push(format!("{}: {name}", file.display()));
+                    }
+                }
+                attributes.clear();
+            }
+        }
+        assert!(checked > 10, "the scan found the resolvers ({checked})");
+        assert!(
+            unguarded.is_empty(),
+            "fields without a guard: {unguarded:#?}"
+        );
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("source folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
     }
 }

@@ -2,17 +2,15 @@
 
 use super::lists::like_pattern;
 use super::page::{Page, PageRequest};
-use super::{
-    command_context, parse_id, principal, require_superuser, services, settle, WriteReceipt,
-};
+use super::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
 use crate::auth;
 use crate::error::ApiError;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
 use domain::operator::{Operator, OperatorCommand};
 use domain::values::{DisplayName, Email, Label};
-use projections::operators::NAME as OPERATORS;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -94,6 +92,7 @@ pub struct OperatorQuery;
 #[Object]
 impl OperatorQuery {
     /// The operator making this request.
+    #[graphql(guard = "Rule::Staff")]
     async fn me(&self, ctx: &Context<'_>) -> Result<OperatorNode, ApiError> {
         let me = principal(ctx)?;
         find_operator(&services(ctx).pool, me.operator_id)
@@ -101,12 +100,13 @@ impl OperatorQuery {
             .ok_or_else(|| ApiError::not_found("your operator record is gone"))
     }
 
+    #[graphql(guard = "Rule::Staff")]
     async fn operator(&self, ctx: &Context<'_>, id: ID) -> Result<Option<OperatorNode>, ApiError> {
-        principal(ctx)?;
         find_operator(&services(ctx).pool, parse_id("id", &id)?).await
     }
 
     /// Operators, oldest first.
+    #[graphql(guard = "Rule::Staff")]
     async fn operators(
         &self,
         ctx: &Context<'_>,
@@ -114,10 +114,9 @@ impl OperatorQuery {
         after: Option<String>,
         filter: Option<OperatorFilter>,
     ) -> Result<Page<(DateTime<Utc>, Uuid), OperatorNode>, ApiError> {
-        principal(ctx)?;
         let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
-        let search = filter.search.as_deref().and_then(like_pattern);
+        let search = like_pattern("search", filter.search.as_deref().unwrap_or_default())?;
         let pool = &services(ctx).pool;
         const FILTER: &str = "($1::text IS NULL OR email ILIKE $1 OR display_name ILIKE $1) \
                               AND ($2::boolean IS NULL OR superuser = $2)";
@@ -200,12 +199,13 @@ pub struct OperatorMutation;
 #[Object]
 impl OperatorMutation {
     /// Registers an operator of this backend. Superusers only.
+    #[graphql(guard = "Rule::Superuser")]
     async fn register_operator(
         &self,
         ctx: &Context<'_>,
         input: RegisterOperatorInput,
     ) -> Result<RegisterOperatorPayload, ApiError> {
-        let me = require_superuser(ctx)?;
+        let me = principal(ctx)?;
         let email = Email::parse(&input.email)?;
         let command = OperatorCommand::Register {
             display_name: DisplayName::parse(&input.display_name)?,
@@ -220,7 +220,7 @@ impl OperatorMutation {
             .bus
             .execute::<Operator>(&id.to_string(), command, &context)
             .await?;
-        let receipt = settle(ctx, &appended, &[OPERATORS]).await;
+        let receipt = settle(ctx, &appended, Operator::TYPE).await;
         Ok(RegisterOperatorPayload {
             operator: find_operator(&services.pool, id).await?,
             receipt,
@@ -228,6 +228,7 @@ impl OperatorMutation {
     }
 
     /// Issues a bearer token to an operator: to yourself, or to anyone if you are a superuser.
+    #[graphql(guard = "Rule::Staff")]
     async fn issue_operator_token(
         &self,
         ctx: &Context<'_>,
@@ -252,7 +253,7 @@ impl OperatorMutation {
             .bus
             .execute::<Operator>(&operator_id.to_string(), command, &context)
             .await?;
-        let receipt = settle(ctx, &appended, &[OPERATORS]).await;
+        let receipt = settle(ctx, &appended, Operator::TYPE).await;
         Ok(IssueOperatorTokenPayload {
             token_id,
             token: (!appended.replayed).then_some(token),
@@ -261,6 +262,7 @@ impl OperatorMutation {
     }
 
     /// Revokes a token at once: your own, or anyone's if you are a superuser.
+    #[graphql(guard = "Rule::Staff")]
     async fn revoke_operator_token(
         &self,
         ctx: &Context<'_>,
@@ -284,7 +286,7 @@ impl OperatorMutation {
             )
             .await?;
         Ok(RevokeOperatorTokenPayload {
-            receipt: settle(ctx, &appended, &[OPERATORS]).await,
+            receipt: settle(ctx, &appended, Operator::TYPE).await,
         })
     }
 }

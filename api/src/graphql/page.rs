@@ -17,8 +17,14 @@ pub struct ConnectionFields {
 
 pub type Page<K, T> = Connection<OpaqueCursor<K>, T, ConnectionFields>;
 
-/// A keyset cursor: the sort column's value as text (cast back in SQL) and the row's id as text.
-pub type Key = (String, String);
+/// A keyset cursor: the list and order it belongs to, the sort column's value as text (cast
+/// back in SQL) and the row's id as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Key {
+    pub order: String,
+    pub value: String,
+    pub id: String,
+}
 
 /// Whether the client asked for `totalCount`: counting costs O(matches), so it is only done
 /// when wanted.

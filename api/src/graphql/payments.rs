@@ -1,19 +1,16 @@
 //! Manual payments: the approval queue, its history, and the approval workflow.
 
-use super::accounts::{find_account, AccountNode, ACCOUNT_VIEWS};
+use super::accounts::{find_account, AccountNode};
 use super::lists::{db_text, DateRange, List, Order, SortDirection};
 use super::page::{Key, Page, PageRequest};
-use super::{
-    command_context, parse_id, principal, require_person, services, settle_after, WriteReceipt,
-};
+use super::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
 use crate::error::ApiError;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
 use domain::money::{Credits, Currency, Money};
 use domain::payment::{Payment, PaymentCommand, PaymentMethod};
 use domain::values::{Note, PaymentReference, Reason};
-use projections::payment_approval::NAME as PAYMENT_APPROVAL;
-use projections::payments::NAME as PAYMENTS;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -138,12 +135,13 @@ pub struct PaymentQuery;
 
 #[Object]
 impl PaymentQuery {
+    #[graphql(guard = "Rule::Staff")]
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PaymentNode>, ApiError> {
-        principal(ctx)?;
         find_payment(&services(ctx).pool, parse_id("id", &id)?).await
     }
 
     /// Payments, newest first by default; filter on `PENDING` for the approval queue.
+    #[graphql(guard = "Rule::Staff")]
     async fn payments(
         &self,
         ctx: &Context<'_>,
@@ -152,7 +150,6 @@ impl PaymentQuery {
         filter: Option<PaymentFilter>,
         #[graphql(default)] direction: SortDirection,
     ) -> Result<Page<Key, PaymentNode>, ApiError> {
-        principal(ctx)?;
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
         let list = List {
@@ -208,10 +205,6 @@ pub struct PaymentPayload {
     pub receipt: WriteReceipt,
 }
 
-/// What a payment command must have reached before it answers: the payment itself, the process
-/// manager, and what the manager's commands change on the account.
-const AFTER_PAYMENT: (&[&str], &[&str]) = (&[PAYMENTS, PAYMENT_APPROVAL], ACCOUNT_VIEWS);
-
 async fn run(
     ctx: &Context<'_>,
     payment_id: Uuid,
@@ -219,14 +212,15 @@ async fn run(
     reason: Option<String>,
     idempotency_key: Option<String>,
 ) -> Result<PaymentPayload, ApiError> {
-    let me = require_person(ctx)?;
+    let me = principal(ctx)?;
     let context = command_context(ctx, me, idempotency_key, reason);
     let services = services(ctx);
     let appended = services
         .bus
         .execute::<Payment>(&payment_id.to_string(), command, &context)
         .await?;
-    let receipt = settle_after(ctx, &appended, AFTER_PAYMENT.0, AFTER_PAYMENT.1).await;
+    // Waits for the payment-approval process manager too, and for what its commands change.
+    let receipt = settle(ctx, &appended, Payment::TYPE).await;
     let payment = find_payment(&services.pool, payment_id).await?;
     let account = match &payment {
         Some(p) => find_account(&services.pool, p.account_id).await?,
@@ -245,6 +239,7 @@ pub struct PaymentMutation;
 #[Object]
 impl PaymentMutation {
     /// Records a manual payment (wire, check, cash) awaiting approval.
+    #[graphql(guard = "Rule::Staff")]
     async fn record_payment(
         &self,
         ctx: &Context<'_>,
@@ -287,12 +282,13 @@ impl PaymentMutation {
 
     /// Approves a pending payment: the account is granted its credits (once, however often this
     /// is called) and activated if it was suspended.
+    #[graphql(guard = "Rule::Staff")]
     async fn approve_payment(
         &self,
         ctx: &Context<'_>,
         input: PaymentInput,
     ) -> Result<PaymentPayload, ApiError> {
-        let me = require_person(ctx)?;
+        let me = principal(ctx)?;
         let command = PaymentCommand::Approve {
             approver: me.operator_id.to_string(),
         };
@@ -306,6 +302,7 @@ impl PaymentMutation {
         .await
     }
 
+    #[graphql(guard = "Rule::Staff")]
     async fn reject_payment(
         &self,
         ctx: &Context<'_>,
@@ -327,6 +324,7 @@ impl PaymentMutation {
     }
 
     /// Refunds an approved payment; its credits are taken back (what is left of them).
+    #[graphql(guard = "Rule::Staff")]
     async fn refund_payment(
         &self,
         ctx: &Context<'_>,

@@ -1,6 +1,6 @@
 //! How far each projection and process manager has got in the log.
 
-use super::{principal, services};
+use super::{services, Rule};
 use crate::error::ApiError;
 use async_graphql::{Context, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
@@ -17,6 +17,21 @@ pub struct ProjectionStatus {
     /// Age in seconds of the oldest event not yet applied; 0 when caught up.
     pub lag_seconds: f64,
     pub updated_at: DateTime<Utc>,
+    /// Set while the projection is held at an event it cannot apply; it retries by itself and
+    /// goes on once a build that can apply the event runs.
+    pub stuck: Option<StuckEvent>,
+}
+
+/// An event a projection cannot apply.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct StuckEvent {
+    pub position: i64,
+    pub event_type: String,
+    /// Why it cannot be applied, as the projection reported it. Superusers only: it may quote
+    /// the database.
+    #[graphql(guard = "Rule::Superuser")]
+    pub cause: String,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -24,8 +39,8 @@ pub struct ProjectionQuery;
 
 #[Object]
 impl ProjectionQuery {
+    #[graphql(guard = "Rule::Staff")]
     async fn projections(&self, ctx: &Context<'_>) -> Result<Vec<ProjectionStatus>, ApiError> {
-        principal(ctx)?;
         let statuses = services(ctx).engine.status().await?;
         Ok(statuses
             .into_iter()
@@ -36,6 +51,12 @@ impl ProjectionQuery {
                 pending: s.pending,
                 lag_seconds: s.lag_seconds,
                 updated_at: s.updated_at,
+                stuck: s.stuck.map(|stuck| StuckEvent {
+                    position: stuck.event.position,
+                    event_type: stuck.event.event_type,
+                    cause: stuck.cause,
+                    since: stuck.since,
+                }),
             })
             .collect())
     }
@@ -53,11 +74,11 @@ pub struct ProjectionSubscription;
 #[Subscription]
 impl ProjectionSubscription {
     /// Emits whenever a projection run by this server commits a batch.
+    #[graphql(guard = "Rule::Staff")]
     async fn projection_progress(
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = ProjectionProgress>, ApiError> {
-        principal(ctx)?;
         let engine = &services(ctx).engine;
         let streams = engine.handler_names().into_iter().filter_map(|name| {
             let receiver = engine.watch(name)?;

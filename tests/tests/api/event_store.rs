@@ -87,7 +87,7 @@ async fn the_log_is_read_in_numeric_transaction_order_across_a_digit_boundary() 
         .unwrap();
     }
     let mut conn = db.pool.acquire().await.unwrap();
-    let events = projections::log::read_after(&mut conn, Default::default(), 10)
+    let events = projections::store::log::read_after(&mut conn, Default::default(), 10)
         .await
         .unwrap();
     let order: Vec<(i64, &str)> = events
@@ -95,7 +95,7 @@ async fn the_log_is_read_in_numeric_transaction_order_across_a_digit_boundary() 
         .map(|e| (e.at.transaction_id, e.aggregate_id.as_str()))
         .collect();
     assert_eq!(order, [(999, "early-digit"), (1000, "late-digit")]);
-    let after_first = projections::log::read_after(&mut conn, events[0].at, 10)
+    let after_first = projections::store::log::read_after(&mut conn, events[0].at, 10)
         .await
         .unwrap();
     assert_eq!(after_first.len(), 1);

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
-use projections::engine::{EventHandler, HandlerError};
+use cqrs_es::Aggregate;
+use projections::store::engine::{Consumes, EventHandler, HandlerError};
 use projections::RecordedEvent;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -22,19 +22,14 @@ pub enum CounterCommand {
     Nothing,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 pub enum CounterEvent {
     Added { by: i64, total: i64 },
 }
 
-impl DomainEvent for CounterEvent {
-    fn event_type(&self) -> String {
-        "Added".into()
-    }
-    fn event_version(&self) -> String {
-        "1".into()
-    }
-}
+domain::stored_event!(CounterEvent);
 
 #[derive(Debug, PartialEq)]
 pub struct CounterError(pub String);
@@ -134,6 +129,10 @@ impl Seen {
 impl EventHandler for Seen {
     fn name(&self) -> &'static str {
         self.name
+    }
+
+    fn consumes(&self) -> Consumes {
+        Consumes::Everything
     }
 
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {

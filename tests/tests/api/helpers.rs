@@ -2,7 +2,7 @@
 
 use api::config::{Secret, Settings};
 use api::startup::{self, Application};
-use projections::{db, CommandBus, Engine};
+use projections::{store::db, CommandBus, Engine};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::net::SocketAddr;
@@ -25,7 +25,15 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A fresh database, migrated.
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        db::migrate(&db.pool).await.expect("migrated");
+        db
+    }
+
+    /// A fresh database with nothing in it, not even the schema.
+    pub async fn empty() -> Self {
         // Logs go to the test's captured output, shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("info,sqlx=warn")
@@ -33,7 +41,8 @@ impl TestDb {
             .try_init();
         let name = format!("igny8_test_{}", Uuid::new_v4().simple());
         let url = format!("{}/{name}", server_url());
-        let pool = db::prepare(&url, 16).await.expect("test database");
+        db::ensure_database(&url).await.expect("test database");
+        let pool = db::connect(&url, 16).await.expect("test database");
         Self { name, url, pool }
     }
 
@@ -204,7 +213,7 @@ where
 
 pub async fn engine_with(
     pool: &PgPool,
-    handlers: Vec<Arc<dyn projections::engine::EventHandler>>,
+    handlers: Vec<Arc<dyn projections::store::engine::EventHandler>>,
 ) -> Arc<Engine> {
     Engine::new(pool.clone(), projections::EngineConfig::default(), handlers)
         .await

@@ -2,11 +2,17 @@
 //! a fresh database per test.
 
 mod accounts;
+mod authorization;
 mod command_bus;
+mod demo;
 mod event_store;
 mod fixtures;
 mod graphql;
 mod helpers;
+mod ledger;
+mod migrations;
 mod payments;
+mod poison;
 mod projector;
 mod rebuild;
+mod requests;

@@ -1,7 +1,7 @@
 use crate::fixtures::{Counter, CounterCommand, Seen};
 use crate::helpers::{engine_with, eventually, TestDb};
 use domain::Actor;
-use projections::{db, CommandBus, CommandContext};
+use projections::{store::db, CommandBus, CommandContext};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::str::FromStr;
@@ -229,19 +229,27 @@ async fn rebuilding_an_unknown_projection_names_the_mistake() {
     assert!(error.to_string().contains("no-such-thing"), "{error}");
 }
 
-/// Refuses every batch that holds an event of the aggregate `poison`.
-struct Allergic;
+/// Refuses every batch that holds an event of the aggregate `poison`, until it is cured (a
+/// fixed build deployed).
+#[derive(Default)]
+struct Allergic {
+    cured: Arc<std::sync::atomic::AtomicBool>,
+}
 
 #[async_trait::async_trait]
-impl projections::engine::EventHandler for Allergic {
+impl projections::store::engine::EventHandler for Allergic {
     fn name(&self) -> &'static str {
         "allergic"
+    }
+
+    fn consumes(&self) -> projections::store::engine::Consumes {
+        projections::store::engine::Consumes::Everything
     }
 
     async fn reset(
         &self,
         _: &mut sqlx::PgConnection,
-    ) -> Result<(), projections::engine::HandlerError> {
+    ) -> Result<(), projections::store::engine::HandlerError> {
         Ok(())
     }
 
@@ -249,7 +257,10 @@ impl projections::engine::EventHandler for Allergic {
         &self,
         _: &mut sqlx::PgConnection,
         events: &[projections::RecordedEvent],
-    ) -> Result<(), projections::engine::HandlerError> {
+    ) -> Result<(), projections::store::engine::HandlerError> {
+        if self.cured.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         match events.iter().find(|e| e.aggregate_id == "poison") {
             Some(event) => Err(format!("cannot digest event {}", event.at).into()),
             None => Ok(()),
@@ -258,12 +269,14 @@ impl projections::engine::EventHandler for Allergic {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_projection_that_fails_stalls_alone_while_the_others_in_its_batch_keep_up() {
+async fn a_projection_that_fails_stops_at_the_event_alone_and_resumes_once_fixed() {
     let db = TestDb::new().await;
     Seen::install(&db.pool, "healthy").await;
+    let allergic = Allergic::default();
+    let cure = Arc::clone(&allergic.cured);
     let engine = engine_with(
         &db.pool,
-        vec![Arc::new(Seen { name: "healthy" }), Arc::new(Allergic)],
+        vec![Arc::new(Seen { name: "healthy" }), Arc::new(allergic)],
     )
     .await;
     let stop = CancellationToken::new();
@@ -302,6 +315,44 @@ async fn a_projection_that_fails_stalls_alone_while_the_others_in_its_batch_keep
         "the failing projection stopped before the poison ({allergic_at} < {first_poison}), \
          never skipping it"
     );
+    // It stops exactly at the poison: everything before it is applied, and its status names
+    // the event.
+    let engine_for_status = Arc::clone(&engine);
+    let held = eventually(Duration::from_secs(10), || {
+        let engine = Arc::clone(&engine_for_status);
+        async move {
+            let statuses = engine.status().await.unwrap();
+            let allergic = statuses.iter().find(|s| s.name == "allergic").unwrap();
+            allergic.checkpoint.position == first_poison - 1
+                && allergic.stuck.as_ref().is_some_and(|s| {
+                    s.event.position == first_poison && s.event.event_type == "Added"
+                })
+        }
+    })
+    .await;
+    assert!(
+        held,
+        "held at the poison: {:?}",
+        engine.status().await.unwrap()
+    );
+    // The write path goes on meanwhile.
+    db.bus()
+        .execute::<Counter>("later", CounterCommand::Add(1), &context)
+        .await
+        .expect("append while a projection is stuck");
+
+    // A fixed build: the projection resumes by itself, and its status clears.
+    cure.store(true, std::sync::atomic::Ordering::SeqCst);
+    let resumed = eventually(Duration::from_secs(40), || {
+        let engine = Arc::clone(&engine_for_status);
+        async move {
+            let statuses = engine.status().await.unwrap();
+            let allergic = statuses.iter().find(|s| s.name == "allergic").unwrap();
+            allergic.stuck.is_none() && allergic.pending == 0
+        }
+    })
+    .await;
+    assert!(resumed, "resumed: {:?}", engine.status().await.unwrap());
     stop.cancel();
     while runners.join_next().await.is_some() {}
 }

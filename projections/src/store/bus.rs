@@ -6,12 +6,13 @@
 //! keys, bounded retries on optimistic-concurrency conflicts, and the log position of what was
 //! appended, so callers can wait for their own writes to reach the read models.
 
-use crate::log::{parse_xid, LogPosition};
-use crate::warm::WarmAggregates;
-use chrono::{DateTime, Duration as TimeDelta, Utc};
+use crate::store::log::{parse_xid, LogPosition};
+use crate::store::warm::WarmAggregates;
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use domain::error::{Coded, ErrorCode};
+use domain::event::{Read, StoredEvent};
 use domain::values::Reason;
 use domain::{Actor, EventMetadata};
 use sqlx::{PgPool, Row};
@@ -21,8 +22,6 @@ use uuid::Uuid;
 /// An aggregate's state is snapshotted each time its history grows past a multiple of this.
 const SNAPSHOT_EVERY: usize = 50;
 
-/// How far in the future a stated business time may lie (clock skew between machines).
-const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 /// How long a retry waits for an identical request that is still running.
 const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(15);
@@ -86,12 +85,8 @@ impl CommandContext {
                     self.actor.kind
                 )))
             }
-            Some(at) if at > now + MAX_CLOCK_SKEW => {
-                return Err(CommandError::InvalidContext(
-                    "the business time of a command cannot lie in the future".into(),
-                ))
-            }
-            Some(at) => at,
+            Some(at) => domain::time::business_time(at, now)
+                .map_err(|e| CommandError::InvalidContext(e.to_string()))?,
         };
         let reason = match &self.reason {
             Some(reason) => Some(
@@ -226,6 +221,7 @@ impl CommandBus {
     where
         A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
+        A::Event: StoredEvent,
     {
         let metadata = context.metadata(Utc::now())?;
         let outcome = match &metadata.idempotency_key {
@@ -261,6 +257,7 @@ impl CommandBus {
     where
         A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
+        A::Event: StoredEvent,
     {
         let deadline = tokio::time::Instant::now() + IDEMPOTENCY_WAIT;
         let mut pause = Duration::from_millis(2);
@@ -331,6 +328,7 @@ impl CommandBus {
     where
         A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
+        A::Event: StoredEvent,
     {
         let metadata = serde_json::to_value(metadata.to_map())
             .map_err(|e| CommandError::Store(format!("unserializable metadata: {e}")))?;
@@ -428,13 +426,16 @@ impl CommandBus {
     async fn load<A: Aggregate>(
         &self,
         aggregate_id: &str,
-    ) -> Result<(A, i64), CommandError<A::Error>> {
-        let rows: Vec<(bool, i64, serde_json::Value)> = sqlx::query_as(
+    ) -> Result<(A, i64), CommandError<A::Error>>
+    where
+        A::Event: StoredEvent,
+    {
+        let rows: Vec<(bool, i64, serde_json::Value, String, String)> = sqlx::query_as(
             "WITH snapshot AS (SELECT sequence, payload FROM aggregate_snapshots \
                                WHERE aggregate_type = $1 AND aggregate_id = $2) \
-             SELECT true, sequence, payload FROM snapshot \
+             SELECT true, sequence, payload, '', '' FROM snapshot \
              UNION ALL \
-             SELECT false, sequence, payload FROM events \
+             SELECT false, sequence, payload, event_type, event_version FROM events \
              WHERE aggregate_type = $1 AND aggregate_id = $2 \
                AND sequence > coalesce((SELECT sequence FROM snapshot), 0) \
              ORDER BY 1 DESC, 2",
@@ -446,7 +447,7 @@ impl CommandBus {
         let mut rows = rows.into_iter().peekable();
         let (aggregate, sequence) = match rows.next_if(|(is_snapshot, ..)| *is_snapshot) {
             None => (A::default(), 0),
-            Some((_, sequence, payload)) => match serde_json::from_value::<A>(payload) {
+            Some((_, sequence, payload, ..)) => match serde_json::from_value::<A>(payload) {
                 Ok(state) => (state, sequence),
                 // An older shape of the aggregate: replay from the start instead.
                 Err(_) => return self.replay::<A>(aggregate_id).await,
@@ -455,7 +456,7 @@ impl CommandBus {
         fold(
             aggregate,
             sequence,
-            rows.map(|(_, at, payload)| (at, payload)),
+            rows.map(|(_, at, payload, event_type, version)| (at, payload, event_type, version)),
         )
     }
 
@@ -463,9 +464,12 @@ impl CommandBus {
     async fn replay<A: Aggregate>(
         &self,
         aggregate_id: &str,
-    ) -> Result<(A, i64), CommandError<A::Error>> {
-        let rows: Vec<(i64, serde_json::Value)> = sqlx::query_as(
-            "SELECT sequence, payload FROM events \
+    ) -> Result<(A, i64), CommandError<A::Error>>
+    where
+        A::Event: StoredEvent,
+    {
+        let rows: Vec<(i64, serde_json::Value, String, String)> = sqlx::query_as(
+            "SELECT sequence, payload, event_type, event_version FROM events \
              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
         )
         .bind(A::TYPE)
@@ -583,16 +587,33 @@ fn store_failure(e: sqlx::Error) -> Append {
     Append::Failed(e.to_string())
 }
 
-/// Applies stored `(sequence, payload)` events in order to `aggregate`, which stands at
-/// `sequence`; the state and sequence after the last.
+/// Applies stored `(sequence, payload, type, version)` events in order to `aggregate`, which
+/// stands at `sequence`; the state and sequence after the last. An event the aggregate cannot
+/// read (an unknown type included: its own events decide its state) refuses the command.
 fn fold<A: Aggregate>(
     mut aggregate: A,
     mut sequence: i64,
-    events: impl IntoIterator<Item = (i64, serde_json::Value)>,
-) -> Result<(A, i64), CommandError<A::Error>> {
-    for (at, payload) in events {
-        let event = serde_json::from_value(payload)
-            .map_err(|e| CommandError::Store(format!("undecodable event: {e}")))?;
+    events: impl IntoIterator<Item = (i64, serde_json::Value, String, String)>,
+) -> Result<(A, i64), CommandError<A::Error>>
+where
+    A::Event: StoredEvent,
+{
+    for (at, payload, event_type, version) in events {
+        let event = match A::Event::read(&event_type, &version, &payload) {
+            Ok(Read::Event(event)) => event,
+            Ok(Read::Unknown) => {
+                return Err(CommandError::Store(format!(
+                    "{} event {at} has a type this build does not know: {event_type}",
+                    A::TYPE
+                )))
+            }
+            Err(reason) => {
+                return Err(CommandError::Store(format!(
+                    "{} event {at} ({event_type} v{version}) cannot be read: {reason}",
+                    A::TYPE
+                )))
+            }
+        };
         aggregate.apply(event);
         sequence = at;
     }

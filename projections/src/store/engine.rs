@@ -6,7 +6,7 @@
 //! not at all, a crash at any moment loses nothing, and when several `serve` processes share a
 //! database exactly one of them applies any given batch: the others find the lock taken and wait.
 
-use crate::log::{self, LogError, LogPosition, RecordedEvent};
+use crate::store::log::{self, LogError, LogPosition, RecordedEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgListener;
@@ -23,12 +23,46 @@ pub const EVENTS_CHANNEL: &str = "igny8_events";
 
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Which events a handler reads, by aggregate type.
+#[derive(Debug, Clone, Copy)]
+pub enum Consumes {
+    /// Every event in the log (e.g. the audit log).
+    Everything,
+    /// The events of these aggregate types.
+    Only(&'static [&'static str]),
+}
+
+impl Consumes {
+    pub fn includes(self, aggregate_type: &str) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Only(types) => types.contains(&aggregate_type),
+        }
+    }
+}
+
 /// Something that consumes the log: a projection (writes read-model tables in the batch
 /// transaction) or a process manager (issues idempotent commands).
+///
+/// A handler that cannot apply an event (it cannot be decoded, a bug, a constraint) fails its
+/// batch. The engine then narrows the batch until the one event is found, applies everything
+/// before it, and keeps the handler at that event, visibly (`status`, `/readyz`, a metric and
+/// one ERROR line), retrying with back-off: it resumes by itself once a build that can apply
+/// the event runs. Every other handler and the write path go on. An event of a type the
+/// handler does not know is not a failure: `RecordedEvent::decode` skips it and counts it.
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     /// Stable name: the checkpoint key, the advisory-lock key and the `rebuild` argument.
     fn name(&self) -> &'static str;
+
+    /// The events this handler reads. Read-your-writes derives from it which handlers a
+    /// command's answer waits for.
+    fn consumes(&self) -> Consumes;
+
+    /// For a process manager: the aggregate types of the commands it issues.
+    fn emits(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Empties the read model before a rebuild.
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError>;
@@ -83,12 +117,28 @@ pub enum EngineError {
     Log(#[from] LogError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    #[error("`{name}` failed on events up to position {position}: {source}")]
+    #[error("`{name}` cannot apply {event}: {source}")]
     Handler {
         name: &'static str,
-        position: i64,
+        /// The event (or, for a batch of several, the last event) it was applying.
+        event: EventRef,
+        /// How many events the failed batch held: with one, `event` is the culprit.
+        events: usize,
         source: HandlerError,
     },
+}
+
+/// Names an event in errors and status: its position and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRef {
+    pub position: i64,
+    pub event_type: String,
+}
+
+impl std::fmt::Display for EventRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at position {}", self.event_type, self.position)
+    }
 }
 
 /// What one batch did.
@@ -111,6 +161,16 @@ pub struct HandlerStatus {
     pub pending: i64,
     /// Seconds since the oldest event not yet applied was recorded; 0 when caught up.
     pub lag_seconds: f64,
+    /// Set while the handler is held at an event it cannot apply.
+    pub stuck: Option<Stuck>,
+}
+
+/// An event a handler cannot apply, and since when it has been held there.
+#[derive(Debug, Clone)]
+pub struct Stuck {
+    pub event: EventRef,
+    pub cause: String,
+    pub since: DateTime<Utc>,
 }
 
 /// Events per `apply` during a rebuild. Large on purpose: the rebuild is one transaction, so
@@ -120,6 +180,13 @@ const REBUILD_BATCH: i64 = 20_000;
 
 /// Counting pending events costs O(pending); above this the figure only says "a lot".
 pub const PENDING_COUNT_CAP: i64 = 100_000;
+
+/// See `Engine::readers_of`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadersOf {
+    pub first: Vec<&'static str>,
+    pub then: Vec<&'static str>,
+}
 
 #[derive(Debug, Clone)]
 pub struct RebuildReport {
@@ -163,6 +230,32 @@ impl Engine {
 
     pub fn handler_names(&self) -> Vec<&'static str> {
         self.handlers.iter().map(|h| h.name()).collect()
+    }
+
+    /// What a command on `aggregate_type` must reach before its answer shows it: `first`, every
+    /// handler that reads that type; `then`, the projections that read what the process
+    /// managers among them write (see `emits`). Derived from what handlers declare.
+    pub fn readers_of(&self, aggregate_type: &str) -> ReadersOf {
+        let first: Vec<&'static str> = self
+            .handlers
+            .iter()
+            .filter(|h| h.consumes().includes(aggregate_type))
+            .map(|h| h.name())
+            .collect();
+        let emitted: Vec<&str> = self
+            .handlers
+            .iter()
+            .filter(|h| first.contains(&h.name()))
+            .flat_map(|h| h.emits().iter().copied())
+            .collect();
+        let then = self
+            .handlers
+            .iter()
+            .filter(|h| !h.is_process_manager())
+            .filter(|h| emitted.iter().any(|t| h.consumes().includes(t)))
+            .map(|h| h.name())
+            .collect();
+        ReadersOf { first, then }
     }
 
     /// The handlers that can be rebuilt: projections, not process managers.
@@ -228,12 +321,20 @@ impl Engine {
         let quick = Duration::from_millis(2);
         let mut idle = quick;
         let mut failures = 0u32;
+        // A lone handler whose batch fails narrows its batches until the failing event is
+        // found; `reported` remembers the stuck event already logged, so it is logged once.
+        let mut limit = self.config.batch_size;
+        let mut reported: Option<i64> = None;
         while !shutdown.is_cancelled() && !members.is_empty() {
             let started = tokio::time::Instant::now();
-            let delay = match self.run_batch_of(&members).await {
-                Ok(Batch::Applied(n)) if n as i64 >= self.config.batch_size => continue,
+            let delay = match self.run_batch_of(&members, limit).await {
+                Ok(Batch::Applied(n)) if n as i64 >= limit => {
+                    limit = (limit * 2).min(self.config.batch_size);
+                    continue;
+                }
                 Ok(Batch::Applied(n)) => {
                     failures = 0;
+                    limit = (limit * 2).min(self.config.batch_size);
                     idle = if n > 0 {
                         quick
                     } else {
@@ -253,11 +354,41 @@ impl Engine {
                     ejected.spawn(engine.run(alone, wake.clone(), shutdown.clone()));
                     continue;
                 }
+                Err(EngineError::Handler { events, .. }) if events > 1 => {
+                    // Apply what comes before the event that fails, and find that event.
+                    limit = (events as i64 / 2).max(1);
+                    continue;
+                }
                 Err(error) => {
-                    // A failing batch is retried, never skipped: the projection stalls (and
-                    // `/readyz` says so) rather than silently diverging from the log.
+                    // Retried, never skipped: the handler stays at the event (and `/readyz`
+                    // says so) rather than silently diverging from the log.
                     failures += 1;
-                    tracing::error!(projection = names, %error, failures, "batch failed; will retry");
+                    match &error {
+                        EngineError::Handler {
+                            name,
+                            event,
+                            source,
+                            ..
+                        } => {
+                            if reported != Some(event.position) {
+                                reported = Some(event.position);
+                                tracing::error!(
+                                    projection = name,
+                                    position = event.position,
+                                    event_type = %event.event_type,
+                                    cause = %source,
+                                    "cannot apply an event; the projection stops at it and retries"
+                                );
+                            }
+                            let cause = source.to_string();
+                            if let Err(e) = self.hold(name, event, &cause).await {
+                                tracing::warn!(projection = name, error = %e, "cannot record the stuck event");
+                            }
+                        }
+                        _ => {
+                            tracing::error!(projection = names, %error, failures, "batch failed; will retry")
+                        }
+                    }
                     let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(8)));
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
@@ -282,14 +413,36 @@ impl Engine {
         tracing::info!(projection = names, "runner stopped");
     }
 
+    /// Records that `name` is held at `event`; cleared when its checkpoint next moves.
+    async fn hold(&self, name: &str, event: &EventRef, cause: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE projection_checkpoints SET stuck_position = $2, stuck_event_type = $3, \
+             stuck_cause = $4, \
+             stuck_since = CASE WHEN stuck_position = $2 THEN stuck_since ELSE now() END \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .bind(event.position)
+        .bind(&event.event_type)
+        .bind(cause)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Applies at most one batch for `handler`.
     pub async fn run_batch(&self, handler: &Arc<dyn EventHandler>) -> Result<Batch, EngineError> {
-        self.run_batch_of(std::slice::from_ref(handler)).await
+        self.run_batch_of(std::slice::from_ref(handler), self.config.batch_size)
+            .await
     }
 
     /// Applies at most one batch for each of `handlers`, all in one transaction: each gets the
     /// events after its own checkpoint, and every checkpoint moves with its projection's rows.
-    async fn run_batch_of(&self, handlers: &[Arc<dyn EventHandler>]) -> Result<Batch, EngineError> {
+    async fn run_batch_of(
+        &self,
+        handlers: &[Arc<dyn EventHandler>],
+        limit: i64,
+    ) -> Result<Batch, EngineError> {
         let names: Vec<&str> = handlers.iter().map(|h| h.name()).collect();
         // Most looks under concurrent writers find nothing new yet (the commit that woke us is
         // still behind an open transaction, or another runner took it). One statement says
@@ -314,7 +467,7 @@ impl Engine {
         let Some(from) = checkpoints.iter().map(|(_, at)| *at).min() else {
             return Ok(Batch::Locked);
         };
-        let events = log::read_after(&mut tx, from, self.config.batch_size).await?;
+        let events = log::read_after(&mut tx, from, limit).await?;
         if events.is_empty() {
             return Ok(Batch::Applied(0));
         }
@@ -417,15 +570,15 @@ impl Engine {
             .iter()
             .zip(receivers)
             .map(|(handler, batches)| self.rebuild_one(handler.as_ref(), target, batches));
+        // Each projection commits or fails on its own: one that cannot apply an event keeps its
+        // old tables without holding back the others.
         let (read, rebuilt) = tokio::join!(
             self.read_for_rebuild(target, senders),
-            futures::future::try_join_all(appliers)
+            futures::future::join_all(appliers)
         );
-        match (read, rebuilt) {
-            // A reader failure is the cause of the appliers' "interrupted".
-            (Err(error), _) => Err(error),
-            (Ok(()), rebuilt) => rebuilt,
-        }
+        // A reader failure is the cause of the appliers' "interrupted".
+        read?;
+        rebuilt.into_iter().collect()
     }
 
     /// Reads the log up to `target` once, handing each batch to every rebuilding projection.
@@ -472,7 +625,11 @@ impl Engine {
             .await
             .map_err(|source| EngineError::Handler {
                 name,
-                position: 0,
+                event: EventRef {
+                    position: 0,
+                    event_type: "(reset)".into(),
+                },
+                events: 0,
                 source,
             })?;
         let mut at = LogPosition::default();
@@ -488,7 +645,9 @@ impl Engine {
         }
         sqlx::query(
             "UPDATE projection_checkpoints SET last_transaction_id = $2::text::xid8, \
-             last_position = $3, events_applied = $4, updated_at = now() WHERE name = $1",
+             last_position = $3, events_applied = $4, updated_at = now(), \
+             stuck_position = NULL, stuck_event_type = NULL, stuck_cause = NULL, \
+             stuck_since = NULL WHERE name = $1",
         )
         .bind(name)
         .bind(at.transaction_id.to_string())
@@ -551,7 +710,8 @@ impl Engine {
     pub async fn status(&self) -> Result<Vec<HandlerStatus>, EngineError> {
         let rows = sqlx::query(
             "SELECT c.name, c.last_transaction_id::text AS xid, c.last_position, \
-                    c.events_applied, c.updated_at, \
+                    c.events_applied, c.updated_at, c.stuck_position, c.stuck_event_type, \
+                    c.stuck_cause, c.stuck_since, \
                     (SELECT count(*) FROM (SELECT 1 FROM events e \
                        WHERE (e.transaction_id, e.position) > (c.last_transaction_id, c.last_position) \
                        LIMIT $1) pending) AS pending, \
@@ -568,6 +728,23 @@ impl Engine {
         rows.iter()
             .map(|row| {
                 let oldest: Option<DateTime<Utc>> = row.try_get("oldest_pending")?;
+                let stuck = match row.try_get::<Option<i64>, _>("stuck_position")? {
+                    None => None,
+                    Some(position) => Some(Stuck {
+                        event: EventRef {
+                            position,
+                            event_type: row
+                                .try_get::<Option<String>, _>("stuck_event_type")?
+                                .unwrap_or_default(),
+                        },
+                        cause: row
+                            .try_get::<Option<String>, _>("stuck_cause")?
+                            .unwrap_or_default(),
+                        since: row
+                            .try_get::<Option<DateTime<Utc>>, _>("stuck_since")?
+                            .unwrap_or(now),
+                    }),
+                };
                 Ok(HandlerStatus {
                     name: row.try_get("name")?,
                     checkpoint: LogPosition {
@@ -579,6 +756,7 @@ impl Engine {
                     pending: row.try_get("pending")?,
                     lag_seconds: oldest
                         .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0),
+                    stuck,
                 })
             })
             .collect()
@@ -595,7 +773,17 @@ async fn apply(
         .await
         .map_err(|source| EngineError::Handler {
             name: handler.name(),
-            position: events.last().map_or(0, |e| e.at.position),
+            event: events.last().map_or(
+                EventRef {
+                    position: 0,
+                    event_type: String::new(),
+                },
+                |e| EventRef {
+                    position: e.at.position,
+                    event_type: e.event_type.clone(),
+                },
+            ),
+            events: events.len(),
             source,
         })
 }
@@ -643,7 +831,8 @@ async fn advance(
     sqlx::query(
         "UPDATE projection_checkpoints c SET last_transaction_id = a.xid::xid8, \
          last_position = a.position, events_applied = c.events_applied + a.applied, \
-         updated_at = now() \
+         updated_at = now(), stuck_position = NULL, stuck_event_type = NULL, \
+         stuck_cause = NULL, stuck_since = NULL \
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) \
               AS a(name, xid, position, applied) \
          WHERE c.name = a.name",

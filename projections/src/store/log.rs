@@ -8,6 +8,7 @@
 //! anywhere in the cluster holds the projectors back until it ends.
 
 use chrono::{DateTime, Utc};
+use domain::event::{Read, StoredEvent};
 use domain::EventMetadata;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
@@ -30,6 +31,11 @@ impl fmt::Display for LogPosition {
 }
 
 /// One event as the log holds it, metadata already typed.
+///
+/// Reading never fails on an event's content: a row whose metadata cannot be decoded (a
+/// hand-made row, a bug in an older writer) is still handed on, and only a handler that needs
+/// that metadata fails, at that event (see `metadata`). So one bad row stops the handlers that
+/// consume it, never the reader, the write path or the other handlers.
 #[derive(Debug, Clone)]
 pub struct RecordedEvent {
     pub at: LogPosition,
@@ -39,16 +45,59 @@ pub struct RecordedEvent {
     pub event_type: String,
     pub event_version: String,
     pub payload: Value,
-    pub metadata: EventMetadata,
+    metadata: Result<EventMetadata, String>,
     pub recorded_at: DateTime<Utc>,
+}
+
+/// An event a handler cannot apply as it stands: why, and where.
+#[derive(Debug, thiserror::Error)]
+#[error("{event_type} v{version} at position {position} cannot be read: {reason}")]
+pub struct UndecodableEvent {
+    pub position: i64,
+    pub event_type: String,
+    pub version: String,
+    pub reason: String,
+}
+
+impl RecordedEvent {
+    /// Who, when and why; an error naming the event when the stored metadata is unreadable.
+    pub fn metadata(&self) -> Result<&EventMetadata, UndecodableEvent> {
+        self.metadata
+            .as_ref()
+            .map_err(|reason| self.undecodable(format!("metadata: {reason}")))
+    }
+
+    /// The event as `E`, or `None` when this build does not know its type (a newer writer during
+    /// a rolling upgrade): such events are skipped, and counted in
+    /// `igny8_events_skipped_total`. A known type that cannot be read is an error.
+    pub fn decode<E: StoredEvent>(&self) -> Result<Option<E>, UndecodableEvent> {
+        match E::read(&self.event_type, &self.event_version, &self.payload) {
+            Ok(Read::Event(event)) => Ok(Some(event)),
+            Ok(Read::Unknown) => {
+                metrics::counter!("igny8_events_skipped_total",
+                    "aggregate" => self.aggregate_type.clone(), "event_type" => self.event_type.clone())
+                .increment(1);
+                Ok(None)
+            }
+            Err(reason) => Err(self.undecodable(reason)),
+        }
+    }
+
+    /// The error for this event, for a handler that cannot read it.
+    pub fn undecodable(&self, reason: impl Into<String>) -> UndecodableEvent {
+        UndecodableEvent {
+            position: self.at.position,
+            event_type: self.event_type.clone(),
+            version: self.event_version.clone(),
+            reason: reason.into(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    #[error("event at position {position} has unreadable metadata: {reason}")]
-    BadMetadata { position: i64, reason: String },
 }
 
 const COLUMNS: &str = "position, transaction_id::text AS xid, aggregate_type, \
@@ -102,9 +151,10 @@ pub(crate) fn parse_xid(text: &str) -> Result<i64, sqlx::Error> {
 fn decode(row: &PgRow) -> Result<RecordedEvent, LogError> {
     let position: i64 = row.try_get("position")?;
     let transaction_id = parse_xid(row.try_get("xid")?)?;
-    let raw: sqlx::types::Json<HashMap<String, String>> = row.try_get("metadata")?;
-    let metadata = EventMetadata::from_map(&raw.0)
-        .map_err(|reason| LogError::BadMetadata { position, reason })?;
+    let raw: Value = row.try_get("metadata")?;
+    let metadata = serde_json::from_value::<HashMap<String, String>>(raw)
+        .map_err(|e| format!("not a map of strings: {e}"))
+        .and_then(|map| EventMetadata::from_map(&map));
     Ok(RecordedEvent {
         at: LogPosition {
             transaction_id,

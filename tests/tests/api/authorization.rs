@@ -1,0 +1,108 @@
+//! Who may do what. The platform's service principal may report usage and nothing else: no
+//! reads of accounts, payments, the audit log or operators, no tokens, no subscriptions.
+
+use crate::accounts::{adjust, consume_as, open_account};
+use crate::helpers::{create_service, error_code, TestApp};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn a_service_principal_may_report_usage_and_read_or_change_nothing_else() {
+    let app = TestApp::spawn().await;
+    let platform = create_service(&app.db.settings(), "platform@igny8.com").await;
+    let account = open_account(&app, "metered").await;
+    adjust(&app, &account, 100, "opening balance").await;
+    let me: Value = app.graphql("{ me { id } }", json!({})).await;
+    let root_id = me["data"]["me"]["id"].as_str().unwrap().to_string();
+    let platform_id: String =
+        sqlx::query_scalar("SELECT id::text FROM read.operators WHERE service")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+
+    let refused = [
+        "{ me { id } }".to_string(),
+        "{ operators { totalCount } }".to_string(),
+        format!("{{ operator(id: \"{root_id}\") {{ email }} }}"),
+        "{ auditLog { totalCount } }".to_string(),
+        "{ accounts { totalCount } }".to_string(),
+        format!("{{ account(id: \"{account}\") {{ balance }} }}"),
+        "{ creditLedger { totalCount } }".to_string(),
+        "{ payments { totalCount } }".to_string(),
+        "{ projections { name } }".to_string(),
+        format!(
+            "mutation {{ issueOperatorToken(input: {{ operatorId: \"{platform_id}\", label: \"mine\" }}) {{ token }} }}"
+        ),
+        format!(
+            "mutation {{ revokeOperatorToken(input: {{ operatorId: \"{platform_id}\", tokenId: \"{platform_id}\" }}) {{ position }} }}"
+        ),
+        "mutation { registerOperator(input: { email: \"x@example.com\", displayName: \"X\" }) { position } }".to_string(),
+        format!("mutation {{ adjustCredits(input: {{ accountId: \"{account}\", amount: 5, reason: \"r\" }}) {{ position }} }}"),
+        format!(
+            "mutation {{ recordPayment(input: {{ accountId: \"{account}\", amountMinor: 100, currency: \"USD\", credits: 5, method: WIRE }}) {{ position }} }}"
+        ),
+    ];
+    for query in &refused {
+        let (_, body) = app.graphql_as(Some(&platform), query, json!({})).await;
+        assert_eq!(error_code(&body), Some("FORBIDDEN"), "{query}: {body}");
+        let text = body.to_string();
+        assert!(!text.contains("root@example.com"), "{query} leaked: {text}");
+    }
+
+    let body = consume_as(&app, &platform, &account, 10).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["consumeCredits"]["account"]["balance"], 90);
+}
+
+#[tokio::test]
+async fn a_service_principal_cannot_subscribe_over_the_websocket() {
+    let app = TestApp::spawn().await;
+    let platform = create_service(&app.db.settings(), "platform@igny8.com").await;
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {platform}") } });
+    socket
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    let subscribe = json!({ "id": "1", "type": "subscribe",
+        "payload": { "query": "subscription { projectionProgress { name position } }" } });
+    socket
+        .send(Message::Text(subscribe.to_string().into()))
+        .await
+        .unwrap();
+    let mut refused = false;
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_secs(5), socket.next()).await
+    {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        match frame["type"].as_str() {
+            Some("connection_ack") => continue,
+            Some("error") | Some("next") => {
+                let errors = if frame["type"] == "error" {
+                    &frame["payload"]
+                } else {
+                    &frame["payload"]["errors"]
+                };
+                refused = errors.to_string().contains("FORBIDDEN");
+                break;
+            }
+            _ => break,
+        }
+    }
+    assert!(refused, "the subscription was refused with FORBIDDEN");
+}
