@@ -1,7 +1,7 @@
 //! Bearer-token authentication. A token is 32 random bytes shown once; only its SHA-256 is kept.
 
 use axum::http::HeaderMap;
-use domain::operator::TokenHash;
+use domain::identity::operator::TokenHash;
 use domain::{Actor, ActorKind};
 use projections::LogPosition;
 use rand::RngCore;

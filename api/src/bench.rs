@@ -15,10 +15,10 @@ use crate::startup::{self, Application};
 use anyhow::Context;
 use cqrs_es::persist::GenericQuery;
 use cqrs_es::{Aggregate, DomainEvent, EventEnvelope, Query, View};
-use domain::account::{Account, AccountCommand};
-use domain::money::Credits;
-use domain::plan::PlanTier;
-use domain::values::{AccountName, Email, Reason, Slug};
+use domain::billing::plan::PlanTier;
+use domain::kit::money::Credits;
+use domain::kit::values::{AccountName, Email, Reason, Slug};
+use domain::tenancy::account::{Account, AccountCommand};
 use domain::Actor;
 use postgres_es::{PostgresEventRepository, PostgresViewRepository};
 use projections::{store::db, CommandContext};
@@ -307,7 +307,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     let (bus, engine) = startup::open(settings).await?;
     let pool = bus.pool().clone();
     let token =
-        crate::operators::create_with_token(&bus, &engine, "bench@igny8.local", None, true, false)
+        crate::identity::create_with_token(&bus, &engine, "bench@igny8.local", None, true, false)
             .await?
             .token;
     ceiling_table(&pool).await?;
@@ -318,7 +318,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     for n in 0..16 {
         let id = Uuid::now_v7();
         let context = CommandContext::new(Actor::system("bench"));
-        crate::accounts::open(
+        crate::tenancy::open(
             &bus,
             &context,
             id,

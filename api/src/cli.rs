@@ -127,7 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             service,
         } => {
             let (bus, engine) = startup::open(&settings).await?;
-            let created = crate::operators::create_with_token(
+            let created = crate::identity::create_with_token(
                 &bus,
                 &engine,
                 &email,

@@ -6,21 +6,22 @@
 //! carries an idempotency key derived from what it seeds, so running the seeder twice changes
 //! nothing the second time.
 
-use crate::accounts;
 use crate::error::ApiError;
+use crate::tenancy;
 use chrono::{DateTime, Duration, Utc};
-use domain::account::{Account, AccountCommand};
-use domain::error::Coded;
-use domain::money::{Credits, Currency, Money};
-use domain::operator::{Operator, OperatorCommand, OperatorError};
-use domain::payment::{Payment, PaymentCommand, PaymentMethod};
-use domain::plan::PlanTier;
-use domain::values::{
+use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
+use domain::billing::plan::PlanTier;
+use domain::identity::operator::{Operator, OperatorCommand, OperatorError};
+use domain::kit::error::Coded;
+use domain::kit::money::{Credits, Currency, Money};
+use domain::kit::values::{
     AccountName, DisplayName, Email, ModelName, OperationType, PaymentReference, Reason, Slug,
 };
+use domain::tenancy::account::{Account, AccountCommand};
 use domain::{Actor, ActorKind, ErrorCode};
 use futures::stream::{self, StreamExt};
-use projections::{payment_approval, CommandBus, CommandContext, CommandError, Engine};
+use projections::billing::payment_approval;
+use projections::{CommandBus, CommandContext, CommandError, Engine};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
@@ -219,7 +220,7 @@ async fn play_day(
             9,
             format!("seed-demo:account:{}", script.index),
         );
-        accounts::open(
+        tenancy::open(
             bus,
             &context,
             script.id,

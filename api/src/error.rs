@@ -5,7 +5,7 @@
 //! error verbatim, and that is how database messages leak to clients. Without it, the only way
 //! to a GraphQL error is through `From<ApiError>`.
 
-use domain::error::{Coded, ErrorCode};
+use domain::kit::error::{Coded, ErrorCode};
 use projections::CommandError;
 
 #[derive(Debug, Clone)]
@@ -72,8 +72,8 @@ impl From<projections::store::engine::EngineError> for ApiError {
     }
 }
 
-impl From<domain::values::InvalidValue> for ApiError {
-    fn from(e: domain::values::InvalidValue) -> Self {
+impl From<domain::kit::values::InvalidValue> for ApiError {
+    fn from(e: domain::kit::values::InvalidValue) -> Self {
         Self::validation(e.0)
     }
 }

@@ -1,6 +1,5 @@
 //! The igny8-admin server: HTTP and GraphQL over the domain and its projections, plus the CLI.
 
-pub mod accounts;
 pub mod auth;
 pub mod bench;
 pub mod cli;
@@ -9,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod identity;
 pub mod metrics;
-pub mod operators;
 pub mod startup;
+pub mod tenancy;

@@ -35,13 +35,13 @@ pub async fn open(settings: &Settings) -> anyhow::Result<(CommandBus, Arc<Engine
     )
     .await
     .context("cannot register projections")?;
-    let system = crate::accounts::ensure_system_account(&bus)
+    let system = crate::tenancy::ensure_system_account(&bus)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the system account: {}", e.message))?;
     if !system.replayed {
         // First start: the log is a few events long; show the account before serving. A
         // projection that cannot catch up is reported by its status, not a reason not to start.
-        if let Err(error) = engine.catch_up(projections::accounts::NAME).await {
+        if let Err(error) = engine.catch_up(projections::tenancy::accounts::NAME).await {
             tracing::warn!(%error, "the system account is not projected yet");
         }
     }
@@ -63,7 +63,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let auth = Arc::new(Authenticator::new(
             pool.clone(),
-            engine.watch(projections::operators::NAME),
+            engine.watch(projections::identity::operators::NAME),
         ));
         let state = AppState {
             pool,

@@ -2,21 +2,17 @@
 //!
 //! Pure by design: no SQL, no HTTP. Anything external reaches an aggregate through its
 //! `Services` type. Every event records facts already decided here, so projections only fold.
+//!
+//! Bounded contexts are folders, with the same names in `projections` and `api`: `identity`,
+//! `tenancy`, `billing`; `kit` holds what they share.
 
-pub mod account;
-pub mod actor;
-pub mod error;
-pub mod event;
-pub mod metadata;
-pub mod money;
-pub mod operator;
-pub mod payment;
-pub mod plan;
-pub mod time;
-pub mod values;
+pub mod billing;
+pub mod identity;
+pub mod kit;
+pub mod tenancy;
 
-pub use actor::{Actor, ActorKind};
-pub use error::ErrorCode;
-pub use metadata::EventMetadata;
-pub use money::{Credits, Currency, Money};
-pub use plan::PlanTier;
+pub use billing::plan::PlanTier;
+pub use kit::actor::{Actor, ActorKind};
+pub use kit::error::ErrorCode;
+pub use kit::metadata::EventMetadata;
+pub use kit::money::{Credits, Currency, Money};

@@ -1,14 +1,12 @@
-//! The infrastructure between the domain and the API: the event store and command bus (the
-//! write path), the global log reader, the projector engine, the read models it maintains and
-//! the process managers it runs.
+//! The infrastructure between the domain and the API: the event-store machinery (`store`: the
+//! command bus, the global log reader, the projector engine) and, by bounded context, the read
+//! models it maintains and the process managers it runs.
 
-pub mod accounts;
 pub mod audit;
-pub mod ledger;
-pub mod operators;
-pub mod payment_approval;
-pub mod payments;
+pub mod billing;
+pub mod identity;
 pub mod store;
+pub mod tenancy;
 
 use std::sync::Arc;
 use store::engine::EventHandler;
@@ -17,15 +15,14 @@ pub use store::bus::{Appended, CommandBus, CommandContext, CommandError};
 pub use store::engine::{Engine, EngineConfig};
 pub use store::log::{LogPosition, RecordedEvent};
 
-/// Every projection and process manager this build runs. Process managers issue their
-/// commands through `bus`.
+/// Every projection and process manager this build runs, context by context. Process managers
+/// issue their commands through `bus`.
 pub fn all_handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
-    vec![
-        Arc::new(operators::OperatorsProjection),
-        Arc::new(accounts::AccountsProjection),
-        Arc::new(ledger::CreditLedgerProjection),
-        Arc::new(payments::PaymentsProjection),
-        Arc::new(audit::AuditLogProjection),
-        Arc::new(payment_approval::PaymentApproval::new(bus.clone())),
+    [
+        identity::handlers(),
+        tenancy::handlers(),
+        billing::handlers(bus),
+        audit::handlers(),
     ]
+    .concat()
 }

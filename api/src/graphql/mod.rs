@@ -1,15 +1,12 @@
 //! The GraphQL schema. Axum only wires it (see `http`); everything a resolver needs arrives
 //! through the schema's data (`Services`) and the request's data (`Principal`, `RequestMeta`).
 
-mod accounts;
 mod audit;
-mod ledger;
-pub mod limits;
-mod lists;
-mod operators;
-pub mod page;
-mod payments;
-mod projections_status;
+mod billing;
+mod identity;
+pub mod kit;
+mod store;
+mod tenancy;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -19,32 +16,32 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use operators::TokensByOperator;
+pub use identity::TokensByOperator;
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Most fields one query may ask for (each field costs 1; lists count once per field).
 pub const MAX_COMPLEXITY: usize = 1_000;
 
+// Each bounded context contributes its roots; they are merged here and nowhere else.
 #[derive(MergedObject, Default)]
 pub struct Query(
-    accounts::AccountQuery,
-    ledger::LedgerQuery,
-    payments::PaymentQuery,
+    tenancy::TenancyQuery,
+    billing::BillingQuery,
     audit::AuditQuery,
-    operators::OperatorQuery,
-    projections_status::ProjectionQuery,
+    identity::IdentityQuery,
+    store::StoreQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    accounts::AccountMutation,
-    payments::PaymentMutation,
-    operators::OperatorMutation,
+    tenancy::TenancyMutation,
+    billing::BillingMutation,
+    identity::IdentityMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(projections_status::ProjectionSubscription);
+pub struct Subscription(store::StoreSubscription);
 
 /// What resolvers share for the life of the server.
 pub struct Services {
@@ -67,7 +64,7 @@ pub fn build(services: Option<Services>) -> AppSchema {
         Mutation::default(),
         Subscription::default(),
     )
-    .extension(limits::DepthLimit)
+    .extension(kit::limits::DepthLimit)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
     .limit_directives(8);

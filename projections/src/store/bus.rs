@@ -11,9 +11,9 @@ use crate::store::warm::WarmAggregates;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
-use domain::error::{Coded, ErrorCode};
-use domain::event::{Read, StoredEvent};
-use domain::values::Reason;
+use domain::kit::error::{Coded, ErrorCode};
+use domain::kit::event::{Read, StoredEvent};
+use domain::kit::values::Reason;
 use domain::{Actor, EventMetadata};
 use sqlx::{PgPool, Row};
 use std::time::Duration;
@@ -85,7 +85,7 @@ impl CommandContext {
                     self.actor.kind
                 )))
             }
-            Some(at) => domain::time::business_time(at, now)
+            Some(at) => domain::kit::time::business_time(at, now)
                 .map_err(|e| CommandError::InvalidContext(e.to_string()))?,
         };
         let reason = match &self.reason {

@@ -8,7 +8,7 @@
 //! anywhere in the cluster holds the projectors back until it ends.
 
 use chrono::{DateTime, Utc};
-use domain::event::{Read, StoredEvent};
+use domain::kit::event::{Read, StoredEvent};
 use domain::EventMetadata;
 use serde_json::Value;
 use sqlx::postgres::PgRow;

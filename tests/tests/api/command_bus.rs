@@ -1,7 +1,7 @@
 use crate::fixtures::{Counter, CounterCommand};
 use crate::helpers::TestDb;
 use chrono::{Duration, Utc};
-use domain::error::{Coded, ErrorCode};
+use domain::kit::error::{Coded, ErrorCode};
 use domain::{Actor, ActorKind};
 use projections::{CommandContext, CommandError};
 use serde_json::Value;
@@ -307,9 +307,9 @@ async fn a_warm_aggregate_another_process_changed_is_decided_again_on_fresh_stat
 
 #[tokio::test]
 async fn a_refusal_is_never_answered_from_a_warm_aggregate() {
-    use domain::account::{Account, AccountCommand};
-    use domain::money::Credits;
-    use domain::values::{AccountName, Email, Reason, Slug};
+    use domain::kit::money::Credits;
+    use domain::kit::values::{AccountName, Email, Reason, Slug};
+    use domain::tenancy::account::{Account, AccountCommand};
     let db = TestDb::new().await;
     let context = CommandContext::new(operator()).with_reason("test");
     let (here, elsewhere) = (db.bus(), db.bus());
@@ -317,7 +317,7 @@ async fn a_refusal_is_never_answered_from_a_warm_aggregate() {
         name: AccountName::parse("Warm Ltd").unwrap(),
         slug: Slug::parse("warm-ltd").unwrap(),
         owner_email: Email::parse("owner@warm.example").unwrap(),
-        plan: domain::plan::PlanTier::Growth,
+        plan: domain::billing::plan::PlanTier::Growth,
     };
     let adjust = |amount: i64| AccountCommand::AdjustCredits {
         amount: Credits::signed(amount).unwrap(),

@@ -165,7 +165,7 @@ impl EventHandler for Seen {
     }
 }
 
-impl domain::error::Coded for CounterError {
+impl domain::kit::error::Coded for CounterError {
     fn code(&self) -> domain::ErrorCode {
         domain::ErrorCode::Validation
     }

@@ -182,7 +182,7 @@ async fn register_with_token(
     service: bool,
 ) -> String {
     let (bus, engine) = startup::open(settings).await.expect("open");
-    let created = api::operators::create_with_token(&bus, &engine, email, None, superuser, service)
+    let created = api::identity::create_with_token(&bus, &engine, email, None, superuser, service)
         .await
         .expect("operator created");
     created.token

@@ -1,0 +1,534 @@
+//! Accounts: the list and one account, and every account command.
+
+use crate::error::ApiError;
+use crate::graphql::kit::lists::{
+    db_text, filter_text, like_pattern, DateRange, List, Order, SortDirection,
+};
+use crate::graphql::kit::page::{Key, Page, PageRequest};
+use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
+use crate::tenancy;
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use domain::billing::plan::PlanTier;
+use domain::kit::money::Credits;
+use domain::kit::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
+use domain::tenancy::account::{Account, AccountCommand};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Free,
+    Starter,
+    Growth,
+    Scale,
+}
+
+impl From<Plan> for PlanTier {
+    fn from(plan: Plan) -> Self {
+        match plan {
+            Plan::Free => PlanTier::Free,
+            Plan::Starter => PlanTier::Starter,
+            Plan::Growth => PlanTier::Growth,
+            Plan::Scale => PlanTier::Scale,
+        }
+    }
+}
+
+db_text!(Plan, "plan", {
+    Free => "free",
+    Starter => "starter",
+    Growth => "growth",
+    Scale => "scale",
+});
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+    /// Soft-deleted: kept with its history, and can be restored.
+    Deleted,
+}
+
+db_text!(AccountStatus, "account status", {
+    Active => "active",
+    Suspended => "suspended",
+    Deleted => "deleted",
+});
+
+#[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
+#[graphql(name = "Account")]
+pub struct AccountNode {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub owner_email: String,
+    #[sqlx(try_from = "String")]
+    pub plan: Plan,
+    #[sqlx(try_from = "String")]
+    pub status: AccountStatus,
+    /// Credits available now.
+    pub balance: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    #[graphql(skip)]
+    #[sqlx(default)]
+    pub sort_value: Option<String>,
+    #[graphql(skip)]
+    #[sqlx(default)]
+    pub sort_id: Option<String>,
+}
+
+crate::graphql::kit::lists::listed!(AccountNode);
+
+const ACCOUNT_COLUMNS: &str =
+    "id, name, slug, owner_email, plan, status, balance, created_at, last_activity_at";
+
+pub(crate) async fn find_account(pool: &PgPool, id: Uuid) -> Result<Option<AccountNode>, ApiError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM read.accounts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+#[derive(InputObject, Default)]
+pub struct AccountFilter {
+    /// Any of these statuses (all but deleted when omitted).
+    pub status: Option<Vec<AccountStatus>>,
+    pub plan: Option<Vec<Plan>>,
+    pub balance_min: Option<i64>,
+    pub balance_max: Option<i64>,
+    pub created: Option<DateRange>,
+    /// Case-insensitive substring of name, slug or owner e-mail.
+    pub search: Option<String>,
+}
+
+impl AccountFilter {
+    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+        match &self.status {
+            Some(statuses) => {
+                let statuses: Vec<&str> = statuses.iter().map(|s| s.as_db()).collect();
+                qb.push(" AND status = ANY(").push_bind(statuses).push(")");
+            }
+            None => {
+                qb.push(" AND status <> 'deleted'");
+            }
+        }
+        if let Some(plans) = &self.plan {
+            let plans: Vec<&str> = plans.iter().map(|p| p.as_db()).collect();
+            qb.push(" AND plan = ANY(").push_bind(plans).push(")");
+        }
+        if let (Some(min), Some(max)) = (self.balance_min, self.balance_max) {
+            if min > max {
+                return Err(ApiError::validation(
+                    "`balanceMin` must not exceed `balanceMax`",
+                ));
+            }
+        }
+        if let Some(min) = self.balance_min {
+            qb.push(" AND balance >= ").push_bind(min);
+        }
+        if let Some(max) = self.balance_max {
+            qb.push(" AND balance <= ").push_bind(max);
+        }
+        if let Some(created) = &self.created {
+            created.push(qb, "created_at")?;
+        }
+        if let Some(pattern) = like_pattern("search", self.search.as_deref().unwrap_or_default())? {
+            qb.push(" AND (name || ' ' || slug || ' ' || owner_email) ILIKE ")
+                .push_bind(pattern);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum AccountSortField {
+    Name,
+    #[default]
+    CreatedAt,
+    Balance,
+    LastActivity,
+}
+
+#[derive(InputObject, Default)]
+pub struct AccountSort {
+    #[graphql(default)]
+    pub field: AccountSortField,
+    #[graphql(default)]
+    pub direction: SortDirection,
+}
+
+impl AccountSort {
+    fn order(&self) -> Order {
+        let (column, cast) = match self.field {
+            AccountSortField::Name => ("lower(name)", "text"),
+            AccountSortField::CreatedAt => ("created_at", "timestamptz"),
+            AccountSortField::Balance => ("balance", "bigint"),
+            AccountSortField::LastActivity => ("last_activity_at", "timestamptz"),
+        };
+        Order {
+            column,
+            cast,
+            id: "id",
+            id_cast: "uuid",
+            direction: self.direction,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// One account, by id or by slug.
+    #[graphql(guard = "Rule::Staff")]
+    async fn account(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        slug: Option<String>,
+    ) -> Result<Option<AccountNode>, ApiError> {
+        let pool = &services(ctx).pool;
+        match (id, slug) {
+            (Some(id), None) => find_account(pool, parse_id("id", &id)?).await,
+            (None, Some(slug)) => Ok(sqlx::query_as(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM read.accounts WHERE slug = $1"
+            ))
+            .bind(
+                filter_text("slug", &slug)?
+                    .unwrap_or_default()
+                    .to_lowercase(),
+            )
+            .fetch_optional(pool)
+            .await?),
+            _ => Err(ApiError::validation("give exactly one of `id` and `slug`")),
+        }
+    }
+
+    /// Accounts, filtered and sorted (newest first by default).
+    #[graphql(guard = "Rule::Staff")]
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AccountFilter>,
+        sort: Option<AccountSort>,
+    ) -> Result<Page<Key, AccountNode>, ApiError> {
+        let page = PageRequest::<Key>::parse(first, after)?;
+        let filter = filter.unwrap_or_default();
+        let list = List {
+            table: "read.accounts",
+            columns: ACCOUNT_COLUMNS,
+            order: sort.unwrap_or_default().order(),
+        };
+        list.page(ctx, page, |query| filter.push(query)).await
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AccountPayload {
+    /// The account as the read model shows it after this change.
+    pub account: Option<AccountNode>,
+    #[graphql(flatten)]
+    pub receipt: WriteReceipt,
+}
+
+#[derive(InputObject)]
+pub struct OpenAccountInput {
+    pub name: String,
+    pub slug: String,
+    pub owner_email: String,
+    pub plan: Plan,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RenameAccountInput {
+    pub account_id: ID,
+    pub name: String,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ChangeAccountPlanInput {
+    pub account_id: ID,
+    pub plan: Plan,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// For commands whose reason is required (suspend, delete).
+#[derive(InputObject)]
+pub struct AccountReasonInput {
+    pub account_id: ID,
+    pub reason: String,
+    pub idempotency_key: Option<String>,
+}
+
+/// For commands whose reason is optional (activate, restore).
+#[derive(InputObject)]
+pub struct AccountInput {
+    pub account_id: ID,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct AdjustCreditsInput {
+    pub account_id: ID,
+    /// Signed: positive adds credits, negative takes them away. Never zero.
+    pub amount: i64,
+    pub reason: String,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ConsumeCreditsInput {
+    pub account_id: ID,
+    /// What the credits paid for, e.g. `content_generation`.
+    pub operation: String,
+    pub units: i64,
+    pub model: Option<String>,
+    pub credits: i64,
+    /// When the platform used the credits, if not now (reports may arrive late).
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+/// Runs one account command and answers with the account after it.
+async fn run(
+    ctx: &Context<'_>,
+    account_id: &ID,
+    command: AccountCommand,
+    reason: Option<String>,
+    idempotency_key: Option<String>,
+) -> Result<AccountPayload, ApiError> {
+    let me = principal(ctx)?;
+    let id = parse_id("accountId", account_id)?;
+    let context = command_context(ctx, me, idempotency_key, reason);
+    execute(ctx, id, command, context).await
+}
+
+async fn execute(
+    ctx: &Context<'_>,
+    id: Uuid,
+    command: AccountCommand,
+    context: projections::CommandContext,
+) -> Result<AccountPayload, ApiError> {
+    let services = services(ctx);
+    let appended = services
+        .bus
+        .execute::<Account>(&id.to_string(), command, &context)
+        .await?;
+    let receipt = settle(ctx, &appended, Account::TYPE).await;
+    Ok(AccountPayload {
+        account: find_account(&services.pool, id).await?,
+        receipt,
+    })
+}
+
+fn reason(text: &str) -> Result<Reason, ApiError> {
+    Ok(Reason::parse(text)?)
+}
+
+#[Object]
+impl AccountMutation {
+    /// Opens an account. The slug must be free: two accounts never share one.
+    #[graphql(guard = "Rule::Staff")]
+    async fn open_account(
+        &self,
+        ctx: &Context<'_>,
+        input: OpenAccountInput,
+    ) -> Result<AccountPayload, ApiError> {
+        let me = principal(ctx)?;
+        let name = AccountName::parse(&input.name)?;
+        let slug = Slug::parse(&input.slug)?;
+        let owner = Email::parse(&input.owner_email)?;
+        let context = command_context(ctx, me, input.idempotency_key, None);
+        let services = services(ctx);
+        let id = tenancy::new_account_id(&context);
+        let appended = tenancy::open(
+            &services.bus,
+            &context,
+            id,
+            name,
+            slug,
+            owner,
+            input.plan.into(),
+        )
+        .await?;
+        let receipt = settle(ctx, &appended, Account::TYPE).await;
+        Ok(AccountPayload {
+            account: find_account(&services.pool, id).await?,
+            receipt,
+        })
+    }
+
+    #[graphql(guard = "Rule::Staff")]
+    async fn rename_account(
+        &self,
+        ctx: &Context<'_>,
+        input: RenameAccountInput,
+    ) -> Result<AccountPayload, ApiError> {
+        let command = AccountCommand::Rename {
+            name: AccountName::parse(&input.name)?,
+        };
+        run(
+            ctx,
+            &input.account_id,
+            command,
+            input.reason,
+            input.idempotency_key,
+        )
+        .await
+    }
+
+    #[graphql(guard = "Rule::Staff")]
+    async fn change_account_plan(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeAccountPlanInput,
+    ) -> Result<AccountPayload, ApiError> {
+        let command = AccountCommand::ChangePlan {
+            plan: input.plan.into(),
+        };
+        run(
+            ctx,
+            &input.account_id,
+            command,
+            input.reason,
+            input.idempotency_key,
+        )
+        .await
+    }
+
+    /// Suspends an account; it can no longer consume credits. Not the system account.
+    #[graphql(guard = "Rule::Staff")]
+    async fn suspend_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountReasonInput,
+    ) -> Result<AccountPayload, ApiError> {
+        let reason = reason(&input.reason)?;
+        let command = AccountCommand::Suspend {
+            reason: reason.clone(),
+        };
+        run(
+            ctx,
+            &input.account_id,
+            command,
+            Some(reason.to_string()),
+            input.idempotency_key,
+        )
+        .await
+    }
+
+    /// Activates a suspended account (activating an active one changes nothing).
+    #[graphql(guard = "Rule::Staff")]
+    async fn activate_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountInput,
+    ) -> Result<AccountPayload, ApiError> {
+        run(
+            ctx,
+            &input.account_id,
+            AccountCommand::Activate,
+            input.reason,
+            input.idempotency_key,
+        )
+        .await
+    }
+
+    /// Soft-deletes an account: it refuses everything but `restoreAccount`. Not the system account.
+    #[graphql(guard = "Rule::Staff")]
+    async fn delete_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountReasonInput,
+    ) -> Result<AccountPayload, ApiError> {
+        let reason = reason(&input.reason)?;
+        let command = AccountCommand::Delete {
+            reason: reason.clone(),
+        };
+        run(
+            ctx,
+            &input.account_id,
+            command,
+            Some(reason.to_string()),
+            input.idempotency_key,
+        )
+        .await
+    }
+
+    #[graphql(guard = "Rule::Staff")]
+    async fn restore_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountInput,
+    ) -> Result<AccountPayload, ApiError> {
+        run(
+            ctx,
+            &input.account_id,
+            AccountCommand::Restore,
+            input.reason,
+            input.idempotency_key,
+        )
+        .await
+    }
+
+    /// A manual correction of the balance, with the reason auditors will read.
+    #[graphql(guard = "Rule::Staff")]
+    async fn adjust_credits(
+        &self,
+        ctx: &Context<'_>,
+        input: AdjustCreditsInput,
+    ) -> Result<AccountPayload, ApiError> {
+        let reason = reason(&input.reason)?;
+        let command = AccountCommand::AdjustCredits {
+            amount: Credits::signed(input.amount)?,
+            reason: reason.clone(),
+        };
+        run(
+            ctx,
+            &input.account_id,
+            command,
+            Some(reason.to_string()),
+            input.idempotency_key,
+        )
+        .await
+    }
+
+    /// Usage reported by the platform. Service principals only.
+    #[graphql(guard = "Rule::Platform")]
+    async fn consume_credits(
+        &self,
+        ctx: &Context<'_>,
+        input: ConsumeCreditsInput,
+    ) -> Result<AccountPayload, ApiError> {
+        let platform = principal(ctx)?;
+        let id = parse_id("accountId", &input.account_id)?;
+        if input.units < 1 {
+            return Err(ApiError::validation("`units` must be at least 1"));
+        }
+        let command = AccountCommand::ConsumeCredits {
+            operation: OperationType::parse(&input.operation)?,
+            units: input.units,
+            model: input.model.as_deref().map(ModelName::parse).transpose()?,
+            credits: Credits::positive(input.credits)?,
+        };
+        let mut context = command_context(ctx, platform, input.idempotency_key, None);
+        context.occurred_at = input.occurred_at;
+        execute(ctx, id, command, context).await
+    }
+}

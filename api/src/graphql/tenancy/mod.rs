@@ -1,0 +1,10 @@
+//! Tenancy in GraphQL: accounts and their credit ledger.
+
+pub(crate) mod accounts;
+mod credit_ledger;
+
+#[derive(async_graphql::MergedObject, Default)]
+pub struct TenancyQuery(accounts::AccountQuery, credit_ledger::LedgerQuery);
+
+#[derive(async_graphql::MergedObject, Default)]
+pub struct TenancyMutation(accounts::AccountMutation);

@@ -1,0 +1,68 @@
+//! What an account records: facts already decided (e.g. `balance_after`), so readers only fold.
+
+use super::AccountStatus;
+use crate::billing::plan::PlanTier;
+use crate::kit::money::Credits;
+use crate::kit::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
+pub enum AccountEvent {
+    AccountOpened {
+        name: AccountName,
+        slug: Slug,
+        owner_email: Email,
+        plan: PlanTier,
+    },
+    AccountRenamed {
+        name: AccountName,
+    },
+    AccountPlanChanged {
+        from: PlanTier,
+        to: PlanTier,
+    },
+    AccountSuspended {
+        reason: Reason,
+    },
+    AccountActivated,
+    AccountDeleted {
+        reason: Reason,
+    },
+    AccountRestored {
+        /// The status the account returns to: the one it had when it was deleted.
+        status: AccountStatus,
+    },
+    CreditsAdjusted {
+        amount: Credits,
+        reason: Reason,
+        balance_after: Credits,
+    },
+    CreditsPurchased {
+        payment_id: Uuid,
+        credits: Credits,
+        balance_after: Credits,
+    },
+    CreditsConsumed {
+        operation: OperationType,
+        units: i64,
+        model: Option<ModelName>,
+        credits: Credits,
+        balance_after: Credits,
+    },
+    CreditsRefunded {
+        payment_id: Uuid,
+        /// What the refund asked to take back.
+        requested: Credits,
+        /// What was taken back: `min(requested, balance before)`.
+        reversed: Credits,
+        /// `requested - reversed`: credits already spent that could not be taken back.
+        shortfall: Credits,
+        reason: Reason,
+        balance_after: Credits,
+    },
+}
+
+crate::stored_event!(AccountEvent);

@@ -1,0 +1,360 @@
+//! Accounts: the tenants of the platform, their lifecycle and their credit balance.
+//!
+//! Decisions this module makes, so callers can rely on them:
+//!
+//! - **The balance never goes negative.** A debit (consumption, negative adjustment) that the
+//!   balance cannot cover is refused with `INSUFFICIENT_CREDITS`.
+//! - **Refunds after spending.** Reversing a refunded payment takes back
+//!   `min(requested, balance)` credits; whatever could not be taken back because it was already
+//!   spent is recorded as `shortfall` on the `CreditsRefunded` event, so finance sees the loss
+//!   and the balance stays non-negative. Only as many credits as the payment granted may be
+//!   reversed; a payment that was never granted is refused (`CONFLICT`).
+//! - **Idempotent for process managers.** Granting a payment that was already granted, reversing
+//!   a payment already reversed, activating an active account, renaming to the current name and
+//!   changing to the current plan all succeed and record nothing. A second grant for the same
+//!   payment with a *different* number of credits is refused (`CONFLICT`): that is a bug upstream,
+//!   not a retry.
+//! - **Refusals that are conflicts.** Suspending a suspended account, restoring a live one and
+//!   any command but `Restore` on a soft-deleted account are refused with `CONFLICT`.
+//! - **The system account** (slug [`SYSTEM_ACCOUNT_SLUG`]) is never suspended or deleted
+//!   (`FORBIDDEN`).
+//! - **Suspension stops consumption** (`FORBIDDEN`): the platform debits before it works, so a
+//!   suspended account does no work. Grants, adjustments and refund reversals still apply, so a
+//!   payment approved while suspended can be credited before the account is activated.
+//! - **Restore** returns an account to the status it had when it was deleted; the
+//!   `AccountRestored` event carries that status.
+//!
+//! Slug uniqueness is not an account's concern: [`SlugClaim`](super::slug_claim::SlugClaim),
+//! keyed by the slug, is claimed for an account before that account is opened.
+
+mod command;
+mod error;
+mod event;
+#[cfg(test)]
+mod tests;
+
+pub use command::AccountCommand;
+pub use error::AccountError;
+pub use event::AccountEvent;
+
+use crate::billing::plan::PlanTier;
+use crate::kit::money::Credits;
+use crate::kit::values::{AccountName, Slug};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use uuid::Uuid;
+
+/// The slug of the account this backend's own staff belong to.
+pub const SYSTEM_ACCOUNT_SLUG: &str = "aws-admin";
+
+/// The aggregate id of the system account, fixed so every installation agrees on it.
+pub const SYSTEM_ACCOUNT_ID: Uuid = Uuid::from_u128(0x5157_e3a0_0000_4000_8000_aa55_ad31_0001);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+impl fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one payment granted, and whether that grant has been reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Grant {
+    credits: Credits,
+    reversed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    opened: bool,
+    name: Option<AccountName>,
+    slug: Option<Slug>,
+    plan: PlanTier,
+    status: AccountStatus,
+    deleted: bool,
+    balance: Credits,
+    grants: BTreeMap<Uuid, Grant>,
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Self {
+            opened: false,
+            name: None,
+            slug: None,
+            plan: PlanTier::Free,
+            status: AccountStatus::Active,
+            deleted: false,
+            balance: Credits::ZERO,
+            grants: BTreeMap::new(),
+        }
+    }
+}
+
+impl Account {
+    pub fn is_opened(&self) -> bool {
+        self.opened
+    }
+
+    pub fn name(&self) -> Option<&AccountName> {
+        self.name.as_ref()
+    }
+
+    pub fn slug(&self) -> Option<&Slug> {
+        self.slug.as_ref()
+    }
+
+    pub fn plan(&self) -> PlanTier {
+        self.plan
+    }
+
+    pub fn status(&self) -> AccountStatus {
+        self.status
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted
+    }
+
+    pub fn balance(&self) -> Credits {
+        self.balance
+    }
+
+    pub fn is_system(&self) -> bool {
+        self.slug
+            .as_ref()
+            .is_some_and(|slug| slug.as_str() == SYSTEM_ACCOUNT_SLUG)
+    }
+
+    /// The balance after a debit, or why the balance cannot cover it.
+    fn debit(&self, amount: Credits) -> Result<Credits, AccountError> {
+        match self.balance.checked_sub(amount) {
+            Some(after) if after >= Credits::ZERO => Ok(after),
+            _ => Err(AccountError::InsufficientCredits {
+                balance: self.balance,
+                requested: amount,
+            }),
+        }
+    }
+
+    fn credit(&self, amount: Credits) -> Result<Credits, AccountError> {
+        self.balance
+            .checked_add(amount)
+            .ok_or(AccountError::BalanceOverflow)
+    }
+
+    /// `Ok(None)` means the command is already satisfied and nothing is recorded.
+    fn decide(&self, command: AccountCommand) -> Result<Option<AccountEvent>, AccountError> {
+        use AccountCommand as C;
+        use AccountEvent as E;
+        match command {
+            C::Open { .. } if self.opened => Err(AccountError::AlreadyOpened),
+            C::Open {
+                name,
+                slug,
+                owner_email,
+                plan,
+            } => Ok(Some(E::AccountOpened {
+                name,
+                slug,
+                owner_email,
+                plan,
+            })),
+            _ if !self.opened => Err(AccountError::NotFound),
+            C::Restore if self.deleted => Ok(Some(E::AccountRestored {
+                status: self.status,
+            })),
+            C::Restore => Err(AccountError::NotDeleted),
+            _ if self.deleted => Err(AccountError::Deleted),
+            C::Rename { name } if self.name.as_ref() == Some(&name) => Ok(None),
+            C::Rename { name } => Ok(Some(E::AccountRenamed { name })),
+            C::ChangePlan { plan } if plan == self.plan => Ok(None),
+            C::ChangePlan { plan } => Ok(Some(E::AccountPlanChanged {
+                from: self.plan,
+                to: plan,
+            })),
+            C::Suspend { .. } | C::Delete { .. } if self.is_system() => {
+                Err(AccountError::SystemAccountProtected)
+            }
+            C::Suspend { .. } if self.status == AccountStatus::Suspended => {
+                Err(AccountError::AlreadySuspended)
+            }
+            C::Suspend { reason } => Ok(Some(E::AccountSuspended { reason })),
+            C::Activate if self.status == AccountStatus::Active => Ok(None),
+            C::Activate => Ok(Some(E::AccountActivated)),
+            C::Delete { reason } => Ok(Some(E::AccountDeleted { reason })),
+            C::AdjustCredits { amount, reason } => {
+                let amount = Credits::signed(amount.get())?;
+                let balance_after = if amount > Credits::ZERO {
+                    self.credit(amount)?
+                } else {
+                    self.debit(Credits::new(-amount.get()))?
+                };
+                Ok(Some(E::CreditsAdjusted {
+                    amount,
+                    reason,
+                    balance_after,
+                }))
+            }
+            C::GrantPurchasedCredits {
+                payment_id,
+                credits,
+            } => {
+                let credits = Credits::positive(credits.get())?;
+                match self.grants.get(&payment_id) {
+                    Some(grant) if grant.credits == credits => Ok(None),
+                    Some(grant) => Err(AccountError::GrantMismatch {
+                        payment_id,
+                        granted: grant.credits,
+                    }),
+                    None => Ok(Some(E::CreditsPurchased {
+                        payment_id,
+                        credits,
+                        balance_after: self.credit(credits)?,
+                    })),
+                }
+            }
+            C::ConsumeCredits { .. } if self.status == AccountStatus::Suspended => {
+                Err(AccountError::Suspended)
+            }
+            C::ConsumeCredits {
+                operation,
+                units,
+                model,
+                credits,
+            } => {
+                if units < 1 {
+                    return Err(AccountError::Invalid(format!(
+                        "units must be at least 1, got {units}"
+                    )));
+                }
+                let credits = Credits::positive(credits.get())?;
+                Ok(Some(E::CreditsConsumed {
+                    operation,
+                    units,
+                    model,
+                    credits,
+                    balance_after: self.debit(credits)?,
+                }))
+            }
+            C::ReverseRefundedCredits {
+                payment_id,
+                credits,
+                reason,
+            } => {
+                let requested = Credits::positive(credits.get())?;
+                let grant = self
+                    .grants
+                    .get(&payment_id)
+                    .ok_or(AccountError::NotGranted(payment_id))?;
+                if grant.reversed {
+                    return Ok(None);
+                }
+                if requested > grant.credits {
+                    return Err(AccountError::Invalid(format!(
+                        "payment {payment_id} granted {} credits; {requested} cannot be reversed",
+                        grant.credits
+                    )));
+                }
+                let reversed = requested.min(self.balance);
+                Ok(Some(E::CreditsRefunded {
+                    payment_id,
+                    requested,
+                    reversed,
+                    shortfall: Credits::new(requested.get() - reversed.get()),
+                    reason,
+                    balance_after: Credits::new(self.balance.get() - reversed.get()),
+                }))
+            }
+        }
+    }
+}
+
+impl Aggregate for Account {
+    const TYPE: &'static str = "account";
+    type Command = AccountCommand;
+    type Event = AccountEvent;
+    type Error = AccountError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        if let Some(event) = self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        use AccountEvent as E;
+        match event {
+            E::AccountOpened {
+                name, slug, plan, ..
+            } => {
+                self.opened = true;
+                self.name = Some(name);
+                self.slug = Some(slug);
+                self.plan = plan;
+                self.status = AccountStatus::Active;
+            }
+            E::AccountRenamed { name } => self.name = Some(name),
+            E::AccountPlanChanged { to, .. } => self.plan = to,
+            E::AccountSuspended { .. } => self.status = AccountStatus::Suspended,
+            E::AccountActivated => self.status = AccountStatus::Active,
+            E::AccountDeleted { .. } => self.deleted = true,
+            E::AccountRestored { status } => {
+                self.deleted = false;
+                self.status = status;
+            }
+            E::CreditsAdjusted { balance_after, .. } | E::CreditsConsumed { balance_after, .. } => {
+                self.balance = balance_after
+            }
+            E::CreditsPurchased {
+                payment_id,
+                credits,
+                balance_after,
+            } => {
+                self.grants.insert(
+                    payment_id,
+                    Grant {
+                        credits,
+                        reversed: false,
+                    },
+                );
+                self.balance = balance_after;
+            }
+            E::CreditsRefunded {
+                payment_id,
+                balance_after,
+                ..
+            } => {
+                if let Some(grant) = self.grants.get_mut(&payment_id) {
+                    grant.reversed = true;
+                }
+                self.balance = balance_after;
+            }
+        }
+    }
+}
