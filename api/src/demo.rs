@@ -24,6 +24,7 @@ use projections::billing::payment_approval;
 use projections::{CommandBus, CommandContext, CommandError, Engine};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use strum::IntoEnumIterator;
 use uuid::Uuid;
 
 const DAYS: i64 = 90;
@@ -134,7 +135,8 @@ fn scripts(count: usize) -> Vec<Script> {
                 while day < DAYS {
                     let credits = [1_000, 2_500, 5_000, 10_000][rng.gen_range(0..4)];
                     let price = credits * 4;
-                    let method = PaymentMethod::ALL[rng.gen_range(0..PaymentMethod::ALL.len())];
+                    let methods: Vec<PaymentMethod> = PaymentMethod::iter().collect();
+                    let method = methods[rng.gen_range(0..methods.len())];
                     let outcome = match (DAYS - day, rng.gen_range(0..10)) {
                         (0..=3, _) => Outcome::Pending,
                         (_, 0) => Outcome::Rejected,

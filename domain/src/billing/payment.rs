@@ -20,15 +20,28 @@ use crate::kit::values::{bounded_text, InvalidValue, Note, PaymentReference, Rea
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use uuid::Uuid;
 
 /// The longest principal id accepted as an approver.
 pub const MAX_APPROVER_CHARS: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::EnumIter,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PaymentMethod {
     Wire,
     Check,
@@ -37,36 +50,29 @@ pub enum PaymentMethod {
 }
 
 impl PaymentMethod {
-    pub const ALL: [Self; 4] = [Self::Wire, Self::Check, Self::Cash, Self::Other];
-
+    /// The enum's text, as events, read models and CHECK constraints hold it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Wire => "wire",
-            Self::Check => "check",
-            Self::Cash => "cash",
-            Self::Other => "other",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for PaymentMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PaymentMethod {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|method| method.as_str() == s)
-            .ok_or_else(|| format!("unknown payment method `{s}`"))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::EnumIter,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PaymentStatus {
     Pending,
     Approved,
@@ -75,19 +81,9 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
+    /// The enum's text, as events, read models and CHECK constraints hold it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-            Self::Refunded => "refunded",
-        }
-    }
-}
-
-impl fmt::Display for PaymentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -648,7 +644,8 @@ mod aggregate_tests {
 
     #[test]
     fn payment_methods_round_trip_through_their_names() {
-        for method in PaymentMethod::ALL {
+        use strum::IntoEnumIterator;
+        for method in PaymentMethod::iter() {
             assert_eq!(method.as_str().parse::<PaymentMethod>(), Ok(method));
             assert_eq!(
                 serde_json::to_value(method).unwrap(),

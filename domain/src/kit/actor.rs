@@ -2,11 +2,25 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// The kind of principal behind a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::EnumIter,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ActorKind {
     /// A person operating this backend (admin, billing, support).
     Operator,
@@ -19,38 +33,15 @@ pub enum ActorKind {
 }
 
 impl ActorKind {
+    /// The enum's text, as events, read models and CHECK constraints hold it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Operator => "operator",
-            Self::AccountUser => "account_user",
-            Self::Service => "service",
-            Self::System => "system",
-        }
+        self.into()
     }
 
     /// Only machine principals may state that something happened earlier than now
     /// (imports, replays of platform reports, the demo seeder).
     pub fn may_backdate(self) -> bool {
         matches!(self, Self::Service | Self::System)
-    }
-}
-
-impl fmt::Display for ActorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ActorKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "operator" => Ok(Self::Operator),
-            "account_user" => Ok(Self::AccountUser),
-            "service" => Ok(Self::Service),
-            "system" => Ok(Self::System),
-            other => Err(format!("unknown actor kind `{other}`")),
-        }
     }
 }
 

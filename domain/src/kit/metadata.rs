@@ -64,9 +64,10 @@ impl EventMetadata {
     pub fn from_map(map: &HashMap<String, String>) -> Result<Self, String> {
         let get = |key: &str| map.get(key).cloned();
         let actor_id = get(ACTOR_ID).ok_or("metadata has no actor_id")?;
-        let actor_kind = get(ACTOR_KIND)
-            .ok_or("metadata has no actor_kind")?
-            .parse::<ActorKind>()?;
+        let actor_kind = get(ACTOR_KIND).ok_or("metadata has no actor_kind")?;
+        let actor_kind = actor_kind
+            .parse::<ActorKind>()
+            .map_err(|_| format!("unknown actor kind `{actor_kind}`"))?;
         let occurred_at = get(OCCURRED_AT)
             .ok_or("metadata has no occurred_at")?
             .parse::<DateTime<Utc>>()

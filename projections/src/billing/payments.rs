@@ -4,7 +4,7 @@ use crate::store::engine::{Consumes, EventHandler, HandlerError};
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
-use domain::billing::payment::{Payment, PaymentEvent};
+use domain::billing::payment::{Payment, PaymentEvent, PaymentStatus};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -51,7 +51,7 @@ impl EventHandler for PaymentsProjection {
                 } => sqlx::query(
                     "INSERT INTO read.payments (id, account_id, amount_minor, currency, credits, \
                      method, reference, note, status, recorded_by, recorded_at, updated_at, last_position) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10, $11)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $9, $10, $10, $11)",
                 )
                 .bind(id)
                 .bind(account_id)
@@ -63,31 +63,35 @@ impl EventHandler for PaymentsProjection {
                 .bind(note.map(|n| n.as_str().to_string()))
                 .bind(metadata.actor.id.clone())
                 .bind(at)
-                .bind(position),
+                .bind(position)
+                .bind(PaymentStatus::Pending.as_str()),
                 PaymentEvent::PaymentApproved { approver, .. } => sqlx::query(
-                    "UPDATE read.payments SET status = 'approved', approved_by = $2, approved_at = $3, \
+                    "UPDATE read.payments SET status = $5, approved_by = $2, approved_at = $3, \
                      updated_at = $3, last_position = $4 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(approver)
                 .bind(at)
-                .bind(position),
+                .bind(position)
+                .bind(PaymentStatus::Approved.as_str()),
                 PaymentEvent::PaymentRejected { reason, .. } => sqlx::query(
-                    "UPDATE read.payments SET status = 'rejected', rejected_reason = $2, \
+                    "UPDATE read.payments SET status = $5, rejected_reason = $2, \
                      updated_at = $3, last_position = $4 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(reason.as_str().to_string())
                 .bind(at)
-                .bind(position),
+                .bind(position)
+                .bind(PaymentStatus::Rejected.as_str()),
                 PaymentEvent::PaymentRefunded { reason, .. } => sqlx::query(
-                    "UPDATE read.payments SET status = 'refunded', refund_reason = $2, \
+                    "UPDATE read.payments SET status = $5, refund_reason = $2, \
                      updated_at = $3, last_position = $4 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(reason.as_str().to_string())
                 .bind(at)
-                .bind(position),
+                .bind(position)
+                .bind(PaymentStatus::Refunded.as_str()),
             };
             query.execute(&mut *conn).await?;
         }

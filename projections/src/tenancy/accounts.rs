@@ -5,7 +5,7 @@ use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use domain::tenancy::account::{Account, AccountEvent};
+use domain::tenancy::account::{Account, AccountEvent, AccountState};
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -42,15 +42,21 @@ impl Fold {
                 self.created_at = Some(at);
                 self.name = Some(name.as_str().into());
                 self.plan = Some(plan.as_str());
-                self.status = Some("active");
+                self.status = Some(AccountState::Active.as_str());
                 self.balance = Some(0);
             }
             AccountEvent::AccountRenamed { name } => self.name = Some(name.as_str().into()),
             AccountEvent::AccountPlanChanged { to, .. } => self.plan = Some(to.as_str()),
-            AccountEvent::AccountSuspended { .. } => self.status = Some("suspended"),
-            AccountEvent::AccountActivated => self.status = Some("active"),
-            AccountEvent::AccountDeleted { .. } => self.status = Some("deleted"),
-            AccountEvent::AccountRestored { status } => self.status = Some(status.as_str()),
+            AccountEvent::AccountSuspended { .. } => {
+                self.status = Some(AccountState::Suspended.as_str())
+            }
+            AccountEvent::AccountActivated => self.status = Some(AccountState::Active.as_str()),
+            AccountEvent::AccountDeleted { .. } => {
+                self.status = Some(AccountState::Deleted.as_str())
+            }
+            AccountEvent::AccountRestored { status } => {
+                self.status = Some(AccountState::from(status).as_str())
+            }
             AccountEvent::CreditsAdjusted { balance_after, .. }
             | AccountEvent::CreditsPurchased { balance_after, .. }
             | AccountEvent::CreditsConsumed { balance_after, .. }

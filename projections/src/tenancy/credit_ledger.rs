@@ -5,7 +5,7 @@ use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use domain::tenancy::account::{Account, AccountEvent};
+use domain::tenancy::account::{Account, AccountEvent, LedgerKind};
 use domain::EventMetadata;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -16,7 +16,7 @@ pub struct CreditLedgerProjection;
 
 /// One ledger line, as the event states it.
 struct Line<'a> {
-    kind: &'static str,
+    kind: LedgerKind,
     amount: i64,
     balance_after: i64,
     reason: Option<&'a str>,
@@ -47,7 +47,7 @@ impl<'a> Line<'a> {
                 balance_after,
             } => Line {
                 reason: Some(reason.as_str()),
-                ..line("adjustment", amount.get(), balance_after.get())
+                ..line(LedgerKind::Adjustment, amount.get(), balance_after.get())
             },
             AccountEvent::CreditsPurchased {
                 payment_id,
@@ -55,7 +55,7 @@ impl<'a> Line<'a> {
                 balance_after,
             } => Line {
                 payment_id: Some(*payment_id),
-                ..line("purchase", credits.get(), balance_after.get())
+                ..line(LedgerKind::Purchase, credits.get(), balance_after.get())
             },
             AccountEvent::CreditsConsumed {
                 operation,
@@ -67,7 +67,7 @@ impl<'a> Line<'a> {
                 operation: Some(operation.as_str()),
                 model: model.as_ref().map(|m| m.as_str()),
                 units: Some(*units),
-                ..line("consumption", -credits.get(), balance_after.get())
+                ..line(LedgerKind::Consumption, -credits.get(), balance_after.get())
             },
             AccountEvent::CreditsRefunded {
                 payment_id,
@@ -80,7 +80,7 @@ impl<'a> Line<'a> {
                 reason: Some(reason.as_str()),
                 payment_id: Some(*payment_id),
                 shortfall: Some(shortfall.get()),
-                ..line("refund", -reversed.get(), balance_after.get())
+                ..line(LedgerKind::Refund, -reversed.get(), balance_after.get())
             },
             _ => return None,
         })
@@ -184,7 +184,7 @@ impl<'a> Rows<'a> {
     ) {
         self.positions.push(event.at.position);
         self.accounts.push(account);
-        self.kinds.push(line.kind);
+        self.kinds.push(line.kind.as_str());
         self.amounts.push(line.amount);
         self.balances.push(line.balance_after);
         // The event's own reason first; otherwise the reason the command was given.

@@ -57,3 +57,43 @@ async fn a_database_migrated_with_0002_as_it_first_landed_still_migrates() {
     .unwrap();
     assert!(has_service);
 }
+
+/// The values a CHECK constraint allows, read from the database.
+async fn allowed(db: &TestDb, constraint: &str) -> std::collections::BTreeSet<String> {
+    let definition: String = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1",
+    )
+    .bind(constraint)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap_or_else(|_| panic!("constraint {constraint}"));
+    definition
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
+    use domain::billing::payment::{PaymentMethod, PaymentStatus};
+    use domain::billing::plan::PlanTier;
+    use domain::tenancy::account::{AccountState, LedgerKind};
+    use domain::ActorKind;
+    use strum::VariantNames;
+    let db = TestDb::new().await;
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+    let expected: [(&str, std::collections::BTreeSet<String>); 7] = [
+        ("accounts_status_check", set(AccountState::VARIANTS)),
+        ("accounts_plan_check", set(PlanTier::VARIANTS)),
+        ("payments_status_check", set(PaymentStatus::VARIANTS)),
+        ("payments_method_check", set(PaymentMethod::VARIANTS)),
+        ("credit_ledger_kind_check", set(LedgerKind::VARIANTS)),
+        ("credit_ledger_actor_kind_check", set(ActorKind::VARIANTS)),
+        ("audit_log_actor_kind_check", set(ActorKind::VARIANTS)),
+    ];
+    for (constraint, values) in expected {
+        assert_eq!(allowed(&db, constraint).await, values, "{constraint}");
+    }
+}

@@ -1,21 +1,24 @@
 //! Manual payments: the approval queue, its history, and the approval workflow.
 
 use crate::error::ApiError;
-use crate::graphql::kit::lists::{db_text, DateRange, List, Order, SortDirection};
+use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::tenancy::accounts::{find_account, AccountNode};
 use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
+use domain::billing::payment::{Payment, PaymentCommand};
 use domain::kit::money::{Credits, Currency, Money};
 use domain::kit::values::{Note, PaymentReference, Reason};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "PaymentMethod")]
+#[graphql(
+    name = "PaymentMethod",
+    remote = "domain::billing::payment::PaymentMethod"
+)]
 pub enum Method {
     Wire,
     Check,
@@ -23,25 +26,8 @@ pub enum Method {
     Other,
 }
 
-impl From<Method> for PaymentMethod {
-    fn from(method: Method) -> Self {
-        match method {
-            Method::Wire => PaymentMethod::Wire,
-            Method::Check => PaymentMethod::Check,
-            Method::Cash => PaymentMethod::Cash,
-            Method::Other => PaymentMethod::Other,
-        }
-    }
-}
-
-db_text!(Method, "payment method", {
-    Wire => "wire",
-    Check => "check",
-    Cash => "cash",
-    Other => "other",
-});
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::billing::payment::PaymentStatus")]
 pub enum PaymentStatus {
     Pending,
     Approved,
@@ -49,12 +35,10 @@ pub enum PaymentStatus {
     Refunded,
 }
 
-db_text!(PaymentStatus, "payment status", {
-    Pending => "pending",
-    Approved => "approved",
-    Rejected => "rejected",
-    Refunded => "refunded",
-});
+db_enum!(
+    Method => domain::billing::payment::PaymentMethod,
+    PaymentStatus => domain::billing::payment::PaymentStatus,
+);
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
 #[graphql(name = "Payment")]

@@ -8,30 +8,29 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, QueryBuilder};
 
-/// A GraphQL enum kept as lower-case text in a read model: one list of pairs gives both
-/// directions (`as_db` for filters, `TryFrom<String>` for decoding rows), so they cannot drift.
-macro_rules! db_text {
-    ($ty:ty, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
+/// Ties a GraphQL enum (declared with `#[graphql(remote = "…")]` over a domain enum) to the
+/// text read models hold: the domain enum's, so the strings live in one place. Gives
+/// `as_db` for filters and `TryFrom<String>` for decoding rows.
+macro_rules! db_enum {
+    ($($graphql:ty => $domain:ty),* $(,)?) => {$(
+        impl $graphql {
             pub(crate) fn as_db(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)+
-                }
+                <$domain>::from(self).as_str()
             }
         }
 
-        impl TryFrom<String> for $ty {
+        impl TryFrom<String> for $graphql {
             type Error = String;
             fn try_from(value: String) -> Result<Self, String> {
-                match value.as_str() {
-                    $($text => Ok(Self::$variant),)+
-                    other => Err(format!("unknown {} `{other}`", $what)),
-                }
+                value
+                    .parse::<$domain>()
+                    .map(Self::from)
+                    .map_err(|_| format!("unknown {} `{value}`", stringify!($graphql)))
             }
         }
-    };
+    )*};
 }
-pub(crate) use db_text;
+pub(crate) use db_enum;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum SortDirection {

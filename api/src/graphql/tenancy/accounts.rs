@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::graphql::kit::lists::{
-    db_text, filter_text, like_pattern, DateRange, List, Order, SortDirection,
+    db_enum, filter_text, like_pattern, DateRange, List, Order, SortDirection,
 };
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
@@ -10,7 +10,6 @@ use crate::tenancy;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use domain::billing::plan::PlanTier;
 use domain::kit::money::Credits;
 use domain::kit::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
 use domain::tenancy::account::{Account, AccountCommand};
@@ -18,6 +17,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::billing::plan::PlanTier")]
 pub enum Plan {
     Free,
     Starter,
@@ -25,25 +25,8 @@ pub enum Plan {
     Scale,
 }
 
-impl From<Plan> for PlanTier {
-    fn from(plan: Plan) -> Self {
-        match plan {
-            Plan::Free => PlanTier::Free,
-            Plan::Starter => PlanTier::Starter,
-            Plan::Growth => PlanTier::Growth,
-            Plan::Scale => PlanTier::Scale,
-        }
-    }
-}
-
-db_text!(Plan, "plan", {
-    Free => "free",
-    Starter => "starter",
-    Growth => "growth",
-    Scale => "scale",
-});
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::tenancy::account::AccountState")]
 pub enum AccountStatus {
     Active,
     Suspended,
@@ -51,11 +34,10 @@ pub enum AccountStatus {
     Deleted,
 }
 
-db_text!(AccountStatus, "account status", {
-    Active => "active",
-    Suspended => "suspended",
-    Deleted => "deleted",
-});
+db_enum!(
+    Plan => domain::billing::plan::PlanTier,
+    AccountStatus => domain::tenancy::account::AccountState,
+);
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
 #[graphql(name = "Account")]
@@ -114,7 +96,8 @@ impl AccountFilter {
                 qb.push(" AND status = ANY(").push_bind(statuses).push(")");
             }
             None => {
-                qb.push(" AND status <> 'deleted'");
+                qb.push(" AND status <> ")
+                    .push_bind(AccountStatus::Deleted.as_db());
             }
         }
         if let Some(plans) = &self.plan {

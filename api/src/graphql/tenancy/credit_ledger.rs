@@ -8,7 +8,7 @@
 //! balance it had when posted, which read top to bottom need not follow on.
 
 use crate::error::ApiError;
-use crate::graphql::kit::lists::{db_text, DateRange, List, Order, SortDirection};
+use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::{parse_id, Rule};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
@@ -17,6 +17,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::tenancy::account::LedgerKind")]
 pub enum LedgerKind {
     Adjustment,
     Purchase,
@@ -24,12 +25,7 @@ pub enum LedgerKind {
     Refund,
 }
 
-db_text!(LedgerKind, "ledger kind", {
-    Adjustment => "adjustment",
-    Purchase => "purchase",
-    Consumption => "consumption",
-    Refund => "refund",
-});
+db_enum!(LedgerKind => domain::tenancy::account::LedgerKind);
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
 pub struct LedgerEntry {

@@ -44,7 +44,6 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use uuid::Uuid;
 
 /// The slug of the account this backend's own staff belong to.
@@ -53,25 +52,109 @@ pub const SYSTEM_ACCOUNT_SLUG: &str = "aws-admin";
 /// The aggregate id of the system account, fixed so every installation agrees on it.
 pub const SYSTEM_ACCOUNT_ID: Uuid = Uuid::from_u128(0x5157_e3a0_0000_4000_8000_aa55_ad31_0001);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::EnumIter,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AccountStatus {
     Active,
     Suspended,
 }
 
 impl AccountStatus {
+    /// The enum's text, as events, read models and CHECK constraints hold it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
+        self.into()
+    }
+}
+
+/// Where an account stands, as lists and filters show it: its status, or deleted (a soft
+/// delete keeps the status it returns to on restore).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::EnumIter,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AccountState {
+    Active,
+    Suspended,
+    Deleted,
+}
+
+impl AccountState {
+    /// The enum's text, as read models and CHECK constraints hold it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl From<AccountStatus> for AccountState {
+    fn from(status: AccountStatus) -> Self {
+        match status {
+            AccountStatus::Active => Self::Active,
+            AccountStatus::Suspended => Self::Suspended,
         }
     }
 }
 
-impl fmt::Display for AccountStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The kind of a credit ledger line: which movement of the balance it records.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::EnumIter,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum LedgerKind {
+    /// A manual correction by an operator.
+    Adjustment,
+    /// Credits bought with an approved payment.
+    Purchase,
+    /// Credits spent by the platform.
+    Consumption,
+    /// Credits taken back when their payment was refunded.
+    Refund,
+}
+
+impl LedgerKind {
+    /// The enum's text, as read models and CHECK constraints hold it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
