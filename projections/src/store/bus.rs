@@ -6,7 +6,7 @@
 //! keys, bounded retries on optimistic-concurrency conflicts, and the log position of what was
 //! appended, so callers can wait for their own writes to reach the read models.
 
-use crate::store::log::{parse_xid, LogPosition};
+use crate::store::log::LogPosition;
 use crate::store::warm::WarmAggregates;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -280,7 +280,7 @@ impl CommandBus {
             pause = (pause * 2).min(Duration::from_millis(50));
         };
         let earlier = sqlx::query(
-            "SELECT aggregate_type, aggregate_id, position, transaction_id::text AS xid, \
+            "SELECT aggregate_type, aggregate_id, position, transaction_id, \
                     count(*) OVER () AS events \
              FROM events WHERE metadata ->> 'idempotency_key' = $1 \
              ORDER BY transaction_id DESC, position DESC LIMIT 1",
@@ -299,7 +299,7 @@ impl CommandBus {
                     aggregate_id: aggregate_id.to_string(),
                     events: row.try_get::<i64, _>("events")? as usize,
                     last: Some(LogPosition {
-                        transaction_id: parse_xid(row.try_get("xid")?)?,
+                        transaction_id: row.try_get("transaction_id")?,
                         position: row.try_get("position")?,
                     }),
                     observed: None,
@@ -501,7 +501,7 @@ impl CommandBus {
              SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload, $7 \
              FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[]) \
                   AS e(sequence, event_type, event_version, payload) \
-             RETURNING position, transaction_id::text AS xid",
+             RETURNING position, transaction_id",
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
@@ -519,8 +519,7 @@ impl CommandBus {
         let mut last = LogPosition::default();
         for row in &rows {
             let at = LogPosition {
-                transaction_id: parse_xid(row.try_get("xid").map_err(store_failure)?)
-                    .map_err(store_failure)?,
+                transaction_id: row.try_get("transaction_id").map_err(store_failure)?,
                 position: row.try_get("position").map_err(store_failure)?,
             };
             last = last.max(at);
@@ -561,7 +560,7 @@ impl CommandBus {
         sequence: i64,
     ) -> Result<LogPosition, CommandError<E>> {
         let row = sqlx::query(
-            "SELECT position, transaction_id::text AS xid FROM events \
+            "SELECT position, transaction_id FROM events \
              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
         )
         .bind(aggregate_type)
@@ -570,7 +569,7 @@ impl CommandBus {
         .fetch_one(&self.pool)
         .await?;
         Ok(LogPosition {
-            transaction_id: parse_xid(row.try_get("xid")?)?,
+            transaction_id: row.try_get("transaction_id")?,
             position: row.try_get("position")?,
         })
     }

@@ -11,16 +11,68 @@ use chrono::{DateTime, Utc};
 use domain::kit::event::{Read, StoredEvent};
 use domain::EventMetadata;
 use serde_json::Value;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::types::Oid;
 use sqlx::postgres::PgRow;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueFormat, PgValueRef, Postgres,
+};
 use sqlx::{PgConnection, Row};
 use std::collections::HashMap;
 use std::fmt;
+
+/// A PostgreSQL `xid8` (a 64-bit transaction id that never wraps around), read and written as
+/// itself: compared as text, `1000` would sort before `999`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Xid8(pub u64);
+
+/// `xid8` and `xid8[]`, by their fixed OIDs (no lookup by name).
+const XID8_OID: Oid = Oid(5069);
+const XID8_ARRAY_OID: Oid = Oid(271);
+
+impl sqlx::Type<Postgres> for Xid8 {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(XID8_OID)
+    }
+}
+
+impl PgHasArrayType for Xid8 {
+    fn array_type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(XID8_ARRAY_OID)
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for Xid8 {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        buf.extend_from_slice(&self.0.to_be_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+impl sqlx::Decode<'_, Postgres> for Xid8 {
+    fn decode(value: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match value.format() {
+            PgValueFormat::Binary => {
+                let bytes: [u8; 8] = value.as_bytes()?.try_into()?;
+                Ok(Self(u64::from_be_bytes(bytes)))
+            }
+            PgValueFormat::Text => Ok(Self(value.as_str()?.parse()?)),
+        }
+    }
+}
+
+impl fmt::Display for Xid8 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// A point in the log: the writing transaction and the event's position. Ordered the way the
 /// projector reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogPosition {
-    pub transaction_id: i64,
+    pub transaction_id: Xid8,
     pub position: i64,
 }
 
@@ -100,7 +152,7 @@ pub enum LogError {
     Database(#[from] sqlx::Error),
 }
 
-const COLUMNS: &str = "position, transaction_id::text AS xid, aggregate_type, \
+const COLUMNS: &str = "position, transaction_id, aggregate_type, \
      aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at";
 
 /// The next `limit` events after `after`, all from finished transactions.
@@ -111,13 +163,13 @@ pub async fn read_after(
 ) -> Result<Vec<RecordedEvent>, LogError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM events \
-         WHERE (transaction_id, position) > ($1::text::xid8, $2) \
+         WHERE (transaction_id, position) > ($1, $2) \
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
          ORDER BY transaction_id, position \
          LIMIT $3"
     );
     let rows = sqlx::query(&sql)
-        .bind(after.transaction_id.to_string())
+        .bind(after.transaction_id)
         .bind(after.position)
         .bind(limit)
         .fetch_all(conn)
@@ -143,14 +195,9 @@ pub async fn read_stream(
     rows.iter().map(decode).collect()
 }
 
-pub(crate) fn parse_xid(text: &str) -> Result<i64, sqlx::Error> {
-    text.parse()
-        .map_err(|e| sqlx::Error::Decode(format!("transaction id `{text}`: {e}").into()))
-}
-
 fn decode(row: &PgRow) -> Result<RecordedEvent, LogError> {
     let position: i64 = row.try_get("position")?;
-    let transaction_id = parse_xid(row.try_get("xid")?)?;
+    let transaction_id = row.try_get("transaction_id")?;
     let raw: Value = row.try_get("metadata")?;
     let metadata = serde_json::from_value::<HashMap<String, String>>(raw)
         .map_err(|e| format!("not a map of strings: {e}"))

@@ -90,9 +90,9 @@ async fn the_log_is_read_in_numeric_transaction_order_across_a_digit_boundary() 
     let events = projections::store::log::read_after(&mut conn, Default::default(), 10)
         .await
         .unwrap();
-    let order: Vec<(i64, &str)> = events
+    let order: Vec<(u64, &str)> = events
         .iter()
-        .map(|e| (e.at.transaction_id, e.aggregate_id.as_str()))
+        .map(|e| (e.at.transaction_id.0, e.aggregate_id.as_str()))
         .collect();
     assert_eq!(order, [(999, "early-digit"), (1000, "late-digit")]);
     let after_first = projections::store::log::read_after(&mut conn, events[0].at, 10)
@@ -102,5 +102,5 @@ async fn the_log_is_read_in_numeric_transaction_order_across_a_digit_boundary() 
     assert_eq!(after_first[0].aggregate_id, "late-digit");
 
     let engine = crate::helpers::engine_with(&db.pool, Vec::new()).await;
-    assert_eq!(engine.head().await.unwrap().transaction_id, 1000);
+    assert_eq!(engine.head().await.unwrap().transaction_id.0, 1000);
 }
