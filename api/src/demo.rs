@@ -186,7 +186,7 @@ fn at(actor: &Actor, start: DateTime<Utc>, day: i64, hour: i64, key: String) -> 
 
 /// Counts a command's outcome; business refusals (e.g. a debit the balance cannot cover) are
 /// part of a living system and only counted.
-fn tally<E: Coded + std::error::Error>(
+fn tally<E: Coded + std::error::Error + 'static>(
     seeded: &mut Seeded,
     result: Result<projections::Appended, CommandError<E>>,
 ) -> Result<(), ApiError> {

@@ -41,9 +41,17 @@ impl ApiError {
         )
     }
 
-    /// Logs `detail` and answers with a message that reveals nothing of it.
-    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
+    /// Logs `detail` with its whole chain of causes, once, and answers with a message that
+    /// reveals nothing of it.
+    pub fn internal(detail: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = detail.to_string();
+        let mut cause = detail.source();
+        while let Some(error) = cause {
+            chain.push_str(": ");
+            chain.push_str(&error.to_string());
+            cause = error.source();
+        }
+        tracing::error!(error = %chain, "internal error");
         Self::new(
             ErrorCode::Internal,
             "something went wrong on our side; it has been logged",
@@ -51,7 +59,7 @@ impl ApiError {
     }
 }
 
-impl<E: Coded + std::error::Error> From<CommandError<E>> for ApiError {
+impl<E: Coded + std::error::Error + 'static> From<CommandError<E>> for ApiError {
     fn from(e: CommandError<E>) -> Self {
         match e.code() {
             ErrorCode::Internal => Self::internal(&e),

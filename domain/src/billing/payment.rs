@@ -271,6 +271,8 @@ impl Payment {
     }
 }
 
+impl crate::kit::event::StoredAggregate for Payment {}
+
 impl Aggregate for Payment {
     const TYPE: &'static str = "payment";
     type Command = PaymentCommand;

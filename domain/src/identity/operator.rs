@@ -185,6 +185,8 @@ impl Operator {
     }
 }
 
+impl crate::kit::event::StoredAggregate for Operator {}
+
 impl Aggregate for Operator {
     const TYPE: &'static str = "operator";
     type Command = OperatorCommand;

@@ -58,6 +58,13 @@ pub trait StoredEvent: cqrs_es::DomainEvent + DeserializeOwned + strum::VariantN
     }
 }
 
+/// An aggregate whose state the store may snapshot. `STATE_VERSION` names the shape of its
+/// state: raise it when a field is added, removed or changes meaning, and snapshots taken at
+/// another version are ignored (the events are replayed) instead of misread.
+pub trait StoredAggregate: cqrs_es::Aggregate {
+    const STATE_VERSION: i32 = 1;
+}
+
 /// Implements `DomainEvent` (type from the variant name, version from `StoredEvent::VERSION`)
 /// and `StoredEvent` for an event enum.
 #[macro_export]

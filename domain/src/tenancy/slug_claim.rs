@@ -58,6 +58,8 @@ impl SlugClaim {
     }
 }
 
+impl crate::kit::event::StoredAggregate for SlugClaim {}
+
 impl Aggregate for SlugClaim {
     const TYPE: &'static str = "slug_claim";
     type Command = SlugClaimCommand;

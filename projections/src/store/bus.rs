@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use domain::kit::error::{Coded, ErrorCode};
-use domain::kit::event::{Read, StoredEvent};
+use domain::kit::event::{Read, StoredAggregate, StoredEvent};
 use domain::kit::values::Reason;
 use domain::{Actor, EventMetadata};
 use sqlx::{PgPool, Row};
@@ -25,6 +25,9 @@ const SNAPSHOT_EVERY: usize = 50;
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 /// How long a retry waits for an identical request that is still running.
 const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(15);
+
+/// Why the store failed: a database error, an unserializable value, an unreadable event.
+pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Who asks, why, and on behalf of which request. Becomes the metadata of every event appended.
 #[derive(Debug, Clone)]
@@ -161,9 +164,10 @@ pub enum CommandError<E> {
     /// `CONFLICT`: an identical request holding the key is still running.
     #[error("a request with idempotency key `{0}` is still in progress; retry shortly")]
     KeyBusy(String),
-    /// `INTERNAL`: the store failed; details are logged, not shown.
-    #[error("event store failure: {0}")]
-    Store(String),
+    /// `INTERNAL`: the store failed; the cause (kept as the error's source, so the one log line
+    /// shows the whole chain) is logged, never shown.
+    #[error("the event store failed")]
+    Store(#[source] StoreError),
 }
 
 impl<E: Coded> Coded for CommandError<E> {
@@ -180,7 +184,7 @@ impl<E: Coded> Coded for CommandError<E> {
 
 impl<E> From<sqlx::Error> for CommandError<E> {
     fn from(e: sqlx::Error) -> Self {
-        Self::Store(e.to_string())
+        Self::Store(Box::new(e))
     }
 }
 
@@ -219,15 +223,36 @@ impl CommandBus {
         context: &CommandContext,
     ) -> Result<Appended, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()> + Clone + 'static,
+        A: StoredAggregate<Services = ()> + Clone + 'static,
+        A::Command: Clone,
+        A::Event: StoredEvent,
+    {
+        self.execute_with::<A>(aggregate_id, command, context, &())
+            .await
+    }
+
+    /// As `execute`, for an aggregate that decides with the help of `services` (what it needs
+    /// from outside, e.g. encryption).
+    pub async fn execute_with<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        services: &A::Services,
+    ) -> Result<Appended, CommandError<A::Error>>
+    where
+        A: StoredAggregate + Clone + 'static,
         A::Command: Clone,
         A::Event: StoredEvent,
     {
         let metadata = context.metadata(Utc::now())?;
         let outcome = match &metadata.idempotency_key {
-            None => self.run::<A>(aggregate_id, command, &metadata).await,
+            None => {
+                self.run::<A>(aggregate_id, command, &metadata, services)
+                    .await
+            }
             Some(key) => {
-                self.run_once::<A>(aggregate_id, command, &metadata, key)
+                self.run_once::<A>(aggregate_id, command, &metadata, key, services)
                     .await
             }
         };
@@ -253,9 +278,10 @@ impl CommandBus {
         command: A::Command,
         metadata: &EventMetadata,
         key: &str,
+        services: &A::Services,
     ) -> Result<Appended, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()> + Clone + 'static,
+        A: StoredAggregate + Clone + 'static,
         A::Command: Clone,
         A::Event: StoredEvent,
     {
@@ -306,7 +332,10 @@ impl CommandBus {
                     replayed: true,
                 })
             }
-            None => self.run::<A>(aggregate_id, command, metadata).await,
+            None => {
+                self.run::<A>(aggregate_id, command, metadata, services)
+                    .await
+            }
         };
         guard.rollback().await?;
         outcome
@@ -324,14 +353,15 @@ impl CommandBus {
         aggregate_id: &str,
         command: A::Command,
         metadata: &EventMetadata,
+        services: &A::Services,
     ) -> Result<Appended, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()> + Clone + 'static,
+        A: StoredAggregate + Clone + 'static,
         A::Command: Clone,
         A::Event: StoredEvent,
     {
         let metadata = serde_json::to_value(metadata.to_map())
-            .map_err(|e| CommandError::Store(format!("unserializable metadata: {e}")))?;
+            .map_err(|e| CommandError::Store(Box::new(e)))?;
         let mut attempt = 0;
         let mut trust_warm = true;
         loop {
@@ -346,7 +376,7 @@ impl CommandBus {
                 None => self.load::<A>(aggregate_id).await?,
             };
             let sink = EventSink::default();
-            let decided = aggregate.handle(command.clone(), &(), &sink).await;
+            let decided = aggregate.handle(command.clone(), services, &sink).await;
             let events = sink.collect().await;
             if from_warm && (decided.is_err() || events.is_empty()) {
                 // Only an append proves the state was current: decide again on a fresh load.
@@ -381,7 +411,7 @@ impl CommandBus {
                 Ok(last) => {
                     self.warm.put(aggregate_id, aggregate, last_sequence);
                     if let Some(state) = snapshot {
-                        self.save_snapshot(A::TYPE, aggregate_id, last_sequence, state)
+                        self.save_snapshot::<A>(aggregate_id, last_sequence, state)
                             .await;
                     }
                     metrics::counter!("igny8_events_appended_total", "aggregate" => A::TYPE)
@@ -423,7 +453,7 @@ impl CommandBus {
 
     /// The aggregate as of its latest event, and that event's sequence (0: no events yet): the
     /// snapshot, if one still deserializes, plus the events after it, read in one statement.
-    async fn load<A: Aggregate>(
+    async fn load<A: StoredAggregate>(
         &self,
         aggregate_id: &str,
     ) -> Result<(A, i64), CommandError<A::Error>>
@@ -432,7 +462,8 @@ impl CommandBus {
     {
         let rows: Vec<(bool, i64, serde_json::Value, String, String)> = sqlx::query_as(
             "WITH snapshot AS (SELECT sequence, payload FROM aggregate_snapshots \
-                               WHERE aggregate_type = $1 AND aggregate_id = $2) \
+                               WHERE aggregate_type = $1 AND aggregate_id = $2 \
+                                 AND state_version = $3) \
              SELECT true, sequence, payload, '', '' FROM snapshot \
              UNION ALL \
              SELECT false, sequence, payload, event_type, event_version FROM events \
@@ -442,6 +473,7 @@ impl CommandBus {
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
+        .bind(A::STATE_VERSION)
         .fetch_all(&self.pool)
         .await?;
         let mut rows = rows.into_iter().peekable();
@@ -494,7 +526,7 @@ impl CommandBus {
             .iter()
             .map(serde_json::to_value)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Append::Failed(format!("unserializable event: {e}")))?;
+            .map_err(|e| Append::Failed(Box::new(e)))?;
         let rows = sqlx::query(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
                                  event_version, payload, metadata) \
@@ -514,7 +546,7 @@ impl CommandBus {
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Append::Conflict,
-            _ => Append::Failed(e.to_string()),
+            _ => Append::Failed(Box::new(e)),
         })?;
         let mut last = LogPosition::default();
         for row in &rows {
@@ -528,24 +560,28 @@ impl CommandBus {
     }
 
     /// Best effort: a snapshot that fails to save only costs the next load some replaying.
-    async fn save_snapshot(
+    async fn save_snapshot<A: StoredAggregate>(
         &self,
-        aggregate_type: &str,
         aggregate_id: &str,
         sequence: i64,
         state: serde_json::Value,
     ) {
+        let aggregate_type = A::TYPE;
         let saved = sqlx::query(
-            "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, payload) \
-             VALUES ($1, $2, $3, $4) \
+            "INSERT INTO aggregate_snapshots \
+             (aggregate_type, aggregate_id, sequence, payload, state_version) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE \
-             SET sequence = excluded.sequence, payload = excluded.payload, taken_at = now() \
-             WHERE aggregate_snapshots.sequence < excluded.sequence",
+             SET sequence = excluded.sequence, payload = excluded.payload, \
+                 state_version = excluded.state_version, taken_at = now() \
+             WHERE aggregate_snapshots.sequence < excluded.sequence \
+                OR aggregate_snapshots.state_version <> excluded.state_version",
         )
         .bind(aggregate_type)
         .bind(aggregate_id)
         .bind(sequence)
         .bind(state)
+        .bind(A::STATE_VERSION)
         .execute(&self.pool)
         .await;
         if let Err(error) = saved {
@@ -579,11 +615,11 @@ impl CommandBus {
 enum Append {
     /// Another command appended at the same sequence first.
     Conflict,
-    Failed(String),
+    Failed(StoreError),
 }
 
 fn store_failure(e: sqlx::Error) -> Append {
-    Append::Failed(e.to_string())
+    Append::Failed(Box::new(e))
 }
 
 /// Applies stored `(sequence, payload, type, version)` events in order to `aggregate`, which
@@ -601,16 +637,16 @@ where
         let event = match A::Event::read(&event_type, &version, &payload) {
             Ok(Read::Event(event)) => event,
             Ok(Read::Unknown) => {
-                return Err(CommandError::Store(format!(
+                return Err(CommandError::Store(StoreError::from(format!(
                     "{} event {at} has a type this build does not know: {event_type}",
                     A::TYPE
-                )))
+                ))))
             }
             Err(reason) => {
-                return Err(CommandError::Store(format!(
+                return Err(CommandError::Store(StoreError::from(format!(
                     "{} event {at} ({event_type} v{version}) cannot be read: {reason}",
                     A::TYPE
-                )))
+                ))))
             }
         };
         aggregate.apply(event);

@@ -98,6 +98,10 @@ mod tests {
             8,
             "0fd5871f0c93422901db4d85538b678d7d4ceb113588124fa801c9ed91f2956e122eefcefa58b291633e0e8460ff366e",
         ),
+        (
+            9,
+            "b9aeb27f8a362e3ef2fff83143b14e47a10a7e4ab1a792d79b5200117770d5a73542b38b1ed09613212aff04b507b6b8",
+        ),
     ];
 
     #[test]

@@ -42,6 +42,8 @@ impl fmt::Display for CounterError {
 
 impl std::error::Error for CounterError {}
 
+impl domain::kit::event::StoredAggregate for Counter {}
+
 impl Aggregate for Counter {
     const TYPE: &'static str = "counter";
     type Command = CounterCommand;

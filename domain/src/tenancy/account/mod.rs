@@ -371,6 +371,8 @@ impl Account {
     }
 }
 
+impl crate::kit::event::StoredAggregate for Account {}
+
 impl Aggregate for Account {
     const TYPE: &'static str = "account";
     type Command = AccountCommand;
