@@ -25,20 +25,27 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A fresh database, migrated.
+    /// A fresh database, migrated: a clone of the migrated template (see `template`).
     pub async fn new() -> Self {
-        let db = Self::empty().await;
-        db::migrate(&db.pool).await.expect("migrated");
-        db
+        init_logs();
+        let template = template().await;
+        let name = format!("igny8_test_{}", Uuid::new_v4().simple());
+        let admin = db::connect(&format!("{}/postgres", server_url()), 1)
+            .await
+            .expect("admin connection");
+        sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .execute(&admin)
+            .await
+            .expect("test database cloned from the template");
+        admin.close().await;
+        let url = format!("{}/{name}", server_url());
+        let pool = db::connect(&url, 16).await.expect("test database");
+        Self { name, url, pool }
     }
 
     /// A fresh database with nothing in it, not even the schema.
     pub async fn empty() -> Self {
-        // Logs go to the test's captured output, shown when a test fails.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info,sqlx=warn")
-            .with_test_writer()
-            .try_init();
+        init_logs();
         let name = format!("igny8_test_{}", Uuid::new_v4().simple());
         let url = format!("{}/{name}", server_url());
         db::ensure_database(&url).await.expect("test database");
@@ -59,6 +66,71 @@ impl TestDb {
         settings.db_pool_size = 16;
         settings
     }
+}
+
+/// Logs go to the test's captured output, shown when a test fails.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,sqlx=warn")
+        .with_test_writer()
+        .try_init();
+}
+
+/// The name of a database migrated with exactly this build's migrations, made once (by
+/// whichever test process gets there first) and cloned for every test: copying a database is
+/// cheaper than running every migration again. Named by the migrations' checksums, so a new or
+/// changed migration makes a new template. Built under another name and renamed when complete,
+/// so an interrupted build never leaves a half-migrated template behind.
+async fn template() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for migration in db::MIGRATOR.iter() {
+        migration.version.hash(&mut hasher);
+        migration.checksum.hash(&mut hasher);
+    }
+    let name = format!("igny8_template_{:016x}", hasher.finish());
+    let admin = db::connect(&format!("{}/postgres", server_url()), 1)
+        .await
+        .expect("admin connection");
+    let mut conn = admin.acquire().await.expect("admin connection");
+    sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+        .bind(&name)
+        .execute(&mut *conn)
+        .await
+        .expect("template lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("template lookup");
+    if !exists {
+        let building = format!("{name}_building");
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+            format!("CREATE DATABASE {building}"),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut *conn)
+                .await
+                .expect("template");
+        }
+        let pool = db::connect(&format!("{}/{building}", server_url()), 2)
+            .await
+            .expect("template connection");
+        db::migrate(&pool).await.expect("template migrated");
+        pool.close().await;
+        sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .execute(&mut *conn)
+            .await
+            .expect("template renamed");
+    }
+    sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+        .bind(&name)
+        .execute(&mut *conn)
+        .await
+        .expect("template unlock");
+    name
 }
 
 impl Drop for TestDb {
