@@ -2,7 +2,7 @@
 //! other handler, the write path and the start-up go on. And business time is checked at the
 //! boundary, so such an event cannot come in through the API.
 
-use crate::accounts::{account_mutation_as, event_count, open_account};
+use crate::accounts::{account_mutation_as, adjust, event_count, open_account};
 use crate::helpers::{create_operator, create_service, error_code, eventually, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -13,6 +13,8 @@ async fn business_time_before_2000_or_in_the_future_is_refused_and_appends_nothi
     let app = TestApp::spawn().await;
     let platform = create_service(&app.db.settings(), "platform@igny8.com").await;
     let account = open_account(&app, "metered").await;
+    // Credits to spend, so a refusal can only be the business time's.
+    adjust(&app, &account, 100, "opening balance").await;
     let before = event_count(&app).await;
     let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     for at in [

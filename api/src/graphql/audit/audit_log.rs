@@ -52,14 +52,14 @@ pub struct AuditFilter {
 impl AuditFilter {
     fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         let exact = [
-            ("actor_id", &self.actor_id),
-            ("action", &self.action),
-            ("aggregate_type", &self.aggregate_type),
-            ("aggregate_id", &self.aggregate_id),
+            ("actor_id", "actorId", &self.actor_id),
+            ("action", "action", &self.action),
+            ("aggregate_type", "aggregateType", &self.aggregate_type),
+            ("aggregate_id", "aggregateId", &self.aggregate_id),
         ];
-        for (column, value) in exact {
+        for (column, field, value) in exact {
             if let Some(value) = value {
-                let value = filter_text(column, value)?.unwrap_or_default();
+                let value = filter_text(field, value)?.unwrap_or_default();
                 qb.push(format!(" AND {column} = ")).push_bind(value);
             }
         }
