@@ -16,6 +16,7 @@
 
 use crate::kit::error::{Coded, ErrorCode};
 use crate::kit::money::{Credits, Money};
+use crate::kit::text_enum;
 use crate::kit::values::{bounded_text, InvalidValue, Note, PaymentReference, Reason};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -25,65 +26,21 @@ use uuid::Uuid;
 /// The longest principal id accepted as an approver.
 pub const MAX_APPROVER_CHARS: usize = 200;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-    strum::EnumIter,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum PaymentMethod {
-    Wire,
-    Check,
-    Cash,
-    Other,
-}
-
-impl PaymentMethod {
-    /// The enum's text, as events, read models and CHECK constraints hold it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+text_enum! {
+    pub enum PaymentMethod {
+        Wire,
+        Check,
+        Cash,
+        Other,
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-    strum::EnumIter,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum PaymentStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Refunded,
-}
-
-impl PaymentStatus {
-    /// The enum's text, as events, read models and CHECK constraints hold it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+text_enum! {
+    pub enum PaymentStatus {
+        Pending,
+        Approved,
+        Rejected,
+        Refunded,
     }
 }
 

@@ -1,38 +1,15 @@
 //! Plan tiers. The tiers are fixed; what each tier includes (price, credits, limits) belongs
 //! to the Plan aggregate.
 
-use serde::{Deserialize, Serialize};
+use crate::kit::text_enum;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-    strum::EnumIter,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum PlanTier {
-    Free,
-    Starter,
-    Growth,
-    Scale,
-}
-
-impl PlanTier {
-    /// The enum's text, as events, read models and CHECK constraints hold it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+text_enum! {
+    #[derive(PartialOrd, Ord)]
+    pub enum PlanTier {
+        Free,
+        Starter,
+        Growth,
+        Scale,
     }
 }
 

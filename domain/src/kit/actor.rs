@@ -1,43 +1,24 @@
 //! Who issued a command. Nothing is appended without one.
 
+use crate::kit::text_enum;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The kind of principal behind a command.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-    strum::EnumIter,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ActorKind {
-    /// A person operating this backend (admin, billing, support).
-    Operator,
-    /// A user of a tenant account, acting on their own account.
-    AccountUser,
-    /// The platform itself, reporting usage and activity.
-    Service,
-    /// This backend acting on its own: process managers, seeders, migrations.
-    System,
+text_enum! {
+    /// The kind of principal behind a command.
+    pub enum ActorKind {
+        /// A person operating this backend (admin, billing, support).
+        Operator,
+        /// A user of a tenant account, acting on their own account.
+        AccountUser,
+        /// The platform itself, reporting usage and activity.
+        Service,
+        /// This backend acting on its own: process managers, seeders, migrations.
+        System,
+    }
 }
 
 impl ActorKind {
-    /// The enum's text, as events, read models and CHECK constraints hold it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Only machine principals may state that something happened earlier than now
     /// (imports, replays of platform reports, the demo seeder).
     pub fn may_backdate(self) -> bool {

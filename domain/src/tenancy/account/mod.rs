@@ -39,6 +39,7 @@ pub use event::AccountEvent;
 
 use crate::billing::plan::PlanTier;
 use crate::kit::money::Credits;
+use crate::kit::text_enum;
 use crate::kit::values::{AccountName, Slug};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -52,64 +53,20 @@ pub const SYSTEM_ACCOUNT_SLUG: &str = "aws-admin";
 /// The aggregate id of the system account, fixed so every installation agrees on it.
 pub const SYSTEM_ACCOUNT_ID: Uuid = Uuid::from_u128(0x5157_e3a0_0000_4000_8000_aa55_ad31_0001);
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-    strum::EnumIter,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AccountStatus {
-    Active,
-    Suspended,
-}
-
-impl AccountStatus {
-    /// The enum's text, as events, read models and CHECK constraints hold it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+text_enum! {
+    pub enum AccountStatus {
+        Active,
+        Suspended,
     }
 }
 
-/// Where an account stands, as lists and filters show it: its status, or deleted (a soft
-/// delete keeps the status it returns to on restore).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-    strum::EnumIter,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AccountState {
-    Active,
-    Suspended,
-    Deleted,
-}
-
-impl AccountState {
-    /// The enum's text, as read models and CHECK constraints hold it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+text_enum! {
+    /// Where an account stands, as lists and filters show it: its status, or deleted (a soft
+    /// delete keeps the status it returns to on restore).
+    pub enum AccountState {
+        Active,
+        Suspended,
+        Deleted,
     }
 }
 
@@ -122,39 +79,17 @@ impl From<AccountStatus> for AccountState {
     }
 }
 
-/// The kind of a credit ledger line: which movement of the balance it records.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-    strum::EnumIter,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum LedgerKind {
-    /// A manual correction by an operator.
-    Adjustment,
-    /// Credits bought with an approved payment.
-    Purchase,
-    /// Credits spent by the platform.
-    Consumption,
-    /// Credits taken back when their payment was refunded.
-    Refund,
-}
-
-impl LedgerKind {
-    /// The enum's text, as read models and CHECK constraints hold it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+text_enum! {
+    /// The kind of a credit ledger line: which movement of the balance it records.
+    pub enum LedgerKind {
+        /// A manual correction by an operator.
+        Adjustment,
+        /// Credits bought with an approved payment.
+        Purchase,
+        /// Credits spent by the platform.
+        Consumption,
+        /// Credits taken back when their payment was refunded.
+        Refund,
     }
 }
 
