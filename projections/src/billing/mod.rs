@@ -5,13 +5,13 @@ pub mod payment_approval;
 pub mod payments;
 
 use crate::store::bus::CommandBus;
-use crate::store::engine::EventHandler;
+use crate::store::engine::{EventHandler, Managed};
 use std::sync::Arc;
 
 /// Process managers issue their commands through `bus`.
 pub fn handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
     vec![
         Arc::new(payments::PaymentsProjection),
-        Arc::new(payment_approval::PaymentApproval::new(bus.clone())),
+        Arc::new(Managed(payment_approval::PaymentApproval::new(bus.clone()))),
     ]
 }

@@ -12,7 +12,7 @@
 //! failures fail the batch, which is retried.
 
 use crate::store::bus::{CommandBus, CommandContext, CommandError};
-use crate::store::engine::{Consumes, EventHandler, HandlerError};
+use crate::store::engine::{Consumes, HandlerError, ProcessManager, Refusal};
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
@@ -20,7 +20,6 @@ use domain::billing::payment::{Payment, PaymentEvent};
 use domain::kit::error::Coded;
 use domain::tenancy::account::{Account, AccountCommand};
 use domain::Actor;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub const NAME: &str = "payment_approval";
@@ -81,7 +80,7 @@ fn steps(
 }
 
 #[async_trait]
-impl EventHandler for PaymentApproval {
+impl ProcessManager for PaymentApproval {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -94,60 +93,39 @@ impl EventHandler for PaymentApproval {
         &[Account::TYPE]
     }
 
-    fn is_process_manager(&self) -> bool {
-        true
-    }
-
-    /// Never called: process managers are not rebuilt.
-    async fn reset(&self, _conn: &mut PgConnection) -> Result<(), HandlerError> {
-        Ok(())
-    }
-
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<(), HandlerError> {
-        for event in events.iter().filter(|e| e.aggregate_type == Payment::TYPE) {
-            let Some(parsed) = event.decode::<PaymentEvent>()? else {
-                continue;
-            };
-            let payment_id: Uuid = event.aggregate_id.parse()?;
-            let (Some(account_id), steps) = steps(payment_id, parsed) else {
-                continue;
-            };
-            let metadata = event.metadata()?;
-            for (step, command) in steps {
-                let mut context = CommandContext::new(Actor::system(NAME));
-                context.request_id = metadata.request_id.clone();
-                context.correlation_id = Some(metadata.correlation_id.clone());
-                context.causation_id = Some(format!("event:{}", event.at.position));
-                context.occurred_at = Some(metadata.occurred_at);
-                context.idempotency_key = Some(format!("{NAME}:{payment_id}:{step}"));
-                match self
-                    .bus
-                    .execute::<Account>(&account_id.to_string(), command, &context)
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(CommandError::Rejected(refusal)) => {
-                        tracing::warn!(%payment_id, %account_id, step, %refusal, "payment step refused; recorded for follow-up");
-                        sqlx::query(
-                            "INSERT INTO read.process_issues (handler, position, code, message) \
-                             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(NAME)
-                        .bind(event.at.position)
-                        .bind(refusal.code().as_str())
-                        .bind(format!("payment {payment_id}, step {step}: {refusal}"))
-                        .execute(&mut *conn)
-                        .await?;
-                        break;
-                    }
-                    Err(other) => return Err(Box::new(other)),
+    async fn react(&self, event: &RecordedEvent) -> Result<Option<Refusal>, HandlerError> {
+        let Some(parsed) = event.decode::<PaymentEvent>()? else {
+            return Ok(None);
+        };
+        let payment_id: Uuid = event.aggregate_id.parse()?;
+        let (Some(account_id), steps) = steps(payment_id, parsed) else {
+            return Ok(None);
+        };
+        let metadata = event.metadata()?;
+        for (step, command) in steps {
+            let mut context = CommandContext::new(Actor::system(NAME));
+            context.request_id = metadata.request_id.clone();
+            context.correlation_id = Some(metadata.correlation_id.clone());
+            context.causation_id = Some(format!("event:{}", event.at.position));
+            context.occurred_at = Some(metadata.occurred_at);
+            context.idempotency_key = Some(format!("{NAME}:{payment_id}:{step}"));
+            match self
+                .bus
+                .execute::<Account>(&account_id.to_string(), command, &context)
+                .await
+            {
+                Ok(_) => {}
+                Err(CommandError::Rejected(refusal)) => {
+                    return Ok(Some(Refusal {
+                        code: refusal.code(),
+                        message: format!(
+                            "payment {payment_id}, step {step} for account {account_id}: {refusal}"
+                        ),
+                    }))
                 }
+                Err(other) => return Err(Box::new(other)),
             }
         }
-        Ok(())
+        Ok(None)
     }
 }

@@ -6,17 +6,20 @@
 //! not at all, a crash at any moment loses nothing, and when several `serve` processes share a
 //! database exactly one of them applies any given batch: the others find the lock taken and wait.
 //!
-//! In parts: `handler` (what a handler declares), `runner` (the batch loop, its narrowing on a
+//! In parts: `handler` (what a handler declares), `process_manager` (handlers that issue
+//! commands), `runner` (the batch loop, its narrowing on a
 //! failure and its wake-ups), `rebuild`, `status` (progress, lag, stuck events) and
 //! `checkpoint` (where each handler stands, in the database).
 
 mod checkpoint;
 mod handler;
+mod process_manager;
 mod rebuild;
 mod runner;
 mod status;
 
 pub use handler::{Consumes, EventHandler, EventRef, HandlerError};
+pub use process_manager::{Managed, ProcessManager, Refusal};
 pub use rebuild::RebuildReport;
 pub use runner::Batch;
 pub use status::{HandlerStatus, Stuck, PENDING_COUNT_CAP};

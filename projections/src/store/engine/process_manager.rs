@@ -1,0 +1,99 @@
+//! Process managers: handlers that act on the world instead of folding into tables.
+//!
+//! A process manager reacts to one event at a time by issuing commands through the bus, each
+//! with an idempotency key derived from the event and the step, so a batch that is applied again
+//! (a crash, a retry) only replays them. A step the target refuses is not a failure of the
+//! manager: it is recorded in `read.process_issues` for a person to resolve, and the manager
+//! moves on. The engine runs one as an `EventHandler` through [`Managed`], never rebuilds it
+//! (replaying could act again), and follows what it `emits` for read-your-writes.
+
+use super::{Consumes, EventHandler, HandlerError};
+use crate::store::log::RecordedEvent;
+use async_trait::async_trait;
+use domain::ErrorCode;
+use sqlx::PgConnection;
+
+/// A step the target of a command refused.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    /// What was refused and why, for the person who resolves it.
+    pub message: String,
+}
+
+#[async_trait]
+pub trait ProcessManager: Send + Sync + 'static {
+    /// Stable name: the checkpoint key, the advisory-lock key.
+    fn name(&self) -> &'static str;
+
+    /// The events it reacts to.
+    fn consumes(&self) -> Consumes;
+
+    /// The aggregate types of the commands it issues.
+    fn emits(&self) -> &'static [&'static str];
+
+    /// Carries out what `event` calls for. `Ok(Some(refusal))` when a step was refused; an
+    /// `Err` (the store failed) fails the batch, which is retried.
+    async fn react(&self, event: &RecordedEvent) -> Result<Option<Refusal>, HandlerError>;
+}
+
+/// Runs a [`ProcessManager`] as an engine handler.
+pub struct Managed<P>(pub P);
+
+#[async_trait]
+impl<P: ProcessManager> EventHandler for Managed<P> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn consumes(&self) -> Consumes {
+        self.0.consumes()
+    }
+
+    fn emits(&self) -> &'static [&'static str] {
+        self.0.emits()
+    }
+
+    fn is_process_manager(&self) -> bool {
+        true
+    }
+
+    /// Never called: process managers are not rebuilt.
+    async fn reset(&self, _conn: &mut PgConnection) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), HandlerError> {
+        let consumes = self.0.consumes();
+        for event in events
+            .iter()
+            .filter(|e| consumes.includes(&e.aggregate_type))
+        {
+            let Some(refusal) = self.0.react(event).await? else {
+                continue;
+            };
+            tracing::warn!(
+                process = self.0.name(),
+                position = event.at.position,
+                code = refusal.code.as_str(),
+                refusal = %refusal.message,
+                "a step was refused; recorded for follow-up"
+            );
+            sqlx::query(
+                "INSERT INTO read.process_issues (handler, position, code, message) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(self.0.name())
+            .bind(event.at.position)
+            .bind(refusal.code.as_str())
+            .bind(&refusal.message)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
