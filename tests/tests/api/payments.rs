@@ -502,3 +502,43 @@ async fn bad_payment_input_gets_a_clear_error_code_and_changes_nothing() {
     assert_eq!(event_count(&app).await, before);
     assert_eq!(account(&app, &account_id).await["balance"], 100);
 }
+
+#[tokio::test]
+async fn a_grant_the_account_refuses_is_recorded_for_a_person_and_the_manager_moves_on() {
+    let app = TestApp::spawn().await;
+    let account = crate::accounts::open_account(&app, "closing").await;
+    let payment = record_payment(&app, &account, 5_000, 500).await;
+    let body = crate::accounts::account_mutation(
+        &app,
+        "deleteAccount",
+        "AccountReasonInput",
+        json!({ "accountId": account, "reason": "customer left" }),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let approved = approve_payment(&app, &payment).await;
+    assert!(approved["errors"].is_null(), "{approved}");
+    let issues: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT handler, code, message FROM read.process_issues")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let (handler, code, message) = &issues[0];
+    assert_eq!(
+        (handler.as_str(), code.as_str()),
+        ("payment_approval", "CONFLICT")
+    );
+    assert!(
+        message.contains(&payment) && message.contains("grant"),
+        "{message}"
+    );
+    // The manager moved on: a later payment for a live account is granted.
+    let other = crate::accounts::open_account(&app, "staying").await;
+    let later = record_payment(&app, &other, 1_000, 100).await;
+    let body = approve_payment(&app, &later).await;
+    assert_eq!(
+        body["data"]["approvePayment"]["account"]["balance"], 100,
+        "{body}"
+    );
+}
