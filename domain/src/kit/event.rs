@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// What a stored event payload turned out to be.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Read<E> {
     Event(E),
     /// A type this build does not know: written by a newer version (a rolling upgrade) or for a

@@ -19,8 +19,10 @@ use sqlx::postgres::{
     PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueFormat, PgValueRef, Postgres,
 };
 use sqlx::{PgConnection, Row};
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// A PostgreSQL `xid8` (a 64-bit transaction id that never wraps around), read and written as
 /// itself: compared as text, `1000` would sort before `999`.
@@ -99,6 +101,10 @@ pub struct RecordedEvent {
     pub payload: Value,
     metadata: Result<EventMetadata, String>,
     pub recorded_at: DateTime<Utc>,
+    /// The payload as decoded by the first handler that read it, for the others in the batch:
+    /// every handler shares the batch's events, so each event is decoded once, however many
+    /// handlers read it.
+    decoded: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 /// An event a handler cannot apply as it stands: why, and where.
@@ -122,8 +128,10 @@ impl RecordedEvent {
     /// The event as `E`, or `None` when this build does not know its type (a newer writer during
     /// a rolling upgrade): such events are skipped, and counted in
     /// `igny8_events_skipped_total`. A known type that cannot be read is an error.
-    pub fn decode<E: StoredEvent>(&self) -> Result<Option<E>, UndecodableEvent> {
-        match E::read(&self.event_type, &self.event_version, &self.payload) {
+    pub fn decode<E: StoredEvent + Clone + Send + Sync + 'static>(
+        &self,
+    ) -> Result<Option<E>, UndecodableEvent> {
+        match self.read::<E>() {
             Ok(Read::Event(event)) => Ok(Some(event)),
             Ok(Read::Unknown) => {
                 metrics::counter!("igny8_events_skipped_total",
@@ -132,6 +140,19 @@ impl RecordedEvent {
                 Ok(None)
             }
             Err(reason) => Err(self.undecodable(reason)),
+        }
+    }
+
+    /// The payload read as `E`: decoded by the first caller, shared with later ones.
+    fn read<E: StoredEvent + Clone + Send + Sync + 'static>(&self) -> Result<Read<E>, String> {
+        let decode = || E::read(&self.event_type, &self.event_version, &self.payload);
+        let cached = self
+            .decoded
+            .get_or_init(|| Arc::new(decode()) as Arc<dyn Any + Send + Sync>);
+        match cached.downcast_ref::<Result<Read<E>, String>>() {
+            Some(read) => read.clone(),
+            // Read as another event type first (a handler that decodes foreign events).
+            None => decode(),
         }
     }
 
@@ -215,5 +236,6 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, LogError> {
         payload: row.try_get("payload")?,
         metadata,
         recorded_at: row.try_get("recorded_at")?,
+        decoded: OnceLock::new(),
     })
 }
