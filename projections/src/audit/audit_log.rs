@@ -82,6 +82,10 @@ impl EventHandler for AuditLogProjection {
         Consumes::Everything
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["read.audit_log"]
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.audit_log").execute(conn).await?;
         Ok(())

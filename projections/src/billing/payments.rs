@@ -22,6 +22,10 @@ impl EventHandler for PaymentsProjection {
         Consumes::Only(&[Payment::TYPE])
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["read.payments"]
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.payments").execute(conn).await?;
         Ok(())

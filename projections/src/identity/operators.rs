@@ -22,6 +22,10 @@ impl EventHandler for OperatorsProjection {
         Consumes::Only(&[Operator::TYPE])
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["read.operators", "read.operator_tokens"]
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.operator_tokens, read.operators")
             .execute(conn)

@@ -79,6 +79,10 @@ impl EventHandler for AccountsProjection {
         Consumes::Only(&[Account::TYPE])
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["read.accounts"]
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.accounts").execute(conn).await?;
         Ok(())

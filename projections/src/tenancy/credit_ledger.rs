@@ -97,6 +97,10 @@ impl EventHandler for CreditLedgerProjection {
         Consumes::Only(&[Account::TYPE])
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["read.credit_ledger"]
+    }
+
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
         sqlx::query("TRUNCATE read.credit_ledger")
             .execute(conn)

@@ -50,6 +50,16 @@ async fn rebuilding_every_projection_yields_exactly_the_incrementally_built_tabl
         .await
         .unwrap();
 
+    let indexes = || async {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'read' ORDER BY indexname",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+    };
+    let indexes_before = indexes().await;
+
     // Side by side, as `rebuild --all` does.
     let reports = engine
         .rebuild_many(&engine.projection_names())
@@ -59,6 +69,11 @@ async fn rebuilding_every_projection_yields_exactly_the_incrementally_built_tabl
     let refused = engine.rebuild("payment_approval").await.unwrap_err();
     assert!(refused.to_string().contains("process manager"), "{refused}");
     let rebuilt = read_models(&db).await;
+    assert_eq!(
+        indexes().await,
+        indexes_before,
+        "every index is back after the rebuild"
+    );
     for ((table, before), (_, after)) in incremental.iter().zip(&rebuilt) {
         assert_eq!(before.len(), after.len(), "{table}: row count");
         assert_eq!(before, after, "{table}: rows");

@@ -42,6 +42,12 @@ pub trait EventHandler: Send + Sync + 'static {
     /// command's answer waits for.
     fn consumes(&self) -> Consumes;
 
+    /// The read-model tables it owns (schema-qualified). A rebuild drops their secondary indexes
+    /// and builds each once at the end, instead of maintaining them row by row.
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// For a process manager: the aggregate types of the commands it issues.
     fn emits(&self) -> &'static [&'static str] {
         &[]
