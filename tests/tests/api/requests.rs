@@ -213,15 +213,24 @@ async fn cursors_from_another_list_or_order_or_with_wrong_values_are_validation_
             json!({}),
         )
         .await;
+    // The same list and column in the other direction: values of the right types, so only
+    // the cursor's order tag tells it apart.
+    let ascending = app
+        .graphql(
+            "{ accounts(first: 1, sort: { direction: ASC }) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
     let ledger = app
         .graphql(
             "{ creditLedger(first: 1) { pageInfo { endCursor } } }",
             json!({}),
         )
         .await;
-    let (accounts, by_name, ledger) = (
+    let (accounts, by_name, ascending, ledger) = (
         cursor(&accounts, "accounts"),
         cursor(&by_name, "accounts"),
+        cursor(&ascending, "accounts"),
         cursor(&ledger, "creditLedger"),
     );
 
@@ -235,6 +244,7 @@ async fn cursors_from_another_list_or_order_or_with_wrong_values_are_validation_
     let cases = [
         ("accounts", ledger.clone()),
         ("accounts", by_name.clone()),
+        ("accounts", ascending.clone()),
         ("creditLedger", accounts.clone()),
         (
             "accounts",
