@@ -137,41 +137,45 @@ async fn read_request(headers: &HeaderMap, body: Body) -> Result<async_graphql::
                 )
             }
         })?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        bad(
+    match serde_json::from_slice::<async_graphql::Request>(&bytes) {
+        Ok(request) if !request.query.trim().is_empty() => Ok(request),
+        _ => Err(explain_bad_body(&bytes)),
+    }
+}
+
+/// Why a body that is not a usable GraphQL request was refused. Only bad requests pay for
+/// this second look at the body.
+fn explain_bad_body(bytes: &[u8]) -> Response {
+    let bad = |message: String| {
+        error_response(
             StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            format!("the body is not valid JSON ({e})"),
+            ApiError::new(ErrorCode::BadRequest, message),
         )
-    })?;
+    };
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(e) => return bad(format!("the body is not valid JSON ({e})")),
+    };
     if value.is_array() {
-        return Err(bad(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            "batched requests are not supported: send one operation per request".into(),
-        ));
+        return bad("batched requests are not supported: send one operation per request".into());
     }
     let has_query = value
         .get("query")
         .and_then(serde_json::Value::as_str)
         .is_some_and(|query| !query.trim().is_empty());
     if value.is_object() && !has_query {
-        return Err(bad(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
+        return bad(
             "the request has no `query`: send the GraphQL document as a string in `query`".into(),
-        ));
+        );
     }
-    serde_json::from_value(value).map_err(|e| {
-        bad(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            format!(
-                "the body is not a GraphQL request: expected an object with `query` (a string) \
-                 and optional `operationName` and `variables` ({e})"
-            ),
-        )
-    })
+    let cause = serde_json::from_value::<async_graphql::Request>(value)
+        .err()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    bad(format!(
+        "the body is not a GraphQL request: expected an object with `query` (a string) \
+         and optional `operationName` and `variables`{cause}"
+    ))
 }
 
 async fn graphql(

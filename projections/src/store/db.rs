@@ -52,20 +52,17 @@ async fn repair_edited_migration(pool: &PgPool) -> Result<(), sqlx::migrate::Mig
     let Some(migration) = MIGRATOR.iter().find(|m| m.version == 2) else {
         return Ok(());
     };
-    let original: Vec<u8> = (0..ORIGINAL_0002_SHA384.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(ORIGINAL_0002_SHA384.get(i..i + 2)?, 16).ok())
-        .collect();
     let has_history: bool =
         sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
             .fetch_one(pool)
             .await?;
     if has_history {
         sqlx::query(
-            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 2 AND checksum = $2",
+            "UPDATE _sqlx_migrations SET checksum = $1 \
+             WHERE version = 2 AND checksum = decode($2, 'hex')",
         )
         .bind(migration.checksum.as_ref())
-        .bind(original)
+        .bind(ORIGINAL_0002_SHA384)
         .execute(pool)
         .await?;
     }

@@ -12,7 +12,7 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Positioned, ServerResult, Variables};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -51,7 +51,7 @@ impl Extension for DepthLimit {
                     "Query is nested too deep: at most {MAX_DEPTH} levels \
                      ({MAX_INTROSPECTION_DEPTH} inside introspection)"
                 ));
-                return Err(ServerError::new(error.message, None).with_code(error.code));
+                return Err(async_graphql::Error::from(error).into_server_error(operation.pos));
             }
         }
         Ok(document)
@@ -128,18 +128,5 @@ impl<'a> Walk<'a> {
         let depth = self.depth(&fragment.node.selection_set, introspection);
         self.known.insert(key, Some(depth));
         depth
-    }
-}
-
-trait WithCode {
-    fn with_code(self, code: domain::ErrorCode) -> Self;
-}
-
-impl WithCode for ServerError {
-    fn with_code(mut self, code: domain::ErrorCode) -> Self {
-        let mut extensions = async_graphql::ErrorExtensionValues::default();
-        extensions.set("code", code.as_str());
-        self.extensions = Some(extensions);
-        self
     }
 }

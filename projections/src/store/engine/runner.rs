@@ -256,26 +256,24 @@ impl Engine {
     }
 }
 
+/// Applies `events` (nothing, when there are none); a failure names the batch's last event.
 pub(super) async fn apply(
     handler: &dyn EventHandler,
     conn: &mut PgConnection,
     events: &[RecordedEvent],
 ) -> Result<(), EngineError> {
+    let Some(last) = events.last() else {
+        return Ok(());
+    };
     handler
         .apply(conn, events)
         .await
         .map_err(|source| EngineError::Handler {
             name: handler.name(),
-            event: events.last().map_or(
-                EventRef {
-                    position: 0,
-                    event_type: String::new(),
-                },
-                |e| EventRef {
-                    position: e.at.position,
-                    event_type: e.event_type.clone(),
-                },
-            ),
+            event: EventRef {
+                position: last.at.position,
+                event_type: last.event_type.clone(),
+            },
             events: events.len(),
             source,
         })
