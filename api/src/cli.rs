@@ -46,6 +46,26 @@ pub enum Command {
         #[arg(long)]
         service: bool,
     },
+    /// Print an aggregate's state as of a version or a time, folded from its own events, and the
+    /// event it stopped at. Without `--version` or a time: its latest state.
+    Replay {
+        /// The aggregate type: account, payment, operator, slug_claim.
+        aggregate_type: String,
+        /// The aggregate's id.
+        id: String,
+        /// As the store had recorded it at this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+        #[arg(long, group = "moment")]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// After the events that had happened by this business time (RFC 3339).
+        #[arg(long, group = "moment")]
+        occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// After the event with this sequence, counting from 1.
+        #[arg(long, group = "moment")]
+        version: Option<i64>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill the database with a realistic demo data set (through the command path; safe to rerun).
     SeedDemo {
         /// How many accounts to create.
@@ -142,6 +162,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("operator id: {}", created.operator_id);
             eprintln!("API token (shown once; send it as `Authorization: Bearer <token>`):");
             println!("{}", created.token);
+            Ok(())
+        }
+        Command::Replay {
+            aggregate_type,
+            id,
+            at,
+            occurred_at,
+            version,
+            json,
+        } => {
+            use projections::audit::history::{state_as_of, AsOf};
+            let pool = db::prepare(settings.database_url.expose(), 2).await?;
+            let chronicles = projections::all_chronicles();
+            let chronicle = chronicles.get(&aggregate_type)?;
+            let moment = match (at, occurred_at, version) {
+                (Some(t), ..) => AsOf::RecordedAt(t),
+                (_, Some(t), _) => AsOf::OccurredAt(t),
+                (.., Some(v)) => AsOf::Version(v),
+                // Now: as recorded up to this moment.
+                _ => AsOf::RecordedAt(chrono::Utc::now()),
+            };
+            let state = state_as_of(&pool, chronicle, &id, moment).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&state)?);
+            } else {
+                let stop = &state.stopped_at;
+                println!(
+                    "{} {} as of version {} of {}",
+                    state.aggregate_type, state.aggregate_id, state.version, state.latest_version
+                );
+                println!(
+                    "stopped at {} (sequence {}, log position {}), which happened at {} and was recorded at {}",
+                    stop.event_type, stop.sequence, stop.position, stop.occurred_at, stop.recorded_at
+                );
+                println!("{}", serde_json::to_string_pretty(&state.state)?);
+            }
             Ok(())
         }
         Command::SeedDemo { accounts } => {

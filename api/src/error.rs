@@ -92,3 +92,19 @@ impl From<ApiError> for async_graphql::Error {
         async_graphql::Error::new(e.message).extend_with(|_, ext| ext.set("code", e.code.as_str()))
     }
 }
+
+impl From<projections::audit::history::HistoryError> for ApiError {
+    fn from(e: projections::audit::history::HistoryError) -> Self {
+        use projections::audit::history::HistoryError as H;
+        match &e {
+            H::UnknownType { .. } | H::Invalid(_) => Self::validation(e.to_string()),
+            H::NotFound { .. } | H::NotYet(_) => Self::not_found(e.to_string()),
+            // Which stored event cannot be read is no secret, and tells the reader why.
+            H::Unreadable { .. } => {
+                tracing::error!(error = %e, "cannot fold an aggregate's events");
+                Self::new(ErrorCode::Internal, e.to_string())
+            }
+            H::Log(_) | H::Database(_) => Self::internal(&e),
+        }
+    }
+}

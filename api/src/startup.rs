@@ -56,6 +56,7 @@ impl Application {
             pool: pool.clone(),
             bus,
             engine: Arc::clone(&engine),
+            chronicles: projections::all_chronicles(),
             read_your_writes_timeout: settings.read_your_writes_timeout,
         }));
         let listener = TcpListener::bind(settings.bind)

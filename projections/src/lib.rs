@@ -8,6 +8,7 @@ pub mod identity;
 pub mod store;
 pub mod tenancy;
 
+use audit::history::Chronicles;
 use std::sync::Arc;
 use store::engine::EventHandler;
 
@@ -25,4 +26,16 @@ pub fn all_handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
         audit::handlers(),
     ]
     .concat()
+}
+
+/// Every aggregate type this build knows, for history and time travel.
+pub fn all_chronicles() -> Chronicles {
+    Chronicles::new(
+        [
+            identity::chronicles(),
+            tenancy::chronicles(),
+            billing::chronicles(),
+        ]
+        .concat(),
+    )
 }

@@ -48,6 +48,8 @@ pub struct Services {
     pub pool: PgPool,
     pub bus: CommandBus,
     pub engine: Arc<Engine>,
+    /// Every aggregate type, for history and time travel.
+    pub chronicles: projections::audit::history::Chronicles,
     pub read_your_writes_timeout: Duration,
 }
 

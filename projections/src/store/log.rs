@@ -198,19 +198,24 @@ pub async fn read_after(
     rows.iter().map(decode).collect()
 }
 
-/// The events of one aggregate, in sequence order (for history and time travel).
+/// The events of one aggregate with sequences after `after` and up to `through`, in sequence
+/// order (for history and time travel).
 pub async fn read_stream(
     conn: &mut PgConnection,
     aggregate_type: &str,
     aggregate_id: &str,
+    after: i64,
+    through: i64,
 ) -> Result<Vec<RecordedEvent>, LogError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
-         ORDER BY sequence"
+         AND sequence > $3 AND sequence <= $4 ORDER BY sequence"
     );
     let rows = sqlx::query(&sql)
         .bind(aggregate_type)
         .bind(aggregate_id)
+        .bind(after)
+        .bind(through)
         .fetch_all(conn)
         .await?;
     rows.iter().map(decode).collect()

@@ -9,6 +9,7 @@ mod event_store;
 mod fixtures;
 mod graphql;
 mod helpers;
+mod history;
 mod ledger;
 mod migrations;
 mod payments;

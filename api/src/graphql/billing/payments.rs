@@ -5,7 +5,10 @@ use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection}
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::tenancy::accounts::{find_account, AccountNode};
 use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use crate::graphql::audit::history::{
+    state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
+};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::billing::payment::{Payment, PaymentCommand};
@@ -41,7 +44,7 @@ db_enum!(
 );
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
-#[graphql(name = "Payment")]
+#[graphql(complex, name = "Payment")]
 pub struct PaymentNode {
     pub id: Uuid,
     pub account_id: Uuid,
@@ -68,6 +71,27 @@ pub struct PaymentNode {
     #[graphql(skip)]
     #[sqlx(default)]
     pub sort_id: Option<String>,
+}
+
+#[ComplexObject]
+impl PaymentNode {
+    /// The payment's versions, oldest first, field by field, read from the event log.
+    #[graphql(guard = "Rule::Staff")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<HistoryFilter>,
+    ) -> Result<Page<i64, AggregateVersion>, ApiError> {
+        versions(ctx, Payment::TYPE, &self.id.to_string(), first, after, filter).await
+    }
+
+    /// The payment as it was at a version, a recording time or a business time.
+    #[graphql(guard = "Rule::Staff")]
+    async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
+        state_as_of(ctx, Payment::TYPE, &self.id.to_string(), at).await
+    }
 }
 
 crate::graphql::kit::lists::listed!(PaymentNode);

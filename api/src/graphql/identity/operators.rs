@@ -2,6 +2,9 @@
 
 use crate::auth;
 use crate::error::ApiError;
+use crate::graphql::audit::history::{
+    state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
+};
 use crate::graphql::kit::lists::like_pattern;
 use crate::graphql::kit::page::{Page, PageRequest};
 use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
@@ -28,6 +31,24 @@ pub struct OperatorNode {
 
 #[ComplexObject]
 impl OperatorNode {
+    /// The operator's versions, oldest first, field by field, read from the event log.
+    #[graphql(guard = "Rule::Staff")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<HistoryFilter>,
+    ) -> Result<Page<i64, AggregateVersion>, ApiError> {
+        versions(ctx, Operator::TYPE, &self.id.to_string(), first, after, filter).await
+    }
+
+    /// The operator as it was at a version, a recording time or a business time.
+    #[graphql(guard = "Rule::Staff")]
+    async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
+        state_as_of(ctx, Operator::TYPE, &self.id.to_string(), at).await
+    }
+
     /// The operator's tokens, newest first. Only labels and dates: a token is shown once, when issued.
     async fn tokens(&self, ctx: &Context<'_>) -> Result<Vec<TokenNode>, ApiError> {
         let loader = ctx.data_unchecked::<DataLoader<TokensByOperator>>();

@@ -56,7 +56,8 @@ pub struct DateRange {
 }
 
 impl DateRange {
-    pub fn push(&self, qb: &mut QueryBuilder<'_, Postgres>, column: &str) -> Result<(), ApiError> {
+    /// The range, checked: dates PostgreSQL can hold, `from` before `to`.
+    pub fn checked(&self) -> Result<Self, ApiError> {
         for (field, at) in [("from", self.from), ("to", self.to)] {
             if let Some(at) = at {
                 domain::kit::time::filter_date(field, at)?;
@@ -69,10 +70,15 @@ impl DateRange {
                 ));
             }
         }
-        if let Some(from) = self.from {
+        Ok(*self)
+    }
+
+    pub fn push(&self, qb: &mut QueryBuilder<'_, Postgres>, column: &str) -> Result<(), ApiError> {
+        let DateRange { from, to } = self.checked()?;
+        if let Some(from) = from {
             qb.push(format!(" AND {column} >= ")).push_bind(from);
         }
-        if let Some(to) = self.to {
+        if let Some(to) = to {
             qb.push(format!(" AND {column} < ")).push_bind(to);
         }
         Ok(())

@@ -7,7 +7,10 @@ use crate::graphql::kit::lists::{
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
 use crate::tenancy;
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use crate::graphql::audit::history::{
+    state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
+};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::kit::money::Credits;
@@ -40,7 +43,7 @@ db_enum!(
 );
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
-#[graphql(name = "Account")]
+#[graphql(complex, name = "Account")]
 pub struct AccountNode {
     pub id: Uuid,
     pub name: String,
@@ -63,6 +66,80 @@ pub struct AccountNode {
 }
 
 crate::graphql::kit::lists::listed!(AccountNode);
+
+#[ComplexObject]
+impl AccountNode {
+    /// The account's versions, oldest first: who changed what, when and why, field by field,
+    /// read from the event log.
+    #[graphql(guard = "Rule::Staff")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<HistoryFilter>,
+    ) -> Result<Page<i64, AggregateVersion>, ApiError> {
+        versions(ctx, Account::TYPE, &self.id.to_string(), first, after, filter).await
+    }
+
+    /// The account as it was at a version, a recording time or a business time.
+    #[graphql(guard = "Rule::Staff")]
+    async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
+        state_as_of(ctx, Account::TYPE, &self.id.to_string(), at).await
+    }
+
+    /// Who changed this? Every change to one field, oldest first, with who made it and why.
+    #[graphql(guard = "Rule::Staff")]
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        field: AccountField,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<i64, AggregateVersion>, ApiError> {
+        let filter = HistoryFilter {
+            field: Some(field.path().to_string()),
+            ..HistoryFilter::default()
+        };
+        let mut page =
+            versions(ctx, Account::TYPE, &self.id.to_string(), first, after, Some(filter)).await?;
+        // Only the chosen field's changes: the rest of each version is in `history`.
+        for edge in &mut page.edges {
+            edge.node
+                .changes
+                .retain(|c| projections::audit::diff::touches(&c.path, field.path()));
+        }
+        Ok(page)
+    }
+}
+
+/// A field of an account whose changes can be listed.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AccountField {
+    Balance,
+    Status,
+    Plan,
+    Name,
+    Slug,
+    Deleted,
+    /// The grants of approved payments (each reversed by a refund).
+    Grants,
+}
+
+impl AccountField {
+    /// Its path in the account's state.
+    fn path(self) -> &'static str {
+        match self {
+            Self::Balance => "balance",
+            Self::Status => "status",
+            Self::Plan => "plan",
+            Self::Name => "name",
+            Self::Slug => "slug",
+            Self::Deleted => "deleted",
+            Self::Grants => "grants",
+        }
+    }
+}
 
 const ACCOUNT_COLUMNS: &str =
     "id, name, slug, owner_email, plan, status, balance, created_at, last_activity_at";
