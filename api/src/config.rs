@@ -1,9 +1,11 @@
 //! Typed configuration from the environment (12-factor), with defaults that work on a
 //! developer machine with a local PostgreSQL and nothing else set.
 
+use projections::audit::seal_key::{SealKey, SealKeyError};
 use projections::EngineConfig;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/igny8_admin";
@@ -52,6 +54,14 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `IGNY8_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
+    /// `IGNY8_SEAL_KEY`: the Ed25519 seed (64 hex characters) that signs the seal chain's
+    /// checkpoints. When unset, the key in `seal_key_file` is used (created on first start).
+    pub seal_key: Option<Secret>,
+    /// `IGNY8_SEAL_KEY_FILE`: default `$HOME/.local/share/igny8-admin/seal.key`.
+    pub seal_key_file: PathBuf,
+    /// `IGNY8_SEAL_CHECKPOINT_EVERY`: sign the chain's head every this many events (and at
+    /// least once a minute while events come).
+    pub seal_checkpoint_every: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +133,38 @@ impl Settings {
                 parsed("IGNY8_SHUTDOWN_GRACE_SECS", "10")?,
             )?),
             log_format,
+            seal_checkpoint_every: number(
+                "IGNY8_SEAL_CHECKPOINT_EVERY",
+                parsed("IGNY8_SEAL_CHECKPOINT_EVERY", "10000")?,
+            )?,
+            seal_key: lookup("IGNY8_SEAL_KEY")
+                .filter(|v| !v.trim().is_empty())
+                .map(Secret::new),
+            seal_key_file: lookup("IGNY8_SEAL_KEY_FILE")
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    let home = lookup("HOME").unwrap_or_else(|| ".".into());
+                    PathBuf::from(home).join(".local/share/igny8-admin/seal.key")
+                }),
         })
+    }
+
+    /// The key that signs seal checkpoints: `IGNY8_SEAL_KEY`, else the key file (created, with
+    /// a warning, when missing, so a first `serve` needs no configuration).
+    pub fn load_seal_key(&self) -> Result<SealKey, SealKeyError> {
+        if let Some(seed) = &self.seal_key {
+            return SealKey::from_hex(seed.expose());
+        }
+        let (key, created) = SealKey::load_or_create(&self.seal_key_file)?;
+        if created {
+            tracing::warn!(
+                path = %self.seal_key_file.display(),
+                "no IGNY8_SEAL_KEY set: generated a seal key in a local file; keep a copy away \
+                 from the database, or set IGNY8_SEAL_KEY, so checkpoints prove what they sign"
+            );
+        }
+        Ok(key)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::graphql::{self, Services};
 use crate::http::{self, AppState};
 use crate::metrics;
 use anyhow::Context;
+use projections::audit::seal::Sealer;
 use projections::{store::db, CommandBus, Engine};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -28,10 +29,13 @@ pub async fn open(settings: &Settings) -> anyhow::Result<(CommandBus, Arc<Engine
         .await
         .context("cannot prepare the database (is PostgreSQL running? see DATABASE_URL)")?;
     let bus = CommandBus::new(pool.clone());
+    let seal_key = settings
+        .load_seal_key()
+        .context("cannot load the seal key (see IGNY8_SEAL_KEY)")?;
     let engine = Engine::new(
         pool.clone(),
         settings.projector.clone(),
-        projections::all_handlers(&bus),
+        projections::all_handlers(&bus, Sealer::new(seal_key, settings.seal_checkpoint_every)),
     )
     .await
     .context("cannot register projections")?;
@@ -57,6 +61,7 @@ impl Application {
             bus,
             engine: Arc::clone(&engine),
             chronicles: projections::all_chronicles(),
+            seal_public_key: settings.load_seal_key()?.public_key(),
             read_your_writes_timeout: settings.read_your_writes_timeout,
         }));
         let listener = TcpListener::bind(settings.bind)

@@ -9,6 +9,7 @@ pub mod store;
 pub mod tenancy;
 
 use audit::history::Chronicles;
+use audit::seal::Sealer;
 use std::sync::Arc;
 use store::engine::EventHandler;
 
@@ -17,13 +18,13 @@ pub use store::engine::{Engine, EngineConfig};
 pub use store::log::{LogPosition, RecordedEvent};
 
 /// Every projection and process manager this build runs, context by context. Process managers
-/// issue their commands through `bus`.
-pub fn all_handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
+/// issue their commands through `bus`; `sealer` seals the log (it holds the signing key).
+pub fn all_handlers(bus: &CommandBus, sealer: Sealer) -> Vec<Arc<dyn EventHandler>> {
     [
         identity::handlers(),
         tenancy::handlers(),
         billing::handlers(bus),
-        audit::handlers(),
+        audit::handlers(sealer),
     ]
     .concat()
 }

@@ -50,6 +50,8 @@ pub struct Services {
     pub engine: Arc<Engine>,
     /// Every aggregate type, for history and time travel.
     pub chronicles: projections::audit::history::Chronicles,
+    /// The public key that signs the seal chain's checkpoints.
+    pub seal_public_key: [u8; 32],
     pub read_your_writes_timeout: Duration,
 }
 

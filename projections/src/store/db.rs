@@ -100,6 +100,10 @@ mod tests {
             9,
             "b9aeb27f8a362e3ef2fff83143b14e47a10a7e4ab1a792d79b5200117770d5a73542b38b1ed09613212aff04b507b6b8",
         ),
+        (
+            10,
+            "fee32fd054c4c037dd2c1bd1faa965d537a4d64a55b4c4b14bf5cf087dbd132b5afeb6adc794a3735e2c415d56aea3aa",
+        ),
     ];
 
     #[test]

@@ -64,8 +64,16 @@ impl TestDb {
         settings.shutdown_grace = Duration::from_secs(5);
         // Tests run side by side on one server with 100 connections in all.
         settings.db_pool_size = 16;
+        settings.seal_key = Some(Secret::new(TEST_SEAL_KEY));
         settings
     }
+}
+
+/// The seal key of every test server (a fixed seed: tests never write a key file).
+pub const TEST_SEAL_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
+
+pub fn test_seal_key() -> projections::audit::seal_key::SealKey {
+    projections::audit::seal_key::SealKey::from_hex(TEST_SEAL_KEY).expect("a valid seed")
 }
 
 /// Logs go to the test's captured output, shown when a test fails.

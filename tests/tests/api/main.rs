@@ -17,3 +17,4 @@ mod poison;
 mod projector;
 mod rebuild;
 mod requests;
+mod seals;

@@ -63,6 +63,12 @@ pub trait EventHandler: Send + Sync + 'static {
         false
     }
 
+    /// Whether `rebuild` may empty and replay it: not a process manager (it could act again),
+    /// nor evidence such as the seal chain (recomputing it would bless today's log).
+    fn is_rebuildable(&self) -> bool {
+        !self.is_process_manager()
+    }
+
     /// Applies a batch, in log order, inside the transaction that will advance the checkpoint.
     async fn apply(
         &self,

@@ -63,7 +63,9 @@ impl Default for EngineConfig {
 pub enum EngineError {
     #[error("no projection or process manager is named `{0}`")]
     UnknownHandler(String),
-    #[error("`{0}` is a process manager; it is never rebuilt, as replaying it could act again")]
+    #[error(
+        "`{0}` is never rebuilt: a process manager could act again, and the seal chain is evidence"
+    )]
     NotRebuildable(&'static str),
     #[error("the rebuild of `{0}` stopped before the end of the log; its old tables are kept")]
     RebuildInterrupted(&'static str),
@@ -152,11 +154,11 @@ impl Engine {
         ReadersOf { first, then }
     }
 
-    /// The handlers that can be rebuilt: projections, not process managers.
+    /// The handlers that can be rebuilt: projections, not process managers nor the sealer.
     pub fn projection_names(&self) -> Vec<&'static str> {
         self.handlers
             .iter()
-            .filter(|h| !h.is_process_manager())
+            .filter(|h| h.is_rebuildable())
             .map(|h| h.name())
             .collect()
     }

@@ -36,8 +36,8 @@ impl Engine {
             .iter()
             .map(|name| self.handler(name))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(manager) = handlers.iter().find(|h| h.is_process_manager()) {
-            return Err(EngineError::NotRebuildable(manager.name()));
+        if let Some(kept) = handlers.iter().find(|h| !h.is_rebuildable()) {
+            return Err(EngineError::NotRebuildable(kept.name()));
         }
         let target = self.head().await?;
         let (senders, receivers): (Vec<_>, Vec<_>) = handlers
