@@ -8,7 +8,9 @@
 //! - `peer cqrs-es`: the same command with plain cqrs-es + postgres-es and a `GenericQuery`
 //!   view over `PostgresViewRepository`, as the cqrs-es demo builds read models;
 //! - `rebuild`: events/s replaying a large log into each projection;
-//! - `read …`: p50/p99 of three list queries under 32 clients at a small and a large log.
+//! - `read …`: p50/p99 of three list queries under 32 clients at a small and a large log;
+//! - auditors: time travel across a long account, a history page under 32 clients, sealing
+//!   against the append rate, and `verify` over the large log.
 
 use crate::config::{Secret, Settings};
 use crate::startup::{self, Application};
@@ -39,6 +41,8 @@ pub struct BenchOptions {
     pub events: i64,
     /// Events in the small log (the first read measurement).
     pub small_events: i64,
+    /// Events of the one long account that time travel crosses.
+    pub long_account_events: i64,
     pub out_dir: std::path::PathBuf,
 }
 
@@ -48,6 +52,7 @@ impl BenchOptions {
             ops: 4_000,
             events: 1_000_000,
             small_events: 10_000,
+            long_account_events: 100_000,
             out_dir: "docs/benchmarks".into(),
         }
     }
@@ -57,6 +62,7 @@ impl BenchOptions {
             ops: 160,
             events: 6_000,
             small_events: 2_000,
+            long_account_events: 1_000,
             out_dir: std::env::temp_dir().join("igny8-bench-quick"),
         }
     }
@@ -479,9 +485,18 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     }
 
     grow_log(&pool, options.events).await?;
+    let append_rate = rows
+        .iter()
+        .filter(|r| r.name.starts_with("command bus") && r.clients == 16)
+        .map(|r| r.per_second)
+        .next_back()
+        .unwrap_or(f64::NAN);
+    rows.push(measure_sealing(&pool, &engine, append_rate).await?);
     for name in engine.handler_names() {
         engine.catch_up(name).await?;
     }
+    rows.push(measure_verify(&pool, settings).await?);
+    rows.extend(measure_history(&pool, &http, &url, &token, accounts[0], options).await?);
     let names = engine.projection_names();
     for name in &names {
         tracing::info!(measurement = "rebuild", projection = name, "measuring");
@@ -505,6 +520,145 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     shutdown.cancel();
     server.await??;
     Ok(rows)
+}
+
+/// How fast the sealer seals a log that grew without it, against the command bus's append rate
+/// at 16 clients (the ratio must stay above 1 for the sealer to keep up with the write path).
+async fn measure_sealing(
+    pool: &PgPool,
+    engine: &projections::Engine,
+    append_rate: f64,
+) -> anyhow::Result<Row> {
+    tracing::info!(measurement = "sealing", "measuring");
+    let sealed = || async {
+        sqlx::query_scalar::<_, i64>("SELECT coalesce(max(chain_index), 0) FROM event_seals")
+            .fetch_one(pool)
+            .await
+    };
+    let before = sealed().await?;
+    let started = Instant::now();
+    engine.catch_up(projections::audit::seal::NAME).await?;
+    let elapsed = started.elapsed();
+    let events = (sealed().await? - before) as u64;
+    let rate = events as f64 / elapsed.as_secs_f64().max(1e-9);
+    Ok(Row {
+        name: format!(
+            "seal {events} events ({:.1}x the command bus's append rate at 16 clients)",
+            rate / append_rate
+        ),
+        clients: 1,
+        ops: events as usize,
+        per_second: rate,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        of_ceiling: None,
+    })
+}
+
+/// `verify` over the whole log: events recomputed per second.
+async fn measure_verify(pool: &PgPool, settings: &Settings) -> anyhow::Result<Row> {
+    tracing::info!(measurement = "verify", "measuring");
+    let options = projections::audit::verify::VerifyOptions {
+        from_checkpoint: false,
+        public_key: Some(settings.load_seal_key()?.public_key()),
+    };
+    let report = projections::audit::verify::verify(pool, &options).await?;
+    anyhow::ensure!(report.ok(), "the benchmark's log does not verify: {:?}", report.breaks);
+    Ok(rebuild_row(
+        "verify the whole log",
+        report.events_checked as u64,
+        report.elapsed,
+    ))
+}
+
+/// Time travel to the midpoint of one long account (target: under 100 ms), and a page of 50
+/// versions of a busy account under `READ_CLIENTS` clients (target: p99 under 20 ms).
+async fn measure_history(
+    pool: &PgPool,
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    busy: Uuid,
+    options: &BenchOptions,
+) -> anyhow::Result<Vec<Row>> {
+    let long = long_account(pool, options.long_account_events).await?;
+    let graphql = |query: String, variables: serde_json::Value| {
+        let http = http.clone();
+        let url = url.to_string();
+        let token = token.to_string();
+        let body = Arc::new(json!({ "query": query, "variables": variables }));
+        move |_: usize, _: usize| {
+            let http = http.clone();
+            let url = url.clone();
+            let token = token.clone();
+            let body = Arc::clone(&body);
+            async move {
+                let answer: serde_json::Value = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&*body)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                if answer.get("errors").is_some() {
+                    anyhow::bail!("query failed: {answer}");
+                }
+                Ok(())
+            }
+        }
+    };
+    let midpoint = options.long_account_events / 2;
+    let travel = measure(
+        &format!(
+            "time travel: an account of {} events, to its midpoint",
+            options.long_account_events
+        ),
+        1,
+        20,
+        graphql(
+            "query($id: ID!, $v: Int!) { aggregateAsOf(aggregateType: \"account\", \
+             aggregateId: $id, asOf: { version: $v }) { version state } }"
+                .into(),
+            json!({ "id": long, "v": midpoint }),
+        ),
+    )
+    .await?;
+    let page = measure(
+        "history page of 50 versions of a busy account",
+        READ_CLIENTS,
+        options.ops.max(READ_CLIENTS * 10),
+        graphql(
+            "query($id: ID!) { aggregateHistory(aggregateType: \"account\", aggregateId: $id, \
+             first: 50) { nodes { version actorId reason changes { path old new } } } }"
+                .into(),
+            json!({ "id": busy }),
+        ),
+    )
+    .await?;
+    Ok(vec![travel, page])
+}
+
+/// One account with `events` events (an opening, then +1 adjustments), written straight to
+/// the log like `grow_log`'s, without a snapshot: time travel folds them.
+async fn long_account(pool: &PgPool, events: i64) -> anyhow::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         SELECT 'account', $1, s.seq, \
+                CASE WHEN s.seq = 1 THEN 'AccountOpened' ELSE 'CreditsAdjusted' END, '1', \
+                CASE WHEN s.seq = 1 THEN jsonb_build_object('AccountOpened', jsonb_build_object( \
+                       'name', 'Long account', 'slug', 'long-account', 'owner_email', 'owner@long.example', 'plan', 'growth')) \
+                     ELSE jsonb_build_object('CreditsAdjusted', jsonb_build_object('amount', 1, 'reason', 'benchmark', 'balance_after', s.seq - 1)) END, \
+                jsonb_build_object('actor_id', 'bench', 'actor_kind', 'system', 'correlation_id', 'bench', \
+                       'occurred_at', to_char(now() AT TIME ZONE 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) \
+         FROM generate_series(1, $2) AS s(seq)",
+    )
+    .bind(id.to_string())
+    .bind(events)
+    .execute(pool)
+    .await?;
+    Ok(id)
 }
 
 /// p50/p99 of three list pages under `READ_CLIENTS` concurrent GraphQL clients.

@@ -198,7 +198,7 @@ pub struct HistoryFilter {
 }
 
 impl HistoryFilter {
-    fn admits(&self, metadata: &EventMetadata, events: &[&RecordedEvent]) -> bool {
+    fn admits(&self, metadata: &EventMetadata, events: &[RecordedEvent]) -> bool {
         self.actor_id
             .as_ref()
             .is_none_or(|actor| *actor == metadata.actor.id)
@@ -221,8 +221,12 @@ pub struct HistoryPage {
     pub total: Option<i64>,
 }
 
+/// Events read per statement while telling a history: most pages need one.
+const CHUNK: i64 = 256;
+
 /// The versions of one aggregate after version `after`, oldest first, at most `limit + 1` of
-/// them. The log is folded from the beginning; a version's state is only serialised when the
+/// them. The log is folded from the beginning, in chunks, and only as far as the page needs
+/// (to the end when a total is asked for); a version's state is only serialised when the
 /// filter may admit it.
 pub async fn history(
     pool: &PgPool,
@@ -234,52 +238,111 @@ pub async fn history(
     count: bool,
 ) -> Result<HistoryPage, HistoryError> {
     check_id(aggregate_id)?;
+    let mut page = Pager {
+        chronicle,
+        filter,
+        after,
+        limit,
+        count,
+        replay: chronicle.start(None)?,
+        versions: Vec::new(),
+        total: 0,
+    };
     let mut conn = pool.acquire().await?;
-    let events =
-        log::read_stream(&mut conn, chronicle.aggregate_type(), aggregate_id, 0, i64::MAX).await?;
-    drop(conn);
-    if events.is_empty() {
-        return Err(not_found(chronicle, aggregate_id));
+    let mut read_through = 0;
+    // Events of a version the last chunk cut through, kept for the next.
+    let mut carried: Vec<RecordedEvent> = Vec::new();
+    loop {
+        let chunk = log::read_stream(
+            &mut conn,
+            chronicle.aggregate_type(),
+            aggregate_id,
+            read_through,
+            read_through + CHUNK,
+        )
+        .await?;
+        let ended = (chunk.len() as i64) < CHUNK;
+        read_through += CHUNK;
+        if read_through == CHUNK && chunk.is_empty() {
+            return Err(not_found(chronicle, aggregate_id));
+        }
+        carried.extend(chunk);
+        let complete = if ended {
+            carried.len()
+        } else {
+            // The last version may go on in the next chunk.
+            let tail = carried.last().map(|e| e.at.transaction_id);
+            carried.iter().rposition(|e| Some(e.at.transaction_id) != tail).map_or(0, |i| i + 1)
+        };
+        let ready: Vec<RecordedEvent> = carried.drain(..complete).collect();
+        for group in ready.chunk_by(|a, b| a.at.transaction_id == b.at.transaction_id) {
+            if page.take(group)? {
+                return Ok(page.finish());
+            }
+        }
+        if ended {
+            return Ok(page.finish());
+        }
     }
-    let mut replay = chronicle.start(None)?;
-    let mut versions = Vec::new();
-    let mut total = 0i64;
-    for group in events.chunk_by(|a, b| a.at.transaction_id == b.at.transaction_id) {
-        let last = group.last().map_or(0, |e| e.sequence);
-        let metadata = group[0]
+}
+
+/// A history page being filled, version by version.
+struct Pager<'a> {
+    chronicle: &'a dyn Chronicle,
+    filter: &'a HistoryFilter,
+    after: Option<i64>,
+    limit: usize,
+    count: bool,
+    replay: Box<dyn Replay>,
+    versions: Vec<Version>,
+    total: i64,
+}
+
+impl Pager<'_> {
+    /// Folds one version in; whether the page is done.
+    fn take(&mut self, group: &[RecordedEvent]) -> Result<bool, HistoryError> {
+        let first = &group[0];
+        let last = group.last().map_or(first.sequence, |e| e.sequence);
+        let metadata = first
             .metadata()
-            .map_err(|e| unreadable(chronicle, &group[0], e.reason))?;
-        let refs: Vec<&RecordedEvent> = group.iter().collect();
-        let wanted = after.is_none_or(|after| last > after) && filter.admits(metadata, &refs);
-        let full = versions.len() > limit;
-        if !wanted || (full && !count) {
+            .map_err(|e| unreadable(self.chronicle, first, e.reason))?;
+        let full = self.versions.len() > self.limit;
+        if full && !self.count {
+            return Ok(true);
+        }
+        // The total counts every admitted version, on every page; the page holds those after
+        // the cursor.
+        let admitted = self.filter.admits(metadata, group);
+        let on_page = !full && self.after.is_none_or(|after| last > after);
+        let by_field = self.filter.field.as_ref();
+        if !admitted || !(on_page || (self.count && by_field.is_some())) {
             for event in group {
-                replay.apply(event)?;
+                self.replay.apply(event)?;
             }
-            if full && !count {
-                break;
-            }
-            continue;
+            self.total += i64::from(admitted && self.count);
+            return Ok(false);
         }
-        let before = replay.state();
+        let before = self.replay.state();
         for event in group {
-            replay.apply(event)?;
+            self.replay.apply(event)?;
         }
-        let changes = diff(&before, &replay.state());
-        if let Some(field) = &filter.field {
-            if !changes.iter().any(|c| c.touches(field)) {
-                continue;
-            }
+        let changes = diff(&before, &self.replay.state());
+        if by_field.is_some_and(|field| !changes.iter().any(|c| c.touches(field))) {
+            return Ok(false);
         }
-        total += 1;
-        if !full {
-            versions.push(version(group, metadata, changes));
+        self.total += 1;
+        if on_page {
+            self.versions.push(version(group, metadata, changes));
+        }
+        Ok(false)
+    }
+
+    fn finish(self) -> HistoryPage {
+        HistoryPage {
+            versions: self.versions,
+            total: self.count.then_some(self.total),
         }
     }
-    Ok(HistoryPage {
-        versions,
-        total: count.then_some(total),
-    })
 }
 
 fn version(group: &[RecordedEvent], metadata: &EventMetadata, changes: Vec<Change>) -> Version {

@@ -381,3 +381,48 @@ async fn bad_history_and_time_travel_requests_get_clear_codes() {
         assert_eq!(error_code(&body), Some(code), "{args}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_long_history_pages_across_the_chunks_it_is_read_in() {
+    use domain::kit::money::Credits;
+    use domain::kit::values::Reason;
+    use domain::tenancy::account::{Account, AccountCommand};
+    use projections::CommandContext;
+    let app = TestApp::spawn().await;
+    let id = open_account(&app, "long").await;
+    let bus = app.db.bus();
+    for n in 1..=600 {
+        let command = AccountCommand::AdjustCredits {
+            amount: Credits::signed(1).unwrap(),
+            reason: Reason::parse(&format!("step {n}")).unwrap(),
+        };
+        let context = CommandContext::new(domain::Actor::new(domain::ActorKind::Operator, "op"));
+        bus.execute::<Account>(&id, command, &context).await.unwrap();
+    }
+    let mut after: Option<String> = None;
+    let mut expected = 1i64;
+    loop {
+        let args = match &after {
+            Some(cursor) => format!("first: 100, after: \"{cursor}\""),
+            None => "first: 100".to_string(),
+        };
+        let page = history(&app, &id, &args).await;
+        assert_eq!(page["totalCount"], 601, "after {after:?}");
+        for version in page["nodes"].as_array().unwrap() {
+            assert_eq!(version["version"], expected, "after {after:?}");
+            if expected > 1 {
+                assert_eq!(
+                    version["changes"],
+                    json!([{ "path": "balance", "kind": "CHANGED", "old": expected - 2, "new": expected - 1 }])
+                );
+                assert_eq!(version["reason"], format!("step {}", expected - 1));
+            }
+            expected += 1;
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(expected, 602);
+}
