@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .route("/export/audit-log", get(crate::export::audit_log))
+        .route("/export/history", get(crate::export::aggregate_history))
         .with_state(state)
 }
 
@@ -76,7 +78,29 @@ fn request_id(headers: &HeaderMap) -> String {
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_string)
 }
 
-fn error_response(status: StatusCode, error: ApiError) -> Response {
+/// The caller, from the bearer token; otherwise the answer to give (401 without a valid token,
+/// 503 when tokens cannot be checked) and its outcome label.
+pub(crate) async fn principal_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, (Response, &'static str)> {
+    let principal = match auth::bearer(headers) {
+        None => None,
+        Some(token) => state.auth.authenticate(token).await.map_err(|e| {
+            let response = error_response(StatusCode::SERVICE_UNAVAILABLE, ApiError::from(e));
+            (response, "error")
+        })?,
+    };
+    principal.ok_or_else(|| {
+        let mut response = error_response(StatusCode::UNAUTHORIZED, ApiError::unauthenticated());
+        response
+            .headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        (response, "unauthenticated")
+    })
+}
+
+pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
     let body = json!({
         "data": null,
         "errors": [{ "message": error.message, "extensions": { "code": error.code.as_str() } }],
@@ -193,24 +217,9 @@ async fn graphql(
     let span = tracing::info_span!("graphql", %request_id, %operation);
     let started = Instant::now();
     let (mut response, outcome) = async {
-        let principal = match auth::bearer(&headers) {
-            None => None,
-            Some(token) => match state.auth.authenticate(token).await {
-                Ok(principal) => principal,
-                Err(e) => {
-                    let response =
-                        error_response(StatusCode::SERVICE_UNAVAILABLE, ApiError::from(e));
-                    return (response, "error");
-                }
-            },
-        };
-        let Some(principal) = principal else {
-            let mut response =
-                error_response(StatusCode::UNAUTHORIZED, ApiError::unauthenticated());
-            response
-                .headers_mut()
-                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
-            return (response, "unauthenticated");
+        let principal = match principal_of(&state, &headers).await {
+            Ok(principal) => principal,
+            Err(refused) => return refused,
         };
         let meta = RequestMeta {
             request_id: request_id.clone(),

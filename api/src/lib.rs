@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod identity;

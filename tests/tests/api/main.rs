@@ -6,6 +6,7 @@ mod authorization;
 mod command_bus;
 mod demo;
 mod event_store;
+mod export;
 mod fixtures;
 mod graphql;
 mod helpers;

@@ -50,7 +50,7 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+    pub(crate) fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         let exact = [
             ("actor_id", "actorId", &self.actor_id),
             ("action", "action", &self.action),

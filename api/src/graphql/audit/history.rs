@@ -115,7 +115,7 @@ pub struct HistoryFilter {
 }
 
 impl HistoryFilter {
-    fn checked(&self) -> Result<history::HistoryFilter, ApiError> {
+    pub(crate) fn checked(&self) -> Result<history::HistoryFilter, ApiError> {
         let occurred = self.occurred.unwrap_or_default().checked()?;
         let text = |field: &str, value: &Option<String>| match value {
             Some(value) => filter_text(field, value),

@@ -1,7 +1,7 @@
 //! Audit in GraphQL: the audit trail, every aggregate's history and state as of a moment, and
 //! the seal chain's status.
 
-mod audit_log;
+pub(crate) mod audit_log;
 pub(crate) mod history;
 mod seals;
 

@@ -1,0 +1,120 @@
+//! Exports of the audit trail and of one aggregate's history, as CSV and XLSX, over real HTTP.
+
+use crate::accounts::{adjust, open_account};
+use crate::helpers::{create_service, TestApp};
+use serde_json::Value;
+
+async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, String, Vec<u8>) {
+    let mut request = app.http.get(app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, response.bytes().await.unwrap().to_vec())
+}
+
+fn code(body: &[u8]) -> String {
+    let json: Value = serde_json::from_slice(body).unwrap_or_default();
+    json["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_audit_trail_and_a_history_export_as_csv_and_xlsx_with_the_lists_filters() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "exported").await;
+    adjust(&app, &account, 40, "=cmd|' /C calc'!A0").await;
+    adjust(&app, &account, -15, "refund, partial").await;
+
+    let (status, content_type, body) = get(
+        &app,
+        Some(&app.token),
+        "/export/audit-log?format=csv&action=CreditsAdjusted",
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let text = String::from_utf8(body).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("position,occurred_at,recorded_at,actor_id"), "{text}");
+    assert_eq!(lines.len(), 3, "a header and the two adjustments: {text}");
+    assert!(text.contains("\"refund, partial\""), "{text}");
+    assert!(text.contains("'=cmd"), "a formula is neutralised: {text}");
+
+    // Everything, unfiltered: one row per audit entry.
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM read.audit_log")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (_, _, body) = get(&app, Some(&app.token), "/export/audit-log?format=csv").await;
+    let rows = String::from_utf8(body).unwrap().matches("\r\n").count() as i64;
+    assert_eq!(rows, entries + 1);
+
+    let (status, content_type, body) =
+        get(&app, Some(&app.token), "/export/audit-log?format=xlsx").await;
+    assert_eq!(status, 200);
+    assert!(content_type.contains("spreadsheetml"), "{content_type}");
+    assert!(body.starts_with(b"PK"), "an XLSX is a zip");
+
+    let path = format!("/export/history?format=csv&aggregateType=account&aggregateId={account}");
+    let (status, _, body) = get(&app, Some(&app.token), &path).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(text.matches("\r\n").count(), 4, "a header and three versions: {text}");
+    assert!(text.contains("balance: 40 -> 25"), "{text}");
+    let (status, _, body) = get(&app, Some(&app.token), &format!("{path}&field=balance")).await;
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(body).unwrap().matches("\r\n").count(), 3);
+    let (status, _, body) = get(
+        &app,
+        Some(&app.token),
+        &path.replace("format=csv", "format=xlsx"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with(b"PK"));
+}
+
+#[tokio::test]
+async fn exports_refuse_strangers_the_platform_and_bad_parameters_with_codes() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "guarded").await;
+    let service = create_service(&app.db.settings(), "platform@igny8.local").await;
+    let (status, _, body) = get(&app, None, "/export/audit-log?format=csv").await;
+    assert_eq!((status, code(&body).as_str()), (401, "UNAUTHENTICATED"));
+    let (status, _, body) = get(&app, Some(&service), "/export/audit-log?format=csv").await;
+    assert_eq!((status, code(&body).as_str()), (403, "FORBIDDEN"));
+    for (path, expected_status, expected_code) in [
+        ("/export/audit-log?format=pdf", 400, "VALIDATION"),
+        ("/export/audit-log", 400, "VALIDATION"),
+        ("/export/audit-log?format=csv&occurredFrom=yesterday", 400, "VALIDATION"),
+        ("/export/audit-log?format=csv&occurredFrom=1200-01-01T00:00:00Z", 400, "VALIDATION"),
+        ("/export/audit-log?format=csv&accountId=nope", 400, "VALIDATION"),
+        ("/export/audit-log?format=csv&actorId=%00", 400, "VALIDATION"),
+        ("/export/audit-log?format=csv&colour=blue", 400, "VALIDATION"),
+        ("/export/history?format=csv&aggregateType=invoice&aggregateId=x", 400, "VALIDATION"),
+        (
+            "/export/history?format=csv&aggregateType=account&aggregateId=00000000-0000-0000-0000-000000000000",
+            404,
+            "NOT_FOUND",
+        ),
+    ] {
+        let (status, _, body) = get(&app, Some(&app.token), path).await;
+        assert_eq!(
+            (status, code(&body).as_str()),
+            (expected_status, expected_code),
+            "{path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let _ = account;
+}
