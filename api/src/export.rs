@@ -15,6 +15,7 @@ use crate::graphql::audit::audit_log::{AuditEntry, AuditFilter};
 use crate::graphql::kit::lists::DateRange;
 use crate::http::{error_response, principal_of, AppState};
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -93,8 +94,13 @@ fn refuse(status: StatusCode, error: ApiError) -> Response {
     error_response(status, error)
 }
 
-/// Who may export: staff (people), never the platform's service principal.
-async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// The export's parameters, once the caller is known to be staff (people; never the platform's
+/// service principal) and the parameters parse.
+async fn accept<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Result<Query<T>, QueryRejection>,
+) -> Result<T, Response> {
     let principal = principal_of(state, headers).await.map_err(|(r, _)| r)?;
     if principal.service {
         return Err(refuse(
@@ -102,30 +108,25 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response
             ApiError::forbidden("a service principal may only report credit usage"),
         ));
     }
-    Ok(())
-}
-
-fn query_error(rejection: axum::extract::rejection::QueryRejection) -> Response {
-    refuse(
-        StatusCode::BAD_REQUEST,
-        ApiError::validation(format!(
-            "the export's parameters are not valid: {}",
-            rejection.body_text()
-        )),
-    )
+    params.map(|Query(params)| params).map_err(|rejection| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            ApiError::validation(format!(
+                "the export's parameters are not valid: {}",
+                rejection.body_text()
+            )),
+        )
+    })
 }
 
 pub async fn audit_log(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Response {
-    if let Err(response) = authorize(&state, &headers).await {
-        return response;
-    }
-    let Query(params) = match params {
+    let params = match accept(&state, &headers, params).await {
         Ok(params) => params,
-        Err(rejection) => return query_error(rejection),
+        Err(refused) => return refused,
     };
     let filter = AuditFilter {
         actor_id: params.actor_id,
@@ -185,14 +186,11 @@ fn audit_query(filter: &AuditFilter) -> Result<QueryBuilder<'static, sqlx::Postg
 pub async fn aggregate_history(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Response {
-    if let Err(response) = authorize(&state, &headers).await {
-        return response;
-    }
-    let Query(params) = match params {
+    let params = match accept(&state, &headers, params).await {
         Ok(params) => params,
-        Err(rejection) => return query_error(rejection),
+        Err(refused) => return refused,
     };
     let chronicles = projections::all_chronicles();
     let checked = crate::graphql::audit::history::HistoryFilter {
