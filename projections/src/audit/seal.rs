@@ -171,6 +171,12 @@ impl EventHandler for Sealer {
         false
     }
 
+    /// No answer shows a seal: commands do not wait for sealing, and the sealer runs in a
+    /// batch of its own, off the path of every answer.
+    fn answers_wait(&self) -> bool {
+        false
+    }
+
     async fn reset(&self, _conn: &mut PgConnection) -> Result<(), HandlerError> {
         Err("the seal chain is never rebuilt".into())
     }

@@ -69,6 +69,13 @@ pub trait EventHandler: Send + Sync + 'static {
         !self.is_process_manager()
     }
 
+    /// Whether a command's answer waits for this handler (read-your-writes). A handler whose
+    /// work nobody reads back in an answer (the seal chain) says no: it then runs in a batch
+    /// transaction of its own, so its work never lengthens the batch that answers wait for.
+    fn answers_wait(&self) -> bool {
+        true
+    }
+
     /// Applies a batch, in log order, inside the transaction that will advance the checkpoint.
     async fn apply(
         &self,

@@ -135,7 +135,7 @@ impl Engine {
         let first: Vec<&'static str> = self
             .handlers
             .iter()
-            .filter(|h| h.consumes().includes(aggregate_type))
+            .filter(|h| h.answers_wait() && h.consumes().includes(aggregate_type))
             .map(|h| h.name())
             .collect();
         let emitted: Vec<&str> = self
@@ -147,7 +147,7 @@ impl Engine {
         let then = self
             .handlers
             .iter()
-            .filter(|h| !h.is_process_manager())
+            .filter(|h| !h.is_process_manager() && h.answers_wait())
             .filter(|h| emitted.iter().any(|t| h.consumes().includes(t)))
             .map(|h| h.name())
             .collect();

@@ -25,9 +25,10 @@ impl Engine {
     /// Starts the runner plus the notification listener. They stop when `shutdown` is
     /// cancelled, after finishing the batch in hand; await the returned set to know they have.
     ///
-    /// All handlers share a batch transaction because each transaction costs about eight
-    /// round trips whatever it carries: one per handler made the projectors the busiest client
-    /// of the database under write load (docs/benchmarks/README.md). A handler whose batch
+    /// The handlers that answers wait for share a batch transaction because each transaction
+    /// costs about eight round trips whatever it carries: one per handler made the projectors
+    /// the busiest client of the database under write load (docs/benchmarks/README.md). A
+    /// handler no answer waits for (the sealer) runs alone, off that path. A handler whose batch
     /// fails leaves the group for a runner of its own, so it stalls alone. A process manager's
     /// commands go through the bus on their own connections, idempotently, so a batch that
     /// rolls back after issuing them only replays them.
@@ -35,9 +36,12 @@ impl Engine {
         let (wake_tx, wake_rx) = watch::channel(0u64);
         let mut tasks = JoinSet::new();
         tasks.spawn(listen(self.pool.clone(), wake_tx, shutdown.clone()));
-        if !self.handlers.is_empty() {
+        let (shared, apart): (Vec<_>, Vec<_>) =
+            self.handlers.iter().cloned().partition(|h| h.answers_wait());
+        let groups = std::iter::once(shared).chain(apart.into_iter().map(|h| vec![h]));
+        for group in groups.filter(|g| !g.is_empty()) {
             let engine = Arc::clone(self);
-            tasks.spawn(engine.run(self.handlers.clone(), wake_rx, shutdown));
+            tasks.spawn(engine.run(group, wake_rx.clone(), shutdown.clone()));
         }
         tasks
     }
