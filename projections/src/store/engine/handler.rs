@@ -76,6 +76,12 @@ pub trait EventHandler: Send + Sync + 'static {
         true
     }
 
+    /// The shortest time between the starts of two of its batches, when it should be longer
+    /// than the engine's: fewer, larger batches for work no answer waits for.
+    fn pace(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Applies a batch, in log order, inside the transaction that will advance the checkpoint.
     async fn apply(
         &self,

@@ -77,6 +77,14 @@ impl Engine {
         // found; `reported` remembers the stuck event already logged, so it is logged once.
         let mut limit = self.config.batch_size;
         let mut reported: Option<i64> = None;
+        // The shortest time between the starts of two batches: the engine's, or longer for a
+        // group whose members ask to be paced.
+        let pace = members
+            .iter()
+            .filter_map(|h| h.pace())
+            .max()
+            .unwrap_or_default()
+            .max(self.config.min_batch_interval);
         while !shutdown.is_cancelled() && !members.is_empty() {
             let started = tokio::time::Instant::now();
             let delay = match self.run_batch_of(&members, limit).await {
@@ -155,7 +163,7 @@ impl Engine {
                 }
                 _ = tokio::time::sleep(delay) => {}
             }
-            let next = started + self.config.min_batch_interval;
+            let next = started + pace;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep_until(next) => {}
