@@ -566,7 +566,11 @@ async fn measure_verify(pool: &PgPool, settings: &Settings) -> anyhow::Result<Ro
         public_key: Some(settings.load_seal_key()?.public_key()),
     };
     let report = projections::audit::verify::verify(pool, &options).await?;
-    anyhow::ensure!(report.ok(), "the benchmark's log does not verify: {:?}", report.breaks);
+    anyhow::ensure!(
+        report.ok(),
+        "the benchmark's log does not verify: {:?}",
+        report.breaks
+    );
     Ok(rebuild_row(
         "verify the whole log",
         report.events_checked as u64,

@@ -241,7 +241,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .chain_index
                         .map(|i| format!(" (chain index {i})"))
                         .unwrap_or_default();
-                    println!("{label} position {}{index}: {}", found.position, found.reason);
+                    println!(
+                        "{label} position {}{index}: {}",
+                        found.position, found.reason
+                    );
                 }
                 if report.ok() {
                     println!("OK: the log verifies");

@@ -157,7 +157,10 @@ pub async fn audit_log(
                 entry.action,
                 entry.aggregate_type,
                 entry.aggregate_id,
-                entry.account_id.map(|id| id.to_string()).unwrap_or_default(),
+                entry
+                    .account_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
                 entry.reason.unwrap_or_default(),
                 entry.request_id.unwrap_or_default(),
                 entry.correlation_id.unwrap_or_default(),
@@ -282,7 +285,8 @@ fn history_cells(version: Version) -> Vec<String> {
         .iter()
         .map(|c| {
             let shown = |v: &Option<serde_json::Value>| {
-                v.as_ref().map_or_else(|| "-".to_string(), |v| v.to_string())
+                v.as_ref()
+                    .map_or_else(|| "-".to_string(), |v| v.to_string())
             };
             format!("{}: {} -> {}", c.path, shown(&c.old), shown(&c.new))
         })
@@ -294,7 +298,8 @@ fn history_cells(version: Version) -> Vec<String> {
         .map(|e| e.event_type.as_str())
         .collect::<Vec<_>>()
         .join("; ");
-    let payloads = serde_json::Value::Array(version.events.iter().map(|e| e.payload.clone()).collect());
+    let payloads =
+        serde_json::Value::Array(version.events.iter().map(|e| e.payload.clone()).collect());
     vec![
         version.version.to_string(),
         time(version.occurred_at),
@@ -324,7 +329,11 @@ where
     let producer = tokio::spawn(rows(row_tx));
     let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
     let (content_type, extension, body) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "csv", csv_body(header, row_rx, producer)),
+        Format::Csv => (
+            "text/csv; charset=utf-8",
+            "csv",
+            csv_body(header, row_rx, producer),
+        ),
         Format::Xlsx => match xlsx_file(header, row_rx, producer).await {
             Ok(body) => (
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -335,7 +344,10 @@ where
                 tracing::error!(%error, "export failed");
                 return refuse(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    ApiError::new(domain::ErrorCode::Internal, "the export failed; it has been logged"),
+                    ApiError::new(
+                        domain::ErrorCode::Internal,
+                        "the export failed; it has been logged",
+                    ),
                 );
             }
         },
@@ -366,7 +378,10 @@ fn csv_body(
         while let Some(row) = rows.recv().await {
             csv_line(&mut chunk, &row);
             if chunk.len() >= 64 * 1024
-                && tx.send(Ok(Bytes::from(std::mem::take(&mut chunk)))).await.is_err()
+                && tx
+                    .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
+                    .await
+                    .is_err()
             {
                 return;
             }
@@ -437,7 +452,9 @@ async fn xlsx_file(
         let _ = std::fs::remove_file(&path);
         return Err(error);
     }
-    let file = tokio::fs::File::open(&path).await.map_err(|e| e.to_string())?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| e.to_string())?;
     // Unlinked at once: the open handle keeps it readable until the response is sent.
     let _ = std::fs::remove_file(&path);
     Ok(Body::from_stream(tokio_util::io::ReaderStream::new(file)))

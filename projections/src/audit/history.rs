@@ -85,13 +85,11 @@ where
     fn start(&self, snapshot: Option<Value>) -> Result<Box<dyn Replay>, HistoryError> {
         let state = match snapshot {
             None => A::default(),
-            Some(state) => {
-                serde_json::from_value(state).map_err(|e| HistoryError::Unreadable {
-                    aggregate_type: A::TYPE,
-                    position: 0,
-                    reason: format!("its snapshot cannot be read: {e}"),
-                })?
-            }
+            Some(state) => serde_json::from_value(state).map_err(|e| HistoryError::Unreadable {
+                aggregate_type: A::TYPE,
+                position: 0,
+                reason: format!("its snapshot cannot be read: {e}"),
+            })?,
         };
         Ok(Box::new(Folding(state)))
     }
@@ -272,7 +270,10 @@ pub async fn history(
         } else {
             // The last version may go on in the next chunk.
             let tail = carried.last().map(|e| e.at.transaction_id);
-            carried.iter().rposition(|e| Some(e.at.transaction_id) != tail).map_or(0, |i| i + 1)
+            carried
+                .iter()
+                .rposition(|e| Some(e.at.transaction_id) != tail)
+                .map_or(0, |i| i + 1)
         };
         let ready: Vec<RecordedEvent> = carried.drain(..complete).collect();
         for group in ready.chunk_by(|a, b| a.at.transaction_id == b.at.transaction_id) {

@@ -125,8 +125,16 @@ mod tests {
         assert!(!created);
         assert_eq!(first.public_key(), again.public_key());
         let signature = first.sign(b"checkpoint");
-        assert!(verify_signature(&again.public_key(), b"checkpoint", &signature));
-        assert!(!verify_signature(&again.public_key(), b"checkpoinT", &signature));
+        assert!(verify_signature(
+            &again.public_key(),
+            b"checkpoint",
+            &signature
+        ));
+        assert!(!verify_signature(
+            &again.public_key(),
+            b"checkpoinT",
+            &signature
+        ));
         assert!(!format!("{first:?}").contains(&std::fs::read_to_string(&path).unwrap()));
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -76,8 +76,12 @@ struct Checkpoint {
 
 impl Checkpoint {
     fn signature_holds(&self) -> bool {
-        let message =
-            super::seal::checkpoint_message(self.chain_index, self.position, &self.seal, self.signed_at);
+        let message = super::seal::checkpoint_message(
+            self.chain_index,
+            self.position,
+            &self.seal,
+            self.signed_at,
+        );
         verify_signature(&self.public_key, &message, &self.signature)
     }
 }
@@ -166,11 +170,11 @@ pub async fn verify(pool: &PgPool, options: &VerifyOptions) -> Result<Report, sq
          ORDER BY transaction_id, position"
     );
     let mut events = sqlx::query_as::<_, SealedEvent>(&in_log_order)
-    .bind(after.transaction_id)
-    .bind(after.position)
-    .bind(end.transaction_id)
-    .bind(end.position)
-    .fetch(pool);
+        .bind(after.transaction_id)
+        .bind(after.position)
+        .bind(end.transaction_id)
+        .bind(end.position)
+        .fetch(pool);
     let mut seals = sqlx::query_as::<_, StoredSeal>(
         "SELECT chain_index, position, seal, digests FROM event_seals \
          WHERE chain_index > $1 ORDER BY chain_index",
@@ -197,7 +201,10 @@ pub async fn verify(pool: &PgPool, options: &VerifyOptions) -> Result<Report, sq
             let reason = if fields.is_empty() {
                 "its seal is not the chain's: the seals were altered".to_string()
             } else {
-                format!("the event no longer matches its seal: {} changed", fields.join(", "))
+                format!(
+                    "the event no longer matches its seal: {} changed",
+                    fields.join(", ")
+                )
             };
             break Some(Break {
                 position: event.position,
@@ -233,7 +240,9 @@ pub async fn verify(pool: &PgPool, options: &VerifyOptions) -> Result<Report, sq
         } else if checkpoint.chain_index > verified_through {
             // Past a chain break there is nothing to compare with; that break is reported.
             (!chain_broken).then(|| "it names a seal the chain does not reach".to_string())
-        } else if at_checkpoints.get(&checkpoint.chain_index).map(|s| s.as_slice())
+        } else if at_checkpoints
+            .get(&checkpoint.chain_index)
+            .map(|s| s.as_slice())
             != Some(checkpoint.seal.as_slice())
         {
             Some(
@@ -284,8 +293,7 @@ fn inserted(position: i64) -> Break {
     Break {
         position,
         chain_index: None,
-        reason: "the event is not in the seal chain: a row was inserted into the sealed log"
-            .into(),
+        reason: "the event is not in the seal chain: a row was inserted into the sealed log".into(),
     }
 }
 
@@ -351,14 +359,16 @@ async fn sequence_gaps(pool: &PgPool, after: LogPosition) -> Result<Vec<Break>, 
     .await?;
     Ok(gaps
         .into_iter()
-        .map(|(position, aggregate_type, aggregate_id, sequence, previous)| Break {
-            position,
-            chain_index: None,
-            reason: format!(
-                "{aggregate_type} {aggregate_id} goes from sequence {} to {sequence}: \
+        .map(
+            |(position, aggregate_type, aggregate_id, sequence, previous)| Break {
+                position,
+                chain_index: None,
+                reason: format!(
+                    "{aggregate_type} {aggregate_id} goes from sequence {} to {sequence}: \
                  an event is missing",
-                previous.unwrap_or(0)
-            ),
-        })
+                    previous.unwrap_or(0)
+                ),
+            },
+        )
         .collect())
 }

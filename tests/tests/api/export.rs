@@ -17,7 +17,11 @@ async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, String, Ve
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    (status, content_type, response.bytes().await.unwrap().to_vec())
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
 }
 
 fn code(body: &[u8]) -> String {
@@ -45,7 +49,10 @@ async fn the_audit_trail_and_a_history_export_as_csv_and_xlsx_with_the_lists_fil
     assert!(content_type.starts_with("text/csv"), "{content_type}");
     let text = String::from_utf8(body).unwrap();
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert!(lines[0].starts_with("position,occurred_at,recorded_at,actor_id"), "{text}");
+    assert!(
+        lines[0].starts_with("position,occurred_at,recorded_at,actor_id"),
+        "{text}"
+    );
     assert_eq!(lines.len(), 3, "a header and the two adjustments: {text}");
     assert!(text.contains("\"refund, partial\""), "{text}");
     assert!(text.contains("'=cmd"), "a formula is neutralised: {text}");
@@ -69,7 +76,11 @@ async fn the_audit_trail_and_a_history_export_as_csv_and_xlsx_with_the_lists_fil
     let (status, _, body) = get(&app, Some(&app.token), &path).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let text = String::from_utf8(body).unwrap();
-    assert_eq!(text.matches("\r\n").count(), 4, "a header and three versions: {text}");
+    assert_eq!(
+        text.matches("\r\n").count(),
+        4,
+        "a header and three versions: {text}"
+    );
     assert!(text.contains("balance: 40 -> 25"), "{text}");
     let (status, _, body) = get(&app, Some(&app.token), &format!("{path}&field=balance")).await;
     assert_eq!(status, 200);

@@ -142,7 +142,10 @@ async fn an_accounts_history_lists_each_command_with_who_why_and_what_changed() 
         ]
     );
     // Versions are the sequences of their last events, in order.
-    let numbers: Vec<i64> = versions.iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    let numbers: Vec<i64> = versions
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
     assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 7]);
     for version in versions {
         assert_eq!(version["actorKind"], "operator", "{version}");
@@ -202,7 +205,11 @@ async fn time_travel_to_every_version_and_moment_shows_what_the_projections_show
         assert_eq!(state["version"], version);
         assert_eq!(state["latestVersion"], seen.len() as i64);
         assert_eq!(state["stoppedAt"]["sequence"], version);
-        assert_eq!(as_read_model(&state["state"]), then.account, "version {version}");
+        assert_eq!(
+            as_read_model(&state["state"]),
+            then.account,
+            "version {version}"
+        );
 
         for at in [
             json!({ "recordedAt": then.at }),
@@ -250,7 +257,11 @@ async fn who_changed_the_balance_is_answered_from_the_log() {
         .map(|v| {
             assert!(v["actorId"].is_string());
             let change = &v["changes"][0];
-            (v["reason"].clone(), change["old"].clone(), change["new"].clone())
+            (
+                v["reason"].clone(),
+                change["old"].clone(),
+                change["new"].clone(),
+            )
         })
         .collect();
     assert_eq!(
@@ -303,11 +314,36 @@ async fn bad_history_and_time_travel_requests_get_clear_codes() {
     let (id, seen) = a_life(&app).await;
     let before = seen[0].at - chrono::Duration::hours(1);
     let cases = [
-        ("account", id.as_str(), json!({ "version": 0 }), "VALIDATION"),
-        ("account", id.as_str(), json!({ "version": 8 }), "VALIDATION"),
-        ("account", id.as_str(), json!({ "version": -5 }), "VALIDATION"),
-        ("account", id.as_str(), json!({ "recordedAt": before }), "NOT_FOUND"),
-        ("account", id.as_str(), json!({ "occurredAt": before }), "NOT_FOUND"),
+        (
+            "account",
+            id.as_str(),
+            json!({ "version": 0 }),
+            "VALIDATION",
+        ),
+        (
+            "account",
+            id.as_str(),
+            json!({ "version": 8 }),
+            "VALIDATION",
+        ),
+        (
+            "account",
+            id.as_str(),
+            json!({ "version": -5 }),
+            "VALIDATION",
+        ),
+        (
+            "account",
+            id.as_str(),
+            json!({ "recordedAt": before }),
+            "NOT_FOUND",
+        ),
+        (
+            "account",
+            id.as_str(),
+            json!({ "occurredAt": before }),
+            "NOT_FOUND",
+        ),
         (
             "account",
             id.as_str(),
@@ -332,8 +368,18 @@ async fn bad_history_and_time_travel_requests_get_clear_codes() {
             json!({ "version": 1 }),
             "NOT_FOUND",
         ),
-        ("account", "not an id \u{0}", json!({ "version": 1 }), "VALIDATION"),
-        ("invoice", id.as_str(), json!({ "version": 1 }), "VALIDATION"),
+        (
+            "account",
+            "not an id \u{0}",
+            json!({ "version": 1 }),
+            "VALIDATION",
+        ),
+        (
+            "invoice",
+            id.as_str(),
+            json!({ "version": 1 }),
+            "VALIDATION",
+        ),
     ];
     for (aggregate_type, aggregate_id, at, code) in cases {
         let body = app
@@ -343,7 +389,11 @@ async fn bad_history_and_time_travel_requests_get_clear_codes() {
                 json!({ "t": aggregate_type, "id": aggregate_id, "at": at }),
             )
             .await;
-        assert_eq!(error_code(&body), Some(code), "{aggregate_type} {aggregate_id} {at}: {body}");
+        assert_eq!(
+            error_code(&body),
+            Some(code),
+            "{aggregate_type} {aggregate_id} {at}: {body}"
+        );
     }
     // Malformed moments: two at once, none, a time that is not one.
     for at in [
@@ -352,7 +402,10 @@ async fn bad_history_and_time_travel_requests_get_clear_codes() {
         json!({ "recordedAt": "yesterday" }),
     ] {
         let body = as_of(&app, &id, at.clone()).await;
-        assert!(body["data"].is_null() || body["data"]["aggregateAsOf"].is_null(), "{body}");
+        assert!(
+            body["data"].is_null() || body["data"]["aggregateAsOf"].is_null(),
+            "{body}"
+        );
         assert!(error_code(&body).is_some(), "{at}: {body}");
     }
     for (args, code) in [
@@ -397,7 +450,9 @@ async fn a_long_history_pages_across_the_chunks_it_is_read_in() {
             reason: Reason::parse(&format!("step {n}")).unwrap(),
         };
         let context = CommandContext::new(domain::Actor::new(domain::ActorKind::Operator, "op"));
-        bus.execute::<Account>(&id, command, &context).await.unwrap();
+        bus.execute::<Account>(&id, command, &context)
+            .await
+            .unwrap();
     }
     let mut after: Option<String> = None;
     let mut expected = 1i64;

@@ -104,7 +104,11 @@ async fn a_clean_log_verifies_whole_and_from_its_latest_checkpoint() {
         )
         .await;
     let status = &body["data"]["sealStatus"];
-    assert_eq!(status["publicKey"], hex(&test_seal_key().public_key()), "{body}");
+    assert_eq!(
+        status["publicKey"],
+        hex(&test_seal_key().public_key()),
+        "{body}"
+    );
     assert_eq!(status["latestCheckpoint"]["publicKey"], status["publicKey"]);
     assert_eq!(status["lastVerification"]["ok"], true);
     assert!(status["sealed"].as_i64() >= Some(report.events_checked));
@@ -129,7 +133,11 @@ async fn a_changed_byte_in_any_field_is_found_at_its_position_and_named() {
             "recorded_at",
         ),
         ("event_type", "event_type = 'CreditsGranted'", "event_type"),
-        ("aggregate_id", "aggregate_id = aggregate_id || 'x'", "aggregate_id"),
+        (
+            "aggregate_id",
+            "aggregate_id = aggregate_id || 'x'",
+            "aggregate_id",
+        ),
     ] {
         let (app, positions) = sealed_app().await;
         let target = positions[4];
@@ -159,7 +167,10 @@ async fn deleted_inserted_and_swapped_rows_and_sequence_gaps_are_told_apart() {
     assert_eq!(position, positions[1], "{report:?}");
     assert!(reason.contains("deleted"), "{reason}");
     assert!(
-        report.breaks.iter().any(|b| b.reason.contains("goes from sequence")),
+        report
+            .breaks
+            .iter()
+            .any(|b| b.reason.contains("goes from sequence")),
         "the gap in the aggregate's sequences is reported too: {report:?}"
     );
 
@@ -210,11 +221,17 @@ async fn deleted_inserted_and_swapped_rows_and_sequence_gaps_are_told_apart() {
     .await;
     let report = check(&app.db.pool).await;
     assert!(
-        report.breaks.iter().any(|b| b.position == last && b.reason.contains("sequence changed")),
+        report
+            .breaks
+            .iter()
+            .any(|b| b.position == last && b.reason.contains("sequence changed")),
         "{report:?}"
     );
     assert!(
-        report.breaks.iter().any(|b| b.reason.contains("goes from sequence")),
+        report
+            .breaks
+            .iter()
+            .any(|b| b.reason.contains("goes from sequence")),
         "{report:?}"
     );
 }

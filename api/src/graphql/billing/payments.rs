@@ -1,13 +1,13 @@
 //! Manual payments: the approval queue, its history, and the approval workflow.
 
 use crate::error::ApiError;
+use crate::graphql::audit::history::{
+    state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
+};
 use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::tenancy::accounts::{find_account, AccountNode};
 use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
-use crate::graphql::audit::history::{
-    state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
-};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -84,7 +84,15 @@ impl PaymentNode {
         after: Option<String>,
         filter: Option<HistoryFilter>,
     ) -> Result<Page<i64, AggregateVersion>, ApiError> {
-        versions(ctx, Payment::TYPE, &self.id.to_string(), first, after, filter).await
+        versions(
+            ctx,
+            Payment::TYPE,
+            &self.id.to_string(),
+            first,
+            after,
+            filter,
+        )
+        .await
     }
 
     /// The payment as it was at a version, a recording time or a business time.

@@ -40,7 +40,15 @@ impl OperatorNode {
         after: Option<String>,
         filter: Option<HistoryFilter>,
     ) -> Result<Page<i64, AggregateVersion>, ApiError> {
-        versions(ctx, Operator::TYPE, &self.id.to_string(), first, after, filter).await
+        versions(
+            ctx,
+            Operator::TYPE,
+            &self.id.to_string(),
+            first,
+            after,
+            filter,
+        )
+        .await
     }
 
     /// The operator as it was at a version, a recording time or a business time.

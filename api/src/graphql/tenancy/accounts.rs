@@ -1,15 +1,15 @@
 //! Accounts: the list and one account, and every account command.
 
 use crate::error::ApiError;
+use crate::graphql::audit::history::{
+    state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
+};
 use crate::graphql::kit::lists::{
     db_enum, filter_text, like_pattern, DateRange, List, Order, SortDirection,
 };
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
 use crate::tenancy;
-use crate::graphql::audit::history::{
-    state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
-};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -79,7 +79,15 @@ impl AccountNode {
         after: Option<String>,
         filter: Option<HistoryFilter>,
     ) -> Result<Page<i64, AggregateVersion>, ApiError> {
-        versions(ctx, Account::TYPE, &self.id.to_string(), first, after, filter).await
+        versions(
+            ctx,
+            Account::TYPE,
+            &self.id.to_string(),
+            first,
+            after,
+            filter,
+        )
+        .await
     }
 
     /// The account as it was at a version, a recording time or a business time.
@@ -101,8 +109,15 @@ impl AccountNode {
             field: Some(field.path().to_string()),
             ..HistoryFilter::default()
         };
-        let mut page =
-            versions(ctx, Account::TYPE, &self.id.to_string(), first, after, Some(filter)).await?;
+        let mut page = versions(
+            ctx,
+            Account::TYPE,
+            &self.id.to_string(),
+            first,
+            after,
+            Some(filter),
+        )
+        .await?;
         // Only the chosen field's changes: the rest of each version is in `history`.
         for edge in &mut page.edges {
             edge.node

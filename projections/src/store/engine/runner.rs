@@ -36,8 +36,11 @@ impl Engine {
         let (wake_tx, wake_rx) = watch::channel(0u64);
         let mut tasks = JoinSet::new();
         tasks.spawn(listen(self.pool.clone(), wake_tx, shutdown.clone()));
-        let (shared, apart): (Vec<_>, Vec<_>) =
-            self.handlers.iter().cloned().partition(|h| h.answers_wait());
+        let (shared, apart): (Vec<_>, Vec<_>) = self
+            .handlers
+            .iter()
+            .cloned()
+            .partition(|h| h.answers_wait());
         let groups = std::iter::once(shared).chain(apart.into_iter().map(|h| vec![h]));
         for group in groups.filter(|g| !g.is_empty()) {
             let engine = Arc::clone(self);
