@@ -137,18 +137,29 @@ pub async fn verify(pool: &PgPool, options: &VerifyOptions) -> Result<Report, sq
     let from_index = index;
 
     // The sealed part of the log ends where the sealer's checkpoint stands.
-    let sealed: Option<(Xid8, i64)> = sqlx::query_as(
-        "SELECT last_transaction_id, last_position FROM projection_checkpoints WHERE name = $1",
+    // Read in one statement: the sealer moves its checkpoint and writes its seals in one
+    // transaction, so these agree, and seals written while `verify` runs are left for the next
+    // run instead of being taken for seals whose events were deleted.
+    let sealed: Option<(Xid8, i64, i64)> = sqlx::query_as(
+        "SELECT last_transaction_id, last_position, \
+                (SELECT coalesce(max(chain_index), 0) FROM event_seals) \
+         FROM projection_checkpoints WHERE name = $1",
     )
     .bind(SEALER)
     .fetch_optional(pool)
     .await?;
-    let end = sealed.map_or(LogPosition::default(), |(transaction_id, position)| {
-        LogPosition {
-            transaction_id,
-            position,
-        }
-    });
+    let (end, head) = sealed.map_or(
+        (LogPosition::default(), 0),
+        |(transaction_id, position, head)| {
+            (
+                LogPosition {
+                    transaction_id,
+                    position,
+                },
+                head,
+            )
+        },
+    );
     let pending: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM events WHERE (transaction_id, position) > ($1, $2)",
     )
@@ -177,9 +188,10 @@ pub async fn verify(pool: &PgPool, options: &VerifyOptions) -> Result<Report, sq
         .fetch(pool);
     let mut seals = sqlx::query_as::<_, StoredSeal>(
         "SELECT chain_index, position, seal, digests FROM event_seals \
-         WHERE chain_index > $1 ORDER BY chain_index",
+         WHERE chain_index > $1 AND chain_index <= $2 ORDER BY chain_index",
     )
     .bind(index)
+    .bind(head)
     .fetch(pool);
     let mut checked = 0i64;
     let chain_break = loop {
