@@ -45,9 +45,37 @@ pub enum HistoryError {
 
 /// An aggregate being folded, one event at a time, its state readable as JSON between events.
 pub trait Replay: Send {
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), HistoryError>;
+    /// Folds in one stored event (its log position names it in errors).
+    fn apply(&mut self, stored: Stored<'_>) -> Result<(), HistoryError>;
     /// The state as the aggregate serialises it (as its snapshots hold it), secrets redacted.
     fn state(&self) -> Value;
+}
+
+/// What a fold reads of a stored event.
+#[derive(Clone, Copy)]
+pub struct Stored<'a> {
+    pub position: i64,
+    pub event_type: &'a str,
+    pub event_version: &'a str,
+    pub payload: Payload<'a>,
+}
+
+/// A payload as read: already a JSON tree, or the text the database sent.
+#[derive(Clone, Copy)]
+pub enum Payload<'a> {
+    Json(&'a Value),
+    Text(&'a str),
+}
+
+impl<'a> From<&'a RecordedEvent> for Stored<'a> {
+    fn from(event: &'a RecordedEvent) -> Self {
+        Self {
+            position: event.at.position,
+            event_type: &event.event_type,
+            event_version: &event.event_version,
+            payload: Payload::Json(&event.payload),
+        }
+    }
 }
 
 /// What history needs of an aggregate type: its name, the shape of its snapshots, and a fold.
@@ -102,15 +130,21 @@ where
     A: StoredAggregate,
     A::Event: StoredEvent,
 {
-    fn apply(&mut self, event: &RecordedEvent) -> Result<(), HistoryError> {
+    fn apply(&mut self, event: Stored<'_>) -> Result<(), HistoryError> {
         let unreadable = |reason: String| HistoryError::Unreadable {
             aggregate_type: A::TYPE,
-            position: event.at.position,
+            position: event.position,
             reason,
         };
         // An aggregate's own events decide its state: one this build cannot read (an unknown
         // type included) stops the fold rather than show a state that never was.
-        match A::Event::read(&event.event_type, &event.event_version, &event.payload) {
+        let read = match event.payload {
+            Payload::Json(payload) => {
+                A::Event::read(event.event_type, event.event_version, payload)
+            }
+            Payload::Text(text) => A::Event::read_text(event.event_type, event.event_version, text),
+        };
+        match read {
             Ok(Read::Event(decoded)) => {
                 self.0.apply(decoded);
                 Ok(())
@@ -318,14 +352,14 @@ impl Pager<'_> {
         let by_field = self.filter.field.as_ref();
         if !admitted || !(on_page || (self.count && by_field.is_some())) {
             for event in group {
-                self.replay.apply(event)?;
+                self.replay.apply(event.into())?;
             }
             self.total += i64::from(admitted && self.count);
             return Ok(false);
         }
         let before = self.replay.state();
         for event in group {
-            self.replay.apply(event)?;
+            self.replay.apply(event.into())?;
         }
         let changes = diff(&before, &self.replay.state());
         if by_field.is_some_and(|field| !changes.iter().any(|c| c.touches(field))) {
@@ -490,41 +524,66 @@ pub async fn state_as_of(
         }
     };
     let from = snapshot.as_ref().map_or(0, |(sequence, _)| *sequence);
-    let mut conn = pool.acquire().await?;
-    // From the event before the first to fold: the event stopped at is always among them.
-    let events = log::read_stream(
-        &mut conn,
-        aggregate_type,
-        aggregate_id,
-        from.min(through - 1),
-        through,
+    // Only what the fold needs, for every event up to the moment (business time only when the
+    // moment is one); the full row, metadata and all, only for the event it stops at.
+    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT sequence, position, event_type, event_version, payload::text, \
+                CASE WHEN $5 THEN metadata ->> 'occurred_at' END \
+         FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
+           AND sequence > $3 AND sequence <= $4 ORDER BY sequence",
     )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(from)
+    .bind(through)
+    .bind(matches!(at, AsOf::OccurredAt(_)))
+    .fetch_all(pool)
     .await?;
-    drop(conn);
     let mut replay = chronicle.start(snapshot.map(|(_, state)| state))?;
-    let mut stopped: Option<&RecordedEvent> = None;
-    for event in &events {
+    let mut stopped_at = from;
+    for (sequence, position, event_type, event_version, payload, occurred) in &rows {
         if let AsOf::OccurredAt(t) = at {
-            let metadata = event
-                .metadata()
-                .map_err(|e| unreadable(chronicle, event, e.reason))?;
-            if metadata.occurred_at > t {
+            let occurred = occurred
+                .as_deref()
+                .and_then(|text| text.parse::<DateTime<Utc>>().ok())
+                .ok_or_else(|| HistoryError::Unreadable {
+                    aggregate_type,
+                    position: *position,
+                    reason: "its metadata has no readable occurred_at".into(),
+                })?;
+            if occurred > t {
                 break;
             }
         }
-        if event.sequence > from {
-            replay.apply(event)?;
-        }
-        stopped = Some(event);
+        replay.apply(Stored {
+            position: *position,
+            event_type,
+            event_version,
+            payload: Payload::Text(payload),
+        })?;
+        stopped_at = *sequence;
     }
-    let Some(stopped) = stopped else {
+    if stopped_at == 0 {
         let AsOf::OccurredAt(t) = at else {
             return Err(not_found(chronicle, aggregate_id));
         };
         return Err(HistoryError::NotYet(format!(
             "{aggregate_type} {aggregate_id} did not exist yet at {t}: its first event happened later"
         )));
-    };
+    }
+    let mut conn = pool.acquire().await?;
+    let stopped = log::read_stream(
+        &mut conn,
+        aggregate_type,
+        aggregate_id,
+        stopped_at - 1,
+        stopped_at,
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| not_found(chronicle, aggregate_id))?;
+    drop(conn);
+    let stopped = &stopped;
     let metadata = stopped
         .metadata()
         .map_err(|e| unreadable(chronicle, stopped, e.reason))?;
