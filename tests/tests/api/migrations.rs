@@ -1,11 +1,11 @@
 //! Databases migrated by earlier builds keep migrating: in particular one migrated while
-//! `0002_operators.sql` still held the text it first landed with, before its edit.
+//! `0002_operators.sql` held the text it was edited to after it landed.
 
 use crate::helpers::TestDb;
 use projections::store::db;
 
-/// The text `0002_operators.sql` first landed with (commit 8077d47), before it was edited.
-const ORIGINAL_0002: &str = include_str!("../../fixtures/0002_operators.original.sql");
+/// The text `0002_operators.sql` had from commit 2697028 until it was restored.
+const EDITED_0002: &str = include_str!("../../fixtures/0002_operators.edited.sql");
 
 /// A database migrated with 0001 and `second` as 0002, as an earlier build left it.
 async fn migrated_by_an_earlier_build(second: &str) -> TestDb {
@@ -31,8 +31,7 @@ async fn migrated_by_an_earlier_build(second: &str) -> TestDb {
 
 #[tokio::test]
 async fn a_database_migrated_with_the_edited_0002_still_migrates() {
-    let db =
-        migrated_by_an_earlier_build(include_str!("../../../migrations/0002_operators.sql")).await;
+    let db = migrated_by_an_earlier_build(EDITED_0002).await;
     db::migrate(&db.pool).await.expect("migrates");
     let has_service: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
@@ -46,7 +45,8 @@ async fn a_database_migrated_with_the_edited_0002_still_migrates() {
 
 #[tokio::test]
 async fn a_database_migrated_with_0002_as_it_first_landed_still_migrates() {
-    let db = migrated_by_an_earlier_build(ORIGINAL_0002).await;
+    let db =
+        migrated_by_an_earlier_build(include_str!("../../../migrations/0002_operators.sql")).await;
     db::migrate(&db.pool).await.expect("migrates");
     let has_service: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
