@@ -195,7 +195,7 @@ pub async fn aggregate_history(
         Ok(params) => params,
         Err(refused) => return refused,
     };
-    let chronicles = projections::all_chronicles();
+    let chronicles = state.chronicles.clone();
     let checked = crate::graphql::audit::history::HistoryFilter {
         actor_id: params.actor_id.clone(),
         action: params.action.clone(),

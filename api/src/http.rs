@@ -35,6 +35,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub schema: AppSchema,
     pub engine: Arc<Engine>,
+    /// Every aggregate type, for history exports (the same as the schema's).
+    pub chronicles: projections::audit::history::Chronicles,
     pub metrics: PrometheusHandle,
     pub ready_max_lag: Duration,
 }

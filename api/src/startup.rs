@@ -8,6 +8,7 @@ use crate::http::{self, AppState};
 use crate::metrics;
 use anyhow::Context;
 use projections::audit::seal::Sealer;
+use projections::audit::seal_key::SealKey;
 use projections::{store::db, CommandBus, Engine};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -25,13 +26,24 @@ pub struct Application {
 /// CLI) starts from, with the system account in place. One bus per process, so its warm
 /// aggregates serve the API and the process managers alike.
 pub async fn open(settings: &Settings) -> anyhow::Result<(CommandBus, Arc<Engine>)> {
+    open_with(settings, seal_key(settings)?).await
+}
+
+fn seal_key(settings: &Settings) -> anyhow::Result<SealKey> {
+    settings
+        .load_seal_key()
+        .context("cannot load the seal key (see IGNY8_SEAL_KEY)")
+}
+
+/// `open`, with the seal key already loaded (the server also publishes its public key).
+async fn open_with(
+    settings: &Settings,
+    seal_key: SealKey,
+) -> anyhow::Result<(CommandBus, Arc<Engine>)> {
     let pool = db::prepare(settings.database_url.expose(), settings.db_pool_size)
         .await
         .context("cannot prepare the database (is PostgreSQL running? see DATABASE_URL)")?;
     let bus = CommandBus::new(pool.clone());
-    let seal_key = settings
-        .load_seal_key()
-        .context("cannot load the seal key (see IGNY8_SEAL_KEY)")?;
     let engine = Engine::new(
         pool.clone(),
         settings.projector.clone(),
@@ -54,14 +66,17 @@ pub async fn open(settings: &Settings) -> anyhow::Result<(CommandBus, Arc<Engine
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (bus, engine) = open(&settings).await?;
+        let seal_key = seal_key(&settings)?;
+        let seal_public_key = seal_key.public_key();
+        let (bus, engine) = open_with(&settings, seal_key).await?;
         let pool = bus.pool().clone();
+        let chronicles = projections::all_chronicles();
         let schema = graphql::build(Some(Services {
             pool: pool.clone(),
             bus,
             engine: Arc::clone(&engine),
-            chronicles: projections::all_chronicles(),
-            seal_public_key: settings.load_seal_key()?.public_key(),
+            chronicles: chronicles.clone(),
+            seal_public_key,
             read_your_writes_timeout: settings.read_your_writes_timeout,
         }));
         let listener = TcpListener::bind(settings.bind)
@@ -76,6 +91,7 @@ impl Application {
             auth,
             schema,
             engine,
+            chronicles,
             metrics: metrics::install(),
             ready_max_lag: settings.ready_max_lag,
         };
