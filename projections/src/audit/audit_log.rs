@@ -96,7 +96,7 @@ impl EventHandler for AuditLogProjection {
             reasons.push(reason_of(event, metadata));
             requests.push(metadata.request_id.clone());
             correlations.push(metadata.correlation_id.as_str());
-            payloads.push(redact(&event.payload));
+            payloads.push(redact(event.payload.clone()));
         }
         sqlx::query(
             "INSERT INTO read.audit_log (position, occurred_at, recorded_at, actor_id, actor_kind, \

@@ -91,7 +91,7 @@ fn shown(value: &Value, secret: bool) -> Value {
     if secret {
         Value::String(REDACTED.into())
     } else {
-        redact(value)
+        redact(value.clone())
     }
 }
 

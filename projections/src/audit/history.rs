@@ -16,7 +16,7 @@ use domain::kit::event::{Read, StoredAggregate, StoredEvent};
 use domain::kit::time;
 use domain::{Actor, EventMetadata};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -49,6 +49,8 @@ pub trait Replay: Send {
     fn apply(&mut self, stored: Stored<'_>) -> Result<(), HistoryError>;
     /// The state as the aggregate serialises it (as its snapshots hold it), secrets redacted.
     fn state(&self) -> Value;
+    /// The state as its snapshots hold it, secrets and all: only ever stored, never shown.
+    fn snapshot(&self) -> Value;
 }
 
 /// What a fold reads of a stored event.
@@ -158,7 +160,11 @@ where
     }
 
     fn state(&self) -> Value {
-        redact(&serde_json::to_value(&self.0).unwrap_or(Value::Null))
+        redact(self.snapshot())
+    }
+
+    fn snapshot(&self) -> Value {
+        serde_json::to_value(&self.0).unwrap_or(Value::Null)
     }
 }
 
@@ -270,35 +276,49 @@ pub async fn history(
     count: bool,
 ) -> Result<HistoryPage, HistoryError> {
     check_id(aggregate_id)?;
+    let mut conn = pool.acquire().await?;
+    // A page after a cursor starts from the state kept nearest before it; a total counts every
+    // version, so it folds from the start.
+    let start = match after {
+        Some(after) if !count => {
+            nearest_snapshot(&mut conn, chronicle, aggregate_id, after, None).await?
+        }
+        _ => None,
+    };
+    let mut read_through = start.as_ref().map_or(0, |(sequence, _)| *sequence);
     let mut page = Pager {
         chronicle,
         filter,
         after,
         limit,
         count,
-        replay: chronicle.start(None)?,
+        replay: chronicle.start(start.map(|(_, state)| state))?,
+        state: None,
         versions: Vec::new(),
         total: 0,
     };
-    let mut conn = pool.acquire().await?;
-    let mut read_through = 0;
+    // The first read is sized to the page: the events up to the cursor, one per version, and
+    // one more to see whether the last version goes on. Versions of many events, or a filter
+    // that passes over many, read on in larger chunks.
+    let mut chunk = (after.unwrap_or(0) - read_through).max(0) + limit as i64 + 2;
     // Events of a version the last chunk cut through, kept for the next.
     let mut carried: Vec<RecordedEvent> = Vec::new();
     loop {
-        let chunk = log::read_stream(
+        let events = log::read_stream(
             &mut conn,
             chronicle.aggregate_type(),
             aggregate_id,
             read_through,
-            read_through + CHUNK,
+            read_through + chunk,
         )
         .await?;
-        let ended = (chunk.len() as i64) < CHUNK;
-        read_through += CHUNK;
-        if read_through == CHUNK && chunk.is_empty() {
+        if read_through == 0 && events.is_empty() {
             return Err(not_found(chronicle, aggregate_id));
         }
-        carried.extend(chunk);
+        let ended = (events.len() as i64) < chunk;
+        read_through += chunk;
+        chunk = chunk.max(CHUNK);
+        carried.extend(events);
         let complete = if ended {
             carried.len()
         } else {
@@ -329,6 +349,8 @@ struct Pager<'a> {
     limit: usize,
     count: bool,
     replay: Box<dyn Replay>,
+    /// The state after the last version, when it was serialised: the next one's "before".
+    state: Option<Value>,
     versions: Vec<Version>,
     total: i64,
 }
@@ -342,7 +364,7 @@ impl Pager<'_> {
             .metadata()
             .map_err(|e| unreadable(self.chronicle, first, e.reason))?;
         let full = self.versions.len() > self.limit;
-        if full && !self.count {
+        if self.done() {
             return Ok(true);
         }
         // The total counts every admitted version, on every page; the page holds those after
@@ -354,14 +376,16 @@ impl Pager<'_> {
             for event in group {
                 self.replay.apply(event.into())?;
             }
+            self.state = None;
             self.total += i64::from(admitted && self.count);
             return Ok(false);
         }
-        let before = self.replay.state();
+        let before = self.state.take().unwrap_or_else(|| self.replay.state());
         for event in group {
             self.replay.apply(event.into())?;
         }
-        let changes = diff(&before, &self.replay.state());
+        let after = self.state.insert(self.replay.state());
+        let changes = diff(&before, after);
         if by_field.is_some_and(|field| !changes.iter().any(|c| c.touches(field))) {
             return Ok(false);
         }
@@ -369,7 +393,13 @@ impl Pager<'_> {
         if on_page {
             self.versions.push(version(group, metadata, changes));
         }
-        Ok(false)
+        Ok(self.done())
+    }
+
+    /// Whether the page holds all it will: one version more than asked for (and no total to
+    /// count on to the end).
+    fn done(&self) -> bool {
+        self.versions.len() > self.limit && !self.count
     }
 
     fn finish(self) -> HistoryPage {
@@ -398,7 +428,7 @@ fn version(group: &[RecordedEvent], metadata: &EventMetadata, changes: Vec<Chang
                 position: e.at.position,
                 event_type: e.event_type.clone(),
                 event_version: e.event_version.clone(),
-                payload: redact(&e.payload),
+                payload: redact(e.payload.clone()),
             })
             .collect(),
         changes,
@@ -507,62 +537,24 @@ pub async fn state_as_of(
         // Business times live in the metadata: found while folding, below.
         AsOf::OccurredAt(_) => latest,
     };
-    let snapshot: Option<(i64, Value)> = match at {
-        AsOf::OccurredAt(_) => None,
-        _ => {
-            sqlx::query_as(
-                "SELECT sequence, payload FROM aggregate_snapshots \
-                 WHERE aggregate_type = $1 AND aggregate_id = $2 AND state_version = $3 \
-                   AND sequence <= $4",
-            )
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(chronicle.state_version())
-            .bind(through)
-            .fetch_optional(pool)
-            .await?
-        }
+    let until = match at {
+        AsOf::OccurredAt(t) => Some(t),
+        _ => None,
     };
-    let from = snapshot.as_ref().map_or(0, |(sequence, _)| *sequence);
-    // Only what the fold needs, for every event up to the moment (business time only when the
-    // moment is one); the full row, metadata and all, only for the event it stops at.
-    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT sequence, position, event_type, event_version, payload::text, \
-                CASE WHEN $5 THEN metadata ->> 'occurred_at' END \
-         FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
-           AND sequence > $3 AND sequence <= $4 ORDER BY sequence",
+    let mut conn = pool.acquire().await?;
+    let start = nearest_snapshot(&mut conn, chronicle, aggregate_id, through, until).await?;
+    let from = start.as_ref().map_or(0, |(sequence, _)| *sequence);
+    let mut replay = chronicle.start(start.map(|(_, state)| state))?;
+    let folded = fold_range(
+        &mut conn,
+        chronicle,
+        replay.as_mut(),
+        aggregate_id,
+        (from, through),
+        until,
     )
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .bind(from)
-    .bind(through)
-    .bind(matches!(at, AsOf::OccurredAt(_)))
-    .fetch_all(pool)
     .await?;
-    let mut replay = chronicle.start(snapshot.map(|(_, state)| state))?;
-    let mut stopped_at = from;
-    for (sequence, position, event_type, event_version, payload, occurred) in &rows {
-        if let AsOf::OccurredAt(t) = at {
-            let occurred = occurred
-                .as_deref()
-                .and_then(|text| text.parse::<DateTime<Utc>>().ok())
-                .ok_or_else(|| HistoryError::Unreadable {
-                    aggregate_type,
-                    position: *position,
-                    reason: "its metadata has no readable occurred_at".into(),
-                })?;
-            if occurred > t {
-                break;
-            }
-        }
-        replay.apply(Stored {
-            position: *position,
-            event_type,
-            event_version,
-            payload: Payload::Text(payload),
-        })?;
-        stopped_at = *sequence;
-    }
+    let stopped_at = folded.last.unwrap_or(from);
     if stopped_at == 0 {
         let AsOf::OccurredAt(t) = at else {
             return Err(not_found(chronicle, aggregate_id));
@@ -571,7 +563,6 @@ pub async fn state_as_of(
             "{aggregate_type} {aggregate_id} did not exist yet at {t}: its first event happened later"
         )));
     }
-    let mut conn = pool.acquire().await?;
     let stopped = log::read_stream(
         &mut conn,
         aggregate_type,
@@ -601,6 +592,99 @@ pub async fn state_as_of(
         },
         state: replay.state(),
     })
+}
+
+/// The kept state nearest before the moment: the aggregate's latest snapshot or one of its
+/// history snapshots, whichever is later, at or before `through`. By business time (`until`)
+/// only a history snapshot whose events all happened by then will do.
+async fn nearest_snapshot(
+    conn: &mut PgConnection,
+    chronicle: &dyn Chronicle,
+    aggregate_id: &str,
+    through: i64,
+    until: Option<DateTime<Utc>>,
+) -> Result<Option<(i64, Value)>, HistoryError> {
+    Ok(sqlx::query_as(
+        "SELECT sequence, state FROM ( \
+             SELECT sequence, payload AS state FROM aggregate_snapshots \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND state_version = $3 \
+               AND sequence <= $4 AND $5::timestamptz IS NULL \
+             UNION ALL \
+             (SELECT sequence, state FROM history_snapshots \
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND state_version = $3 \
+                AND sequence <= $4 AND ($5::timestamptz IS NULL OR occurred_through <= $5) \
+              ORDER BY sequence DESC LIMIT 1) \
+         ) kept ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(chronicle.aggregate_type())
+    .bind(aggregate_id)
+    .bind(chronicle.state_version())
+    .bind(through)
+    .bind(until)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// How far a fold from the log got.
+pub(crate) struct Folded {
+    /// The sequence of the last event folded in; none when none was.
+    pub last: Option<i64>,
+    /// The latest business time among the events folded in, starting from the one given;
+    /// none once one of them had no readable business time.
+    pub occurred_through: Option<DateTime<Utc>>,
+}
+
+/// Folds the aggregate's events with sequences in `(after, through]` into `replay`, reading
+/// only what a fold needs (no metadata but the business time, payloads as text). With `until`,
+/// it stops before the first event that happened after it.
+pub(crate) async fn fold_range(
+    conn: &mut PgConnection,
+    chronicle: &dyn Chronicle,
+    replay: &mut dyn Replay,
+    aggregate_id: &str,
+    (after, through): (i64, i64),
+    until: Option<DateTime<Utc>>,
+) -> Result<Folded, HistoryError> {
+    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT sequence, position, event_type, event_version, payload::text, \
+                metadata ->> 'occurred_at' \
+         FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
+           AND sequence > $3 AND sequence <= $4 ORDER BY sequence",
+    )
+    .bind(chronicle.aggregate_type())
+    .bind(aggregate_id)
+    .bind(after)
+    .bind(through)
+    .fetch_all(conn)
+    .await?;
+    let mut folded = Folded {
+        last: None,
+        occurred_through: Some(DateTime::<Utc>::MIN_UTC),
+    };
+    for (sequence, position, event_type, event_version, payload, occurred) in &rows {
+        let occurred = occurred
+            .as_deref()
+            .and_then(|text| text.parse::<DateTime<Utc>>().ok());
+        if let Some(until) = until {
+            let occurred = occurred.ok_or_else(|| HistoryError::Unreadable {
+                aggregate_type: chronicle.aggregate_type(),
+                position: *position,
+                reason: "its metadata has no readable occurred_at".into(),
+            })?;
+            if occurred > until {
+                break;
+            }
+        }
+        replay.apply(Stored {
+            position: *position,
+            event_type,
+            event_version,
+            payload: Payload::Text(payload),
+        })?;
+        folded.last = Some(*sequence);
+        folded.occurred_through = folded.occurred_through.zip(occurred).map(|(a, b)| a.max(b));
+    }
+    Ok(folded)
 }
 
 /// Ids are text in the log; one no aggregate could have is the caller's mistake, said as such

@@ -5,6 +5,7 @@
 pub mod audit_log;
 pub mod diff;
 pub mod history;
+pub mod history_snapshots;
 pub mod redact;
 pub mod seal;
 pub mod seal_key;
@@ -14,5 +15,11 @@ use crate::store::engine::EventHandler;
 use std::sync::Arc;
 
 pub fn handlers(sealer: seal::Sealer) -> Vec<Arc<dyn EventHandler>> {
-    vec![Arc::new(audit_log::AuditLogProjection), Arc::new(sealer)]
+    vec![
+        Arc::new(audit_log::AuditLogProjection),
+        Arc::new(sealer),
+        Arc::new(history_snapshots::HistorySnapshots {
+            chronicles: crate::all_chronicles(),
+        }),
+    ]
 }

@@ -20,22 +20,24 @@ pub fn is_secret(key: &str) -> bool {
 }
 
 /// `value` with every secret-bearing value replaced by `"[redacted]"`.
-pub fn redact(value: &Value) -> Value {
+pub fn redact(mut value: Value) -> Value {
+    hide(&mut value);
+    value
+}
+
+fn hide(value: &mut Value) {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| {
-                    let value = if is_secret(key) {
-                        Value::String(REDACTED.into())
-                    } else {
-                        redact(value)
-                    };
-                    (key.clone(), value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        other => other.clone(),
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if is_secret(key) {
+                    *value = Value::String(REDACTED.into());
+                } else {
+                    hide(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(hide),
+        _ => {}
     }
 }
 
@@ -48,7 +50,7 @@ mod tests {
     fn secrets_are_redacted_at_any_depth() {
         let payload = json!({ "OperatorTokenIssued": { "token_id": "t", "token_hash": "abc",
             "nested": [{ "api_key": "sk-live" }] } });
-        let redacted = redact(&payload);
+        let redacted = redact(payload);
         let text = redacted.to_string();
         assert!(!text.contains("abc") && !text.contains("sk-live"), "{text}");
         assert_eq!(redacted["OperatorTokenIssued"]["token_id"], "t");

@@ -107,6 +107,10 @@ mod tests {
             11,
             "475e849ef8779930a53d886cad66e6197aac36efbabb16b3ba5c6b41da2e11ae6394fab4972c7794b007de73ece8d0b4",
         ),
+        (
+            12,
+            "f45430d39b208f56c9a203fd12577ba0e141b591bc3140ce9158b16769ba0eea47d1a5f91b56b6e752e409389df1d12e",
+        ),
     ];
 
     #[test]

@@ -481,3 +481,125 @@ async fn a_long_history_pages_across_the_chunks_it_is_read_in() {
     }
     assert_eq!(expected, 602);
 }
+
+#[tokio::test]
+async fn history_snapshots_shorten_time_travel_and_never_change_its_answers() {
+    use base64::Engine as _;
+    use domain::kit::money::Credits;
+    use domain::kit::values::Reason;
+    use domain::tenancy::account::{Account, AccountCommand};
+    use projections::audit::history_snapshots::{HistorySnapshots, EVERY, NAME};
+    use projections::CommandContext;
+    let app = TestApp::spawn().await;
+    let pool = &app.db.pool;
+    let id = open_account(&app, "kept").await;
+    let bus = app.db.bus();
+    let context = CommandContext::new(domain::Actor::new(domain::ActorKind::Operator, "op"));
+    for n in 1..=(2 * EVERY + 50) {
+        let command = AccountCommand::AdjustCredits {
+            amount: Credits::signed(1).unwrap(),
+            reason: Reason::parse(&format!("step {n}")).unwrap(),
+        };
+        bus.execute::<Account>(&id, command, &context)
+            .await
+            .unwrap();
+    }
+    let kept = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT sequence FROM history_snapshots WHERE aggregate_id = $1 ORDER BY sequence",
+        )
+        .bind(&id)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    };
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
+            kept().await == [EVERY, 2 * EVERY]
+        })
+        .await,
+        "kept: {:?}",
+        kept().await
+    );
+    let moments = [
+        json!({ "version": 1 }),
+        json!({ "version": EVERY - 1 }),
+        json!({ "version": EVERY }),
+        json!({ "version": EVERY + 1 }),
+        json!({ "version": 2 * EVERY + 7 }),
+        json!({ "occurredAt": Utc::now() }),
+        json!({ "recordedAt": Utc::now() }),
+    ];
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("1500");
+    let answers = || async {
+        let mut answers = Vec::new();
+        for at in &moments {
+            let body = as_of(&app, &id, at.clone()).await;
+            assert!(body["errors"].is_null(), "{body}");
+            answers.push(body["data"]["aggregateAsOf"].clone());
+        }
+        let page = history(&app, &id, &format!("first: 3, after: \"{cursor}\"")).await;
+        answers.push(page["nodes"].clone());
+        answers
+    };
+    let with_snapshots = answers().await;
+    assert_eq!(with_snapshots[3]["version"], EVERY + 1);
+    let deep_page = with_snapshots.last().unwrap();
+    assert_eq!(deep_page[0]["version"], 1501);
+    assert_eq!(
+        deep_page[0]["changes"],
+        json!([{ "path": "balance", "kind": "CHANGED", "old": 1499, "new": 1500 }])
+    );
+
+    // The snapshot is what time travel starts from: a (test-only) wrong one shows through...
+    sqlx::query(
+        "UPDATE history_snapshots SET state = jsonb_set(state, '{name}', to_jsonb('Not from the log'::text)) \
+         WHERE aggregate_id = $1 AND sequence = $2",
+    )
+    .bind(&id)
+    .bind(EVERY)
+    .execute(pool)
+    .await
+    .unwrap();
+    let body = as_of(&app, &id, json!({ "version": EVERY + 1 })).await;
+    assert_eq!(
+        body["data"]["aggregateAsOf"]["state"]["name"], "Not from the log",
+        "{body}"
+    );
+
+    // ...and folding everything from the start, with no snapshot at all, answers the same as
+    // the snapshots it was rebuilt into.
+    sqlx::query("TRUNCATE history_snapshots")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM aggregate_snapshots WHERE aggregate_id = $1")
+        .bind(&id)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(answers().await, with_snapshots);
+    let engine = crate::helpers::engine_with(
+        pool,
+        vec![std::sync::Arc::new(HistorySnapshots {
+            chronicles: projections::all_chronicles(),
+        })],
+    )
+    .await;
+    engine.rebuild(NAME).await.unwrap();
+    assert_eq!(kept().await, [EVERY, 2 * EVERY]);
+    assert_eq!(answers().await, with_snapshots);
+
+    // Each keeps the latest business time folded into it, for time travel by business time.
+    let (through, latest): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT s.occurred_through, (SELECT max((e.metadata ->> 'occurred_at')::timestamptz) \
+            FROM events e WHERE e.aggregate_id = s.aggregate_id AND e.sequence <= s.sequence) \
+         FROM history_snapshots s WHERE s.aggregate_id = $1 AND s.sequence = $2",
+    )
+    .bind(&id)
+    .bind(2 * EVERY)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(through, latest);
+}
