@@ -2,12 +2,13 @@
 
 use axum::http::HeaderMap;
 use domain::identity::operator::TokenHash;
+use domain::identity::permission::Permission;
 use domain::{Actor, ActorKind};
 use projections::LogPosition;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -39,9 +40,17 @@ pub struct Principal {
     pub superuser: bool,
     /// The platform itself: may report usage, nothing else.
     pub service: bool,
+    /// What the groups the operator is in grant (a superuser holds every permission anyway).
+    pub permissions: BTreeSet<Permission>,
 }
 
 impl Principal {
+    /// Whether this principal holds `permission`: superusers hold them all, the service
+    /// principal none, anyone else what their groups grant.
+    pub fn can(&self, permission: Permission) -> bool {
+        !self.service && (self.superuser || self.permissions.contains(&permission))
+    }
+
     pub fn actor(&self) -> Actor {
         let kind = if self.service {
             ActorKind::Service
@@ -142,8 +151,11 @@ impl Authenticator {
 }
 
 async fn lookup(pool: &PgPool, hash: &TokenHash) -> Result<Option<Principal>, sqlx::Error> {
-    let row: Option<(Uuid, String, String, bool, bool)> = sqlx::query_as(
-        "SELECT o.id, o.email, o.display_name, o.superuser, o.service \
+    let row: Option<(Uuid, String, String, bool, bool, Vec<String>)> = sqlx::query_as(
+        "SELECT o.id, o.email, o.display_name, o.superuser, o.service, \
+                ARRAY(SELECT DISTINCT p.permission FROM read.group_members m \
+                      JOIN read.group_permissions p USING (group_id) \
+                      WHERE m.operator_id = o.id) \
          FROM read.operator_tokens t JOIN read.operators o ON o.id = t.operator_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )
@@ -151,12 +163,17 @@ async fn lookup(pool: &PgPool, hash: &TokenHash) -> Result<Option<Principal>, sq
     .fetch_optional(pool)
     .await?;
     Ok(row.map(
-        |(operator_id, email, display_name, superuser, service)| Principal {
+        |(operator_id, email, display_name, superuser, service, permissions)| Principal {
             operator_id,
             email,
             display_name,
             superuser,
             service,
+            // A permission this build does not know (granted by a newer one) grants nothing here.
+            permissions: permissions
+                .iter()
+                .filter_map(|name| Permission::parse(name))
+                .collect(),
         },
     ))
 }

@@ -11,11 +11,13 @@ use crate::tenancy;
 use chrono::{DateTime, Duration, Utc};
 use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
 use domain::billing::plan::PlanTier;
+use domain::identity::group::{Group, GroupCommand, GroupError};
 use domain::identity::operator::{Operator, OperatorCommand, OperatorError};
 use domain::kit::error::Coded;
 use domain::kit::money::{Credits, Currency, Money};
 use domain::kit::values::{
-    AccountName, DisplayName, Email, ModelName, OperationType, PaymentReference, Reason, Slug,
+    AccountName, DisplayName, Email, GroupName, ModelName, OperationType, PaymentReference, Reason,
+    Slug,
 };
 use domain::tenancy::account::{Account, AccountCommand};
 use domain::{Actor, ActorKind, ErrorCode};
@@ -55,6 +57,57 @@ async fn register_platform(bus: &CommandBus) -> Result<Actor, ApiError> {
     }
     Ok(Actor::new(ActorKind::Service, id.to_string()))
 }
+/// One operator per built-in staff role, in it: who a demo's support agent or billing
+/// administrator would be.
+const DEMO_STAFF: &[(&str, &str, &str)] = &[
+    (
+        "billing@igny8.local",
+        "Bea Billing",
+        "Billing Administrator",
+    ),
+    ("content@igny8.local", "Carl Content", "Content Manager"),
+    ("support@igny8.local", "Sam Support", "Support Agent"),
+];
+
+/// Registers the demo's staff (once) and puts each in their group.
+async fn register_staff(bus: &CommandBus) -> Result<(), ApiError> {
+    for (email, name, group) in DEMO_STAFF {
+        let email = Email::parse(email)?;
+        let operator_id = Operator::id_for(&email);
+        let context = CommandContext::new(Actor::system(SEEDER))
+            .with_idempotency_key(format!("seed-demo:staff:{email}"));
+        let register = OperatorCommand::Register {
+            email,
+            display_name: DisplayName::parse(name)?,
+            superuser: false,
+            service: false,
+        };
+        match bus
+            .execute::<Operator>(&operator_id.to_string(), register, &context)
+            .await
+        {
+            Ok(_) | Err(CommandError::Rejected(OperatorError::AlreadyRegistered)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let group_id = Group::id_for(&GroupName::parse(group)?);
+        let context = CommandContext::new(Actor::system(SEEDER))
+            .with_idempotency_key(format!("seed-demo:staff-group:{operator_id}"))
+            .with_reason("demo staff");
+        match bus
+            .execute::<Group>(
+                &group_id.to_string(),
+                GroupCommand::AddMember { operator_id },
+                &context,
+            )
+            .await
+        {
+            Ok(_) | Err(CommandError::Rejected(GroupError::AlreadyMember)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 const CONCURRENCY: usize = 8;
 
 const ADJECTIVES: &[&str] = &[
@@ -367,6 +420,7 @@ async fn play_day(
 /// balance it would have met.
 pub async fn seed(bus: &CommandBus, engine: &Engine, count: usize) -> Result<Seeded, ApiError> {
     let platform = register_platform(bus).await?;
+    register_staff(bus).await?;
     let scripts = scripts(count);
     let start = (Utc::now() - Duration::days(DAYS))
         .date_naive()

@@ -20,6 +20,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use domain::identity::permission::Permission;
 use futures::TryStreamExt;
 use projections::audit::history::{self, HistoryFilter, Version};
 use serde::Deserialize;
@@ -94,18 +95,20 @@ fn refuse(status: StatusCode, error: ApiError) -> Response {
     error_response(status, error)
 }
 
-/// The export's parameters, once the caller is known to be staff (people; never the platform's
-/// service principal) and the parameters parse.
+/// The export's parameters, once the caller is known to hold `audit.read` (as the audit trail
+/// and histories in GraphQL need) and the parameters parse.
 async fn accept<T>(
     state: &AppState,
     headers: &HeaderMap,
     params: Result<Query<T>, QueryRejection>,
 ) -> Result<T, Response> {
     let principal = principal_of(state, headers).await.map_err(|(r, _)| r)?;
-    if principal.service {
+    if !principal.can(Permission::AuditRead) {
         return Err(refuse(
             StatusCode::FORBIDDEN,
-            ApiError::forbidden("a service principal may only report credit usage"),
+            ApiError::forbidden(
+                "exports need the `audit.read` permission, which none of your groups grants",
+            ),
         ));
     }
     params.map(|Query(params)| params).map_err(|rejection| {

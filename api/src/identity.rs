@@ -1,6 +1,7 @@
-//! Bootstrapping operators from the command line.
+//! Bootstrapping identity: operators from the command line, and the built-in staff groups.
 
 use crate::auth;
+use domain::identity::group::{self, Group, GroupCommand, GroupError};
 use domain::identity::operator::{Operator, OperatorCommand, OperatorError};
 use domain::kit::values::{DisplayName, Email, Label};
 use domain::Actor;
@@ -61,4 +62,24 @@ pub async fn create_with_token(
         newly_registered,
         token,
     })
+}
+
+/// The staff roles every installation starts with (`domain::identity::group::builtin`), created
+/// on the first start; later starts append nothing, and a group a superuser has since changed
+/// keeps its changes.
+pub async fn ensure_builtin_groups(bus: &CommandBus) -> anyhow::Result<()> {
+    for (name, permissions) in group::builtin() {
+        let context = CommandContext::new(Actor::system("bootstrap"))
+            .with_idempotency_key(format!("bootstrap:group:{}", Group::id_for(&name)))
+            .with_reason("a built-in staff role");
+        let id = Group::id_for(&name).to_string();
+        match bus
+            .execute::<Group>(&id, GroupCommand::Create { name, permissions }, &context)
+            .await
+        {
+            Ok(_) | Err(CommandError::Rejected(GroupError::AlreadyExists)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

@@ -54,6 +54,9 @@ async fn open_with(
     let system = crate::tenancy::ensure_system_account(&bus)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the system account: {}", e.message))?;
+    crate::identity::ensure_builtin_groups(&bus)
+        .await
+        .context("cannot create the built-in staff groups")?;
     if !system.replayed {
         // First start: the log is a few events long; show the account before serving. A
         // projection that cannot catch up is reported by its status, not a reason not to start.

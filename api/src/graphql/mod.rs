@@ -11,6 +11,7 @@ mod tenancy;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use async_graphql::{Context, Guard, MergedObject, MergedSubscription, Schema, SimpleObject};
+use domain::identity::permission::Permission;
 use projections::{Appended, CommandBus, CommandContext, Engine};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -96,13 +97,17 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError
 }
 
 /// Who may use a field. Every field of the query, mutation and subscription roots declares one
-/// (`#[graphql(guard = "Rule::Staff")]`; a test fails when one does not), so a field reached by
-/// the wrong principal is refused before its resolver runs. Finer rules that depend on the
-/// arguments (e.g. "your own tokens, or anyone's as a superuser") stay in the resolver.
+/// (`#[graphql(guard = "Rule::Can(Permission::AccountsRead)")]`; a test fails when one does
+/// not), so a field reached by the wrong principal is refused before its resolver runs. Finer
+/// rules that depend on the arguments (e.g. "your own tokens, or anyone's as a superuser") stay
+/// in the resolver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// The people operating this backend; not service principals.
+    /// Any operator who is a person, whatever their groups: their own record and tokens, the
+    /// engine's status. Not service principals.
     Staff,
+    /// Operators holding this permission through a group; superusers hold every permission.
+    Can(Permission),
     /// Superusers only.
     Superuser,
     /// The platform's service principal only: it reports usage and nothing else.
@@ -114,6 +119,7 @@ impl Guard for Rule {
         let principal = principal(ctx)?;
         let allowed = match self {
             Self::Staff => !principal.service,
+            Self::Can(permission) => principal.can(*permission),
             Self::Superuser => principal.superuser,
             Self::Platform => principal.service,
         };
@@ -121,9 +127,19 @@ impl Guard for Rule {
             return Ok(());
         }
         let message = match self {
-            Self::Staff => "a service principal may only report credit usage",
-            Self::Superuser => "only a superuser may do this",
-            Self::Platform => "only the platform's service principal reports credit usage",
+            _ if principal.service => {
+                "a service principal may only report credit usage".to_string()
+            }
+            Self::Can(permission) => {
+                format!(
+                    "this needs the `{permission}` permission, which none of your groups grants"
+                )
+            }
+            Self::Superuser => "only a superuser may do this".to_string(),
+            Self::Platform => {
+                "only the platform's service principal reports credit usage".to_string()
+            }
+            Self::Staff => "only operators may do this".to_string(),
         };
         Err(ApiError::forbidden(message).into())
     }

@@ -1,4 +1,6 @@
-//! Identity: who works this backend (operators and their tokens; later groups and platform
-//! users).
+//! Identity: who works this backend (operators and their tokens), what they may do (permissions,
+//! granted by groups); later the people of tenant accounts.
 
+pub mod group;
 pub mod operator;
+pub mod permission;

@@ -74,6 +74,13 @@ text_value!(
 );
 
 text_value!(
+    /// A permission group's name, e.g. "Billing Administrator".
+    GroupName,
+    "group name",
+    80
+);
+
+text_value!(
     /// An account's display name.
     AccountName,
     "account name",

@@ -111,6 +111,10 @@ mod tests {
             12,
             "f45430d39b208f56c9a203fd12577ba0e141b591bc3140ce9158b16769ba0eea47d1a5f91b56b6e752e409389df1d12e",
         ),
+        (
+            13,
+            "f3d5c747fac09c11633be5af41facd4e1b174b791117cd3c2bfa79a583c5c81e80daedb69b503106f95d13566c9bbbaa",
+        ),
     ];
 
     #[test]

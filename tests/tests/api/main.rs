@@ -14,6 +14,7 @@ mod history;
 mod ledger;
 mod migrations;
 mod payments;
+mod permissions;
 mod poison;
 mod projector;
 mod rebuild;

@@ -6,6 +6,7 @@ use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::{parse_id, Rule};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use domain::identity::permission::Permission;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -80,7 +81,7 @@ pub struct AuditLogQuery;
 #[Object]
 impl AuditLogQuery {
     /// Every recorded change, newest first by default.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

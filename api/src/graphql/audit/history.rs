@@ -9,6 +9,7 @@ use crate::graphql::kit::page::{wants_total, Page, PageRequest};
 use crate::graphql::{services, Rule};
 use async_graphql::{Context, Enum, InputObject, Object, OneofObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use domain::identity::permission::Permission;
 use projections::audit::{diff, history};
 use serde_json::Value;
 
@@ -245,7 +246,7 @@ pub struct HistoryQuery;
 #[Object]
 impl HistoryQuery {
     /// The aggregate types whose history can be read, e.g. `account`, `payment`, `operator`.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn aggregate_types(&self, ctx: &Context<'_>) -> Vec<String> {
         let services = services(ctx);
         services
@@ -258,7 +259,7 @@ impl HistoryQuery {
 
     /// Any aggregate's versions, oldest first, each with who, when, why, its events and the
     /// field-level changes it made, read from the event log.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn aggregate_history(
         &self,
         ctx: &Context<'_>,
@@ -273,7 +274,7 @@ impl HistoryQuery {
 
     /// Any aggregate's state as of a version, a recording time or a business time, folded
     /// from its events; says which event it stopped at.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn aggregate_as_of(
         &self,
         ctx: &Context<'_>,

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::graphql::{services, Rule};
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use domain::identity::permission::Permission;
 
 /// The chain's head as signed: publish it, and anyone holding the public key can later check
 /// that the log up to `position` is the one that was signed.
@@ -55,7 +56,7 @@ pub struct SealQuery;
 impl SealQuery {
     /// The seal chain: how far it has got, its latest signed checkpoint, and the last
     /// verification of the log against it.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn seal_status(&self, ctx: &Context<'_>) -> Result<SealStatus, ApiError> {
         let services = services(ctx);
         let pool = &services.pool;

@@ -12,6 +12,7 @@ use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObj
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::billing::payment::{Payment, PaymentCommand};
+use domain::identity::permission::Permission;
 use domain::kit::money::{Credits, Currency, Money};
 use domain::kit::values::{Note, PaymentReference, Reason};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -76,7 +77,7 @@ pub struct PaymentNode {
 #[ComplexObject]
 impl PaymentNode {
     /// The payment's versions, oldest first, field by field, read from the event log.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -96,7 +97,7 @@ impl PaymentNode {
     }
 
     /// The payment as it was at a version, a recording time or a business time.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
         state_as_of(ctx, Payment::TYPE, &self.id.to_string(), at).await
     }
@@ -153,13 +154,13 @@ pub struct PaymentQuery;
 
 #[Object]
 impl PaymentQuery {
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::BillingRead)")]
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PaymentNode>, ApiError> {
         find_payment(&services(ctx).pool, parse_id("id", &id)?).await
     }
 
     /// Payments, newest first by default; filter on `PENDING` for the approval queue.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::BillingRead)")]
     async fn payments(
         &self,
         ctx: &Context<'_>,
@@ -257,7 +258,7 @@ pub struct PaymentMutation;
 #[Object]
 impl PaymentMutation {
     /// Records a manual payment (wire, check, cash) awaiting approval.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
     async fn record_payment(
         &self,
         ctx: &Context<'_>,
@@ -300,7 +301,7 @@ impl PaymentMutation {
 
     /// Approves a pending payment: the account is granted its credits (once, however often this
     /// is called) and activated if it was suspended.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::PaymentsApprove)")]
     async fn approve_payment(
         &self,
         ctx: &Context<'_>,
@@ -320,7 +321,7 @@ impl PaymentMutation {
         .await
     }
 
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::PaymentsApprove)")]
     async fn reject_payment(
         &self,
         ctx: &Context<'_>,
@@ -342,7 +343,7 @@ impl PaymentMutation {
     }
 
     /// Refunds an approved payment; its credits are taken back (what is left of them).
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::PaymentsApprove)")]
     async fn refund_payment(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! Operators and their API tokens.
 
+use super::groups::{groups_of, PermissionGroup};
 use crate::auth;
 use crate::error::ApiError;
 use crate::graphql::audit::history::{
@@ -13,6 +14,7 @@ use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, I
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::identity::operator::{Operator, OperatorCommand};
+use domain::identity::permission::Permission;
 use domain::kit::values::{DisplayName, Email, Label};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -32,7 +34,7 @@ pub struct OperatorNode {
 #[ComplexObject]
 impl OperatorNode {
     /// The operator's versions, oldest first, field by field, read from the event log.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -52,9 +54,37 @@ impl OperatorNode {
     }
 
     /// The operator as it was at a version, a recording time or a business time.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
         state_as_of(ctx, Operator::TYPE, &self.id.to_string(), at).await
+    }
+
+    /// The permission groups the operator is in, by name.
+    async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<PermissionGroup>, ApiError> {
+        groups_of(&services(ctx).pool, self.id).await
+    }
+
+    /// What the operator may do: every permission for a superuser, none for the platform's
+    /// service principal (it may only report usage), otherwise what their groups grant.
+    async fn permissions(&self, ctx: &Context<'_>) -> Result<Vec<String>, ApiError> {
+        let held: Vec<String> = if self.service {
+            Vec::new()
+        } else if self.superuser {
+            Permission::ALL
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect()
+        } else {
+            let mut held: Vec<String> = groups_of(&services(ctx).pool, self.id)
+                .await?
+                .into_iter()
+                .flat_map(|g| g.permissions)
+                .collect();
+            held.sort();
+            held.dedup();
+            held
+        };
+        Ok(held)
     }
 
     /// The operator's tokens, newest first. Only labels and dates: a token is shown once, when issued.
@@ -129,13 +159,13 @@ impl OperatorQuery {
             .ok_or_else(|| ApiError::not_found("your operator record is gone"))
     }
 
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::OperatorsRead)")]
     async fn operator(&self, ctx: &Context<'_>, id: ID) -> Result<Option<OperatorNode>, ApiError> {
         find_operator(&services(ctx).pool, parse_id("id", &id)?).await
     }
 
     /// Operators, oldest first.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::OperatorsRead)")]
     async fn operators(
         &self,
         ctx: &Context<'_>,

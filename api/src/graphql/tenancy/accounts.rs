@@ -13,6 +13,7 @@ use crate::tenancy;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
+use domain::identity::permission::Permission;
 use domain::kit::money::Credits;
 use domain::kit::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
 use domain::tenancy::account::{Account, AccountCommand};
@@ -71,7 +72,7 @@ crate::graphql::kit::lists::listed!(AccountNode);
 impl AccountNode {
     /// The account's versions, oldest first: who changed what, when and why, field by field,
     /// read from the event log.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -91,13 +92,13 @@ impl AccountNode {
     }
 
     /// The account as it was at a version, a recording time or a business time.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
         state_as_of(ctx, Account::TYPE, &self.id.to_string(), at).await
     }
 
     /// Who changed this? Every change to one field, oldest first, with who made it and why.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn changes(
         &self,
         ctx: &Context<'_>,
@@ -261,7 +262,7 @@ pub struct AccountQuery;
 #[Object]
 impl AccountQuery {
     /// One account, by id or by slug.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsRead)")]
     async fn account(
         &self,
         ctx: &Context<'_>,
@@ -286,7 +287,7 @@ impl AccountQuery {
     }
 
     /// Accounts, filtered and sorted (newest first by default).
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsRead)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -419,7 +420,7 @@ fn reason(text: &str) -> Result<Reason, ApiError> {
 #[Object]
 impl AccountMutation {
     /// Opens an account. The slug must be free: two accounts never share one.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsWrite)")]
     async fn open_account(
         &self,
         ctx: &Context<'_>,
@@ -449,7 +450,7 @@ impl AccountMutation {
         })
     }
 
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsWrite)")]
     async fn rename_account(
         &self,
         ctx: &Context<'_>,
@@ -468,7 +469,7 @@ impl AccountMutation {
         .await
     }
 
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
     async fn change_account_plan(
         &self,
         ctx: &Context<'_>,
@@ -488,7 +489,7 @@ impl AccountMutation {
     }
 
     /// Suspends an account; it can no longer consume credits. Not the system account.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsWrite)")]
     async fn suspend_account(
         &self,
         ctx: &Context<'_>,
@@ -509,7 +510,7 @@ impl AccountMutation {
     }
 
     /// Activates a suspended account (activating an active one changes nothing).
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsWrite)")]
     async fn activate_account(
         &self,
         ctx: &Context<'_>,
@@ -526,7 +527,7 @@ impl AccountMutation {
     }
 
     /// Soft-deletes an account: it refuses everything but `restoreAccount`. Not the system account.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsWrite)")]
     async fn delete_account(
         &self,
         ctx: &Context<'_>,
@@ -546,7 +547,7 @@ impl AccountMutation {
         .await
     }
 
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::AccountsWrite)")]
     async fn restore_account(
         &self,
         ctx: &Context<'_>,
@@ -563,7 +564,7 @@ impl AccountMutation {
     }
 
     /// A manual correction of the balance, with the reason auditors will read.
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::CreditsAdjust)")]
     async fn adjust_credits(
         &self,
         ctx: &Context<'_>,

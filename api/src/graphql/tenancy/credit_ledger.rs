@@ -13,6 +13,7 @@ use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::{parse_id, Rule};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use domain::identity::permission::Permission;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -119,7 +120,7 @@ pub struct LedgerQuery;
 impl LedgerQuery {
     /// Balance changes, newest first by default, in posting order unless `orderBy` says
     /// otherwise (see `LedgerEntry.balanceAfter`).
-    #[graphql(guard = "Rule::Staff")]
+    #[graphql(guard = "Rule::Can(Permission::BillingRead)")]
     async fn credit_ledger(
         &self,
         ctx: &Context<'_>,
