@@ -217,6 +217,7 @@ pub(crate) async fn settle(
 
 #[cfg(test)]
 mod tests {
+    use domain::identity::permission::Permission;
     use std::collections::BTreeSet;
     use std::path::Path;
 
@@ -320,52 +321,185 @@ mod tests {
         );
     }
 
-    /// Every field of the query, mutation and subscription roots declares who may use it: each
-    /// resolver in a `*Query`, `*Mutation` or `*Subscription` impl of this folder carries a
-    /// `guard`. Fails naming the field that does not.
-    #[test]
-    fn every_root_field_declares_a_permission() {
+    /// A field that declares who may use it, as the resolver sources say.
+    struct Guarded {
+        /// `Query.accounts`, `Mutation.adjustCredits`, `Account.history`, ...
+        field: String,
+        /// The guard expression, e.g. `Rule::Can(Permission::AccountsRead)`.
+        rule: String,
+    }
+
+    /// Every guarded field of the schema, read from the resolvers under `src/graphql`
+    /// (async-graphql does not show guards to introspection), and the root fields without one.
+    fn guarded_fields() -> (Vec<Guarded>, Vec<String>) {
+        let mut guarded = Vec::new();
         let mut unguarded = Vec::new();
-        let mut checked = 0;
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/graphql");
         let mut files: Vec<_> = walk(&dir);
         files.sort();
         for file in files {
             let text = std::fs::read_to_string(&file).expect("source");
-            let mut root = false;
+            let mut owner: Option<String> = None;
             let mut attributes = String::new();
             for line in text.lines() {
                 let trimmed = line.trim();
                 if let Some(rest) = trimmed.strip_prefix("impl ") {
                     let ty = rest.split_whitespace().next().unwrap_or_default();
-                    root = ["Query", "Mutation", "Subscription"]
-                        .iter()
-                        .any(|suffix| ty.ends_with(suffix));
+                    let root = ["Query", "Mutation", "Subscription"]
+                        .into_iter()
+                        .find(|suffix| ty.ends_with(suffix));
+                    owner = Some(match root {
+                        Some(root) => root.to_string(),
+                        // `OperatorNode` is `Operator` in the schema.
+                        None => ty.trim_end_matches("Node").to_string(),
+                    });
                 } else if line == "}" {
-                    root = false;
+                    owner = None;
                 }
                 if trimmed.starts_with("#[") || trimmed.starts_with("///") {
                     attributes.push_str(trimmed);
                     continue;
                 }
-                if root && line.starts_with("    ") && trimmed.starts_with("async fn ") {
-                    checked += 1;
-                    if !attributes.contains("guard = ") {
-                        let name = trimmed["async fn ".len()..]
-                            .split('(')
-                            .next()
-                            .unwrap_or_default();
-                        unguarded.push(format!("{}: {name}", file.display()));
+                if let (Some(owner), true) = (
+                    &owner,
+                    line.starts_with("    ") && trimmed.starts_with("async fn "),
+                ) {
+                    let name = trimmed["async fn ".len()..]
+                        .split('(')
+                        .next()
+                        .unwrap_or_default();
+                    let field = format!("{owner}.{}", camel(name));
+                    match attributes.split_once("guard = \"") {
+                        Some((_, rest)) => guarded.push(Guarded {
+                            field,
+                            rule: rest.split('"').next().unwrap_or_default().to_string(),
+                        }),
+                        None if ["Query", "Mutation", "Subscription"].contains(&owner.as_str()) => {
+                            unguarded.push(format!("{}: {field}", file.display()))
+                        }
+                        None => {}
                     }
                 }
                 attributes.clear();
             }
         }
-        assert!(checked > 10, "the scan found the resolvers ({checked})");
+        guarded.sort_by(|a, b| a.field.cmp(&b.field));
+        (guarded, unguarded)
+    }
+
+    fn camel(snake: &str) -> String {
+        let mut out = String::new();
+        let mut upper = false;
+        for c in snake.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Every field of the query, mutation and subscription roots declares who may use it: each
+    /// resolver in a `*Query`, `*Mutation` or `*Subscription` impl of this folder carries a
+    /// `guard`. Fails naming the field that does not.
+    #[test]
+    fn every_root_field_declares_a_permission() {
+        let (guarded, unguarded) = guarded_fields();
+        assert!(
+            guarded.len() > 40,
+            "the scan found the resolvers ({})",
+            guarded.len()
+        );
         assert!(
             unguarded.is_empty(),
             "fields without a guard: {unguarded:#?}"
         );
+    }
+
+    /// The README's access matrix is this table, rendered from the guards themselves, so it
+    /// cannot drift from the code. Run with `UPDATE_README=1` to rewrite it after a change.
+    #[test]
+    fn the_readme_access_matrix_is_the_code() {
+        use domain::identity::group::builtin;
+        let groups = builtin();
+        let mut table = String::from("| field | needs | superuser |");
+        for (name, _) in &groups {
+            table.push_str(&format!(" {name} |"));
+        }
+        table.push_str(" in no group | platform service |\n|---|---|:-:|");
+        table.push_str(&":-:|".repeat(groups.len() + 2));
+        table.push('\n');
+        let (guarded, _) = guarded_fields();
+        for Guarded { field, rule } in &guarded {
+            let permission = Permission::ALL
+                .iter()
+                .find(|p| rule == &format!("Rule::Can(Permission::{p:?})"));
+            let (needs, superuser, group, no_group, service): (
+                String,
+                bool,
+                Vec<bool>,
+                bool,
+                bool,
+            ) = match (rule.as_str(), permission) {
+                ("Rule::Staff", _) => (
+                    "any operator".into(),
+                    true,
+                    vec![true; groups.len()],
+                    true,
+                    false,
+                ),
+                ("Rule::Superuser", _) => (
+                    "superuser".into(),
+                    true,
+                    vec![false; groups.len()],
+                    false,
+                    false,
+                ),
+                ("Rule::Platform", _) => (
+                    "the platform".into(),
+                    false,
+                    vec![false; groups.len()],
+                    false,
+                    true,
+                ),
+                (_, Some(p)) => (
+                    format!("`{p}`"),
+                    true,
+                    groups.iter().map(|(_, held)| held.contains(p)).collect(),
+                    false,
+                    false,
+                ),
+                _ => panic!("{field}: a rule the matrix does not know: {rule}"),
+            };
+            let mark = |yes: bool| if yes { "yes" } else { "" };
+            table.push_str(&format!("| `{field}` | {needs} | {} |", mark(superuser)));
+            for yes in group {
+                table.push_str(&format!(" {} |", mark(yes)));
+            }
+            table.push_str(&format!(" {} | {} |\n", mark(no_group), mark(service)));
+        }
+        let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let readme = std::fs::read_to_string(&readme_path).expect("README");
+        const BEGIN: &str = "<!-- access-matrix:begin (generated by api/src/graphql/mod.rs; UPDATE_README=1 cargo test -p api the_readme_access_matrix) -->\n";
+        const END: &str = "<!-- access-matrix:end -->";
+        let (before, rest) = readme
+            .split_once(BEGIN)
+            .expect("the README has the matrix's begin marker");
+        let (current, after) = rest
+            .split_once(END)
+            .expect("the README has the matrix's end marker");
+        if current != table {
+            if std::env::var_os("UPDATE_README").is_some() {
+                std::fs::write(&readme_path, format!("{before}{BEGIN}{table}{END}{after}"))
+                    .expect("README written");
+            } else {
+                panic!("the README's access matrix is out of date; run UPDATE_README=1 cargo test -p api the_readme_access_matrix. It should read:\n{table}");
+            }
+        }
     }
 
     fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
