@@ -1,6 +1,7 @@
 //! Integration tests: a real PostgreSQL, real HTTP, real GraphQL. One binary, shared helpers,
 //! a fresh database per test.
 
+mod access_matrix;
 mod accounts;
 mod authorization;
 mod command_bus;
