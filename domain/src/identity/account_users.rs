@@ -244,9 +244,7 @@ impl AccountUsers {
             }
             A::ChangeRole {
                 role: UserRole::Owner,
-            } => {
-                conflict("the owner is made by transferring ownership, not by a role change")
-            }
+            } => conflict("the owner is made by transferring ownership, not by a role change"),
             A::ChangeRole { role } => {
                 owner_stays("given another role")?;
                 Ok(E::UserRoleChanged { user_id, role })
@@ -452,11 +450,7 @@ mod tests {
             ErrorCode::Conflict
         );
         assert_eq!(
-            refused(
-                team(),
-                act(Uuid::from_u128(9), UserAction::VerifyEmail)
-            )
-            .code(),
+            refused(team(), act(Uuid::from_u128(9), UserAction::VerifyEmail)).code(),
             ErrorCode::NotFound
         );
     }

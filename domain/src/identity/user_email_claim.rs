@@ -21,6 +21,9 @@ pub fn user_id_for(email: &Email) -> Uuid {
 pub enum UserEmailClaimCommand {
     /// Safe to repeat for the same account.
     Claim { account_id: Uuid },
+    /// Gives the address back, when the user it was claimed for could not be added after all
+    /// (two additions to one account raced). Only the claiming account releases it.
+    Release { account_id: Uuid },
 }
 
 #[derive(
@@ -28,6 +31,7 @@ pub enum UserEmailClaimCommand {
 )]
 pub enum UserEmailClaimEvent {
     UserEmailClaimed { account_id: Uuid },
+    UserEmailReleased { account_id: Uuid },
 }
 
 crate::stored_event!(UserEmailClaimEvent);
@@ -65,21 +69,25 @@ impl Aggregate for UserEmailClaim {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let UserEmailClaimCommand::Claim { account_id } = command;
-        match self.claimed_by {
-            None => {
-                sink.write(UserEmailClaimEvent::UserEmailClaimed { account_id }, self)
-                    .await
+        use UserEmailClaimCommand as C;
+        let event = match (command, self.claimed_by) {
+            (C::Claim { account_id }, None) => UserEmailClaimEvent::UserEmailClaimed { account_id },
+            (C::Claim { account_id }, Some(owner)) if owner == account_id => return Ok(()),
+            (C::Claim { .. }, Some(_)) => return Err(UserEmailClaimError::Taken),
+            (C::Release { account_id }, Some(owner)) if owner == account_id => {
+                UserEmailClaimEvent::UserEmailReleased { account_id }
             }
-            Some(owner) if owner == account_id => {}
-            Some(_) => return Err(UserEmailClaimError::Taken),
-        }
+            (C::Release { .. }, _) => return Ok(()),
+        };
+        sink.write(event, self).await;
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
-        let UserEmailClaimEvent::UserEmailClaimed { account_id } = event;
-        self.claimed_by = Some(account_id);
+        self.claimed_by = match event {
+            UserEmailClaimEvent::UserEmailClaimed { account_id } => Some(account_id),
+            UserEmailClaimEvent::UserEmailReleased { .. } => None,
+        };
     }
 }
 
@@ -109,6 +117,24 @@ mod tests {
             .when_async(UserEmailClaimCommand::Claim { account_id: b })
             .await
             .then_expect_error(UserEmailClaimError::Taken);
+    }
+
+    #[tokio::test]
+    async fn only_the_claiming_account_releases_an_address() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let claimed = UserEmailClaimEvent::UserEmailClaimed { account_id: a };
+        ClaimTest::with(())
+            .given(vec![claimed.clone()])
+            .when_async(UserEmailClaimCommand::Release { account_id: b })
+            .await
+            .then_expect_events(vec![]);
+        ClaimTest::with(())
+            .given(vec![claimed])
+            .when_async(UserEmailClaimCommand::Release { account_id: a })
+            .await
+            .then_expect_events(vec![UserEmailClaimEvent::UserEmailReleased {
+                account_id: a,
+            }]);
     }
 
     #[test]

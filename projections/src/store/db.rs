@@ -115,6 +115,10 @@ mod tests {
             13,
             "f3d5c747fac09c11633be5af41facd4e1b174b791117cd3c2bfa79a583c5c81e80daedb69b503106f95d13566c9bbbaa",
         ),
+        (
+            14,
+            "1bc5ccb150791429f85519c9e0724039f7114ea974e340a33a13db58d93f391e23c47ddc428f6672758f39b20838ee3a",
+        ),
     ];
 
     #[test]

@@ -16,6 +16,7 @@ mod ledger;
 mod migrations;
 mod payments;
 mod permissions;
+mod platform_users;
 mod poison;
 mod projector;
 mod rebuild;
