@@ -1,6 +1,7 @@
 //! Bearer-token authentication. A token is 32 random bytes shown once; only its SHA-256 is kept.
 
 use axum::http::HeaderMap;
+use domain::identity::account_users::UserRole;
 use domain::identity::operator::TokenHash;
 use domain::identity::permission::Permission;
 use domain::{Actor, ActorKind};
@@ -31,10 +32,12 @@ pub fn hash_token(token: &str) -> TokenHash {
         .expect("a SHA-256 digest is 64 hex characters")
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request: an operator (staff, or the platform's service
+/// principal) or a platform user acting within their account.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub operator_id: Uuid,
+    /// The operator's id, or the platform user's.
+    pub id: Uuid,
     pub email: String,
     pub display_name: String,
     pub superuser: bool,
@@ -42,22 +45,38 @@ pub struct Principal {
     pub service: bool,
     /// What the groups the operator is in grant (a superuser holds every permission anyway).
     pub permissions: BTreeSet<Permission>,
+    /// For a platform user: the one account they act within, and their role there.
+    pub account: Option<AccountScope>,
+}
+
+/// Where a platform user's token acts: their account, as their role allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountScope {
+    pub account_id: Uuid,
+    pub role: UserRole,
 }
 
 impl Principal {
     /// Whether this principal holds `permission`: superusers hold them all, the service
     /// principal none, anyone else what their groups grant.
     pub fn can(&self, permission: Permission) -> bool {
-        !self.service && (self.superuser || self.permissions.contains(&permission))
+        self.is_staff() && (self.superuser || self.permissions.contains(&permission))
+    }
+
+    /// A person on the staff of this backend: not the service principal, not a tenant's user.
+    pub fn is_staff(&self) -> bool {
+        !self.service && self.account.is_none()
     }
 
     pub fn actor(&self) -> Actor {
         let kind = if self.service {
             ActorKind::Service
+        } else if self.account.is_some() {
+            ActorKind::AccountUser
         } else {
             ActorKind::Operator
         };
-        Actor::new(kind, self.operator_id.to_string())
+        Actor::new(kind, self.id.to_string())
     }
 }
 
@@ -75,19 +94,21 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 ///
 /// Without the cache every request costs two queries, the token and then the work; under
 /// read load the token query was half the database's round trips (see
-/// docs/benchmarks/README.md). A remembered principal is used only while the `operators`
-/// projection has not moved in this process since it was looked up, so a revocation or a
-/// role change applied here takes effect on the very next request, and for at most
+/// docs/benchmarks/README.md). A remembered principal is used only while the projections a
+/// principal is made of (`operators`: operators, tokens, groups; `platform_users`: users and
+/// their tokens) have not moved in this process since it was looked up, so a revocation, a
+/// group or a role change applied here takes effect on the very next request, and for at most
 /// `MAX_AGE`, which bounds how long a change applied by another process goes unseen.
 pub struct Authenticator {
     pool: PgPool,
-    operators: Option<watch::Receiver<LogPosition>>,
+    /// The progress of those projections; none: nothing is remembered.
+    progress: Option<Vec<watch::Receiver<LogPosition>>>,
     cache: Mutex<HashMap<TokenHash, Remembered>>,
 }
 
 struct Remembered {
     principal: Principal,
-    operators_at: LogPosition,
+    progress: Vec<LogPosition>,
     looked_up: Instant,
 }
 
@@ -96,11 +117,11 @@ impl Authenticator {
     /// Beyond this many live tokens the cache starts over rather than grow.
     const MAX_ENTRIES: usize = 10_000;
 
-    /// `operators` follows the operators projection's progress in this process.
-    pub fn new(pool: PgPool, operators: Option<watch::Receiver<LogPosition>>) -> Self {
+    /// `progress` follows, in this process, the projections a principal is made of.
+    pub fn new(pool: PgPool, progress: Option<Vec<watch::Receiver<LogPosition>>>) -> Self {
         Self {
             pool,
-            operators,
+            progress,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -112,20 +133,19 @@ impl Authenticator {
         }
         let hash = hash_token(token);
         // Read before the lookup: a change applied meanwhile makes the entry stale at once.
-        let operators_at = self
-            .operators
-            .as_ref()
-            .map(|progress| *progress.borrow())
-            .unwrap_or_default();
+        let progress: Vec<LogPosition> = self
+            .progress
+            .iter()
+            .flatten()
+            .map(|watched| *watched.borrow())
+            .collect();
         if let Some(remembered) = self.cache().get(&hash) {
-            if remembered.operators_at == operators_at
-                && remembered.looked_up.elapsed() < Self::MAX_AGE
-            {
+            if remembered.progress == progress && remembered.looked_up.elapsed() < Self::MAX_AGE {
                 return Ok(Some(remembered.principal.clone()));
             }
         }
         let principal = lookup(&self.pool, &hash).await?;
-        if let (Some(principal), Some(_)) = (&principal, &self.operators) {
+        if let (Some(principal), Some(_)) = (&principal, &self.progress) {
             let mut cache = self.cache();
             if cache.len() >= Self::MAX_ENTRIES {
                 cache.clear();
@@ -134,7 +154,7 @@ impl Authenticator {
                 hash,
                 Remembered {
                     principal: principal.clone(),
-                    operators_at,
+                    progress,
                     looked_up: Instant::now(),
                 },
             );
@@ -150,30 +170,60 @@ impl Authenticator {
     }
 }
 
+/// The principal a token hash stands for: an operator's live token, or an active platform
+/// user's (a deactivated or deleted user's tokens stop working with them).
 async fn lookup(pool: &PgPool, hash: &TokenHash) -> Result<Option<Principal>, sqlx::Error> {
-    let row: Option<(Uuid, String, String, bool, bool, Vec<String>)> = sqlx::query_as(
+    type Row = (
+        Uuid,
+        String,
+        String,
+        bool,
+        bool,
+        Vec<String>,
+        Option<Uuid>,
+        Option<String>,
+    );
+    let row: Option<Row> = sqlx::query_as(
         "SELECT o.id, o.email, o.display_name, o.superuser, o.service, \
                 ARRAY(SELECT DISTINCT p.permission FROM read.group_members m \
                       JOIN read.group_permissions p USING (group_id) \
-                      WHERE m.operator_id = o.id) \
+                      WHERE m.operator_id = o.id), \
+                NULL::uuid, NULL::text \
          FROM read.operator_tokens t JOIN read.operators o ON o.id = t.operator_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+         UNION ALL \
+         SELECT u.id, u.email, u.name, false, false, '{}'::text[], u.account_id, u.role \
+         FROM read.platform_user_tokens t JOIN read.platform_users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+           AND u.status = 'active' AND NOT u.deleted",
     )
     .bind(hash.as_str())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(
-        |(operator_id, email, display_name, superuser, service, permissions)| Principal {
-            operator_id,
-            email,
-            display_name,
-            superuser,
-            service,
-            // A permission this build does not know (granted by a newer one) grants nothing here.
-            permissions: permissions
-                .iter()
-                .filter_map(|name| Permission::parse(name))
-                .collect(),
+    Ok(row.and_then(
+        |(id, email, display_name, superuser, service, permissions, account_id, role)| {
+            let account = match (account_id, role) {
+                (Some(account_id), Some(role)) => Some(AccountScope {
+                    account_id,
+                    // A role this build does not know authenticates no one.
+                    role: role.parse().ok()?,
+                }),
+                _ => None,
+            };
+            Some(Principal {
+                id,
+                email,
+                display_name,
+                superuser,
+                service,
+                // A permission this build does not know (granted by a newer one) grants
+                // nothing here.
+                permissions: permissions
+                    .iter()
+                    .filter_map(|name| Permission::parse(name))
+                    .collect(),
+                account,
+            })
         },
     ))
 }

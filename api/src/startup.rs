@@ -87,7 +87,13 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let auth = Arc::new(Authenticator::new(
             pool.clone(),
-            engine.watch(projections::identity::operators::NAME),
+            [
+                projections::identity::operators::NAME,
+                projections::identity::platform_users::NAME,
+            ]
+            .into_iter()
+            .map(|name| engine.watch(name))
+            .collect(),
         ));
         let state = AppState {
             pool,

@@ -118,9 +118,9 @@ impl Guard for Rule {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         let principal = principal(ctx)?;
         let allowed = match self {
-            Self::Staff => !principal.service,
+            Self::Staff => principal.is_staff(),
             Self::Can(permission) => principal.can(*permission),
-            Self::Superuser => principal.superuser,
+            Self::Superuser => principal.superuser && principal.is_staff(),
             Self::Platform => principal.service,
         };
         if allowed {
@@ -129,6 +129,9 @@ impl Guard for Rule {
         let message = match self {
             _ if principal.service => {
                 "a service principal may only report credit usage".to_string()
+            }
+            _ if principal.account.is_some() => {
+                "a platform user's token acts only within their own account".to_string()
             }
             Self::Can(permission) => {
                 format!(
@@ -420,6 +423,9 @@ mod tests {
         );
     }
 
+    /// The roles of platform users, as the matrix's columns name them.
+    const TENANT_ROLES: [&str; 4] = ["owner", "admin", "editor", "viewer"];
+
     /// The README's access matrix is this table, rendered from the guards themselves, so it
     /// cannot drift from the code. Run with `UPDATE_README=1` to rewrite it after a change.
     #[test]
@@ -430,8 +436,12 @@ mod tests {
         for (name, _) in &groups {
             table.push_str(&format!(" {name} |"));
         }
-        table.push_str(" in no group | platform service |\n|---|---|:-:|");
-        table.push_str(&":-:|".repeat(groups.len() + 2));
+        table.push_str(" in no group | platform service |");
+        for role in TENANT_ROLES {
+            table.push_str(&format!(" account {role} |"));
+        }
+        table.push_str("\n|---|---|:-:|");
+        table.push_str(&":-:|".repeat(groups.len() + 2 + TENANT_ROLES.len()));
         table.push('\n');
         let (guarded, _) = guarded_fields();
         for Guarded { field, rule } in &guarded {
@@ -480,7 +490,10 @@ mod tests {
             for yes in group {
                 table.push_str(&format!(" {} |", mark(yes)));
             }
-            table.push_str(&format!(" {} | {} |\n", mark(no_group), mark(service)));
+            table.push_str(&format!(" {} | {} |", mark(no_group), mark(service)));
+            // A platform user's token is refused by every rule so far.
+            table.push_str(&"  |".repeat(TENANT_ROLES.len()));
+            table.push('\n');
         }
         let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
         let readme = std::fs::read_to_string(&readme_path).expect("README");

@@ -7,9 +7,10 @@
 //! (`UserEmailClaim`, keyed by the user's id, which is derived from the address).
 //! This service stores no passwords: a password reset is recorded for the platform to act on.
 
+use super::operator::{TokenHash, MAX_ACTIVE_TOKENS};
 use crate::kit::error::{Coded, ErrorCode};
 use crate::kit::text_enum;
-use crate::kit::values::{DisplayName, Email};
+use crate::kit::values::{DisplayName, Email, Label};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -60,11 +61,23 @@ pub enum AccountUsersCommand {
 pub enum UserAction {
     Activate,
     Deactivate,
-    ChangeRole { role: UserRole },
+    ChangeRole {
+        role: UserRole,
+    },
     VerifyEmail,
     RequestPasswordReset,
     Delete,
     Restore,
+    /// A bearer token that acts as this user, within their account and role (only its hash is
+    /// recorded; the token is shown once).
+    IssueToken {
+        token_id: Uuid,
+        token_hash: TokenHash,
+        label: Label,
+    },
+    RevokeToken {
+        token_id: Uuid,
+    },
 }
 
 #[derive(
@@ -104,6 +117,16 @@ pub enum AccountUsersEvent {
         from: Uuid,
         to: Uuid,
     },
+    UserTokenIssued {
+        user_id: Uuid,
+        token_id: Uuid,
+        token_hash: TokenHash,
+        label: Label,
+    },
+    UserTokenRevoked {
+        user_id: Uuid,
+        token_id: Uuid,
+    },
 }
 
 crate::stored_event!(AccountUsersEvent);
@@ -137,6 +160,9 @@ struct Member {
     status: UserStatus,
     verified: bool,
     deleted: bool,
+    /// Token id -> revoked?
+    #[serde(default)]
+    tokens: BTreeMap<Uuid, bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -258,6 +284,34 @@ impl AccountUsers {
                 owner_stays("deleted")?;
                 Ok(E::UserDeleted { user_id })
             }
+            A::IssueToken { token_id, .. } if member.tokens.contains_key(&token_id) => {
+                conflict("this token id is taken")
+            }
+            A::IssueToken { .. }
+                if member.tokens.values().filter(|revoked| !**revoked).count()
+                    >= MAX_ACTIVE_TOKENS =>
+            {
+                Err(AccountUsersError::Conflict(format!(
+                    "a user may hold at most {MAX_ACTIVE_TOKENS} active tokens; revoke one first"
+                )))
+            }
+            A::IssueToken {
+                token_id,
+                token_hash,
+                label,
+            } => Ok(E::UserTokenIssued {
+                user_id,
+                token_id,
+                token_hash,
+                label,
+            }),
+            A::RevokeToken { token_id } => match member.tokens.get(&token_id) {
+                None => Err(AccountUsersError::Invalid(format!(
+                    "this user has no token {token_id}"
+                ))),
+                Some(true) => conflict("this token is already revoked"),
+                Some(false) => Ok(E::UserTokenRevoked { user_id, token_id }),
+            },
         }
     }
 }
@@ -303,6 +357,7 @@ impl Aggregate for AccountUsers {
                         status,
                         verified: false,
                         deleted: false,
+                        tokens: BTreeMap::new(),
                     },
                 );
             }
@@ -317,6 +372,14 @@ impl Aggregate for AccountUsers {
                 set(from, &|m| m.role = UserRole::Admin);
                 set(to, &|m| m.role = UserRole::Owner);
             }
+            E::UserTokenIssued {
+                user_id, token_id, ..
+            } => set(user_id, &|m| {
+                m.tokens.insert(token_id, false);
+            }),
+            E::UserTokenRevoked { user_id, token_id } => set(user_id, &|m| {
+                m.tokens.insert(token_id, true);
+            }),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Projection `platform_users`: the people of tenant accounts, one row each.
+//! Projection `platform_users`: the people of tenant accounts, one row each, and the hashes of
+//! their live tokens.
 
 use crate::store::engine::{Consumes, EventHandler, HandlerError};
 use crate::store::log::RecordedEvent;
@@ -23,11 +24,11 @@ impl EventHandler for PlatformUsersProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["read.platform_users"]
+        &["read.platform_users", "read.platform_user_tokens"]
     }
 
     async fn reset(&self, conn: &mut PgConnection) -> Result<(), HandlerError> {
-        sqlx::query("TRUNCATE read.platform_users")
+        sqlx::query("TRUNCATE read.platform_users, read.platform_user_tokens")
             .execute(conn)
             .await?;
         Ok(())
@@ -90,6 +91,31 @@ impl EventHandler for PlatformUsersProjection {
                 .bind(to)
                 .bind(UserRole::Owner.as_str())
                 .bind(UserRole::Admin.as_str()),
+                E::UserTokenIssued {
+                    user_id,
+                    token_id,
+                    token_hash,
+                    label,
+                } => sqlx::query(
+                    "WITH token AS (INSERT INTO read.platform_user_tokens \
+                       (token_id, user_id, account_id, token_hash, label, created_at) \
+                       VALUES ($2, $1, $3, $4, $5, $6)) \
+                     UPDATE read.platform_users SET last_position = $7 WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(token_id)
+                .bind(account_id)
+                .bind(token_hash.as_str().to_string())
+                .bind(label.as_str().to_string())
+                .bind(at),
+                E::UserTokenRevoked { user_id, token_id } => sqlx::query(
+                    "WITH token AS (UPDATE read.platform_user_tokens SET revoked_at = $3 \
+                       WHERE token_id = $2) \
+                     UPDATE read.platform_users SET last_position = $4 WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(token_id)
+                .bind(at),
             };
             // Every statement takes the event's position last.
             query.bind(position).execute(&mut *conn).await?;

@@ -119,6 +119,10 @@ mod tests {
             14,
             "1bc5ccb150791429f85519c9e0724039f7114ea974e340a33a13db58d93f391e23c47ddc428f6672758f39b20838ee3a",
         ),
+        (
+            15,
+            "0953fdb98bee19f85b9a1daa14ced20f6649bc59dcf457bf3a6852c34ecb6ea6942ccdcbf15185bbdbc946c7cdfe0d30",
+        ),
     ];
 
     #[test]

@@ -175,6 +175,34 @@ async fn calls(app: &TestApp) -> Vec<(String, String)> {
     calls
 }
 
+/// A token of a user of `account` with `role` (the owner first, if the account has none).
+async fn platform_user_token(app: &TestApp, account: &str, role: &str) -> String {
+    let add = |email: String, role: &str| {
+        app.graphql(
+            "mutation($input: AddPlatformUserInput!) { addPlatformUser(input: $input) { user { id } } }",
+            json!({ "input": { "accountId": account, "email": email, "name": "Tenant", "role": role.to_uppercase() } }),
+        )
+    };
+    let owner = add(format!("owner@{account}.example"), "owner").await;
+    let user = if role == "owner" {
+        owner
+    } else {
+        add(format!("{role}@{account}.example"), role).await
+    };
+    let user_id = user["data"]["addPlatformUser"]["user"]["id"].clone();
+    assert!(user_id.is_string(), "{user}");
+    let issued = app
+        .graphql(
+            "mutation($input: IssuePlatformUserTokenInput!) { issuePlatformUserToken(input: $input) { token } }",
+            json!({ "input": { "userId": user_id, "label": "matrix" } }),
+        )
+        .await;
+    issued["data"]["issuePlatformUserToken"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{issued}"))
+        .to_string()
+}
+
 fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
@@ -190,9 +218,13 @@ async fn every_field_answers_each_kind_of_principal_as_the_matrix_says() {
     let groups = app
         .graphql("{ permissionGroups { id name } }", json!({}))
         .await;
+    let tenant = crate::accounts::open_account(&app, "tenant-a").await;
     let mut principals: Vec<(String, String)> = Vec::new();
     for column in &columns {
         let token = match column.as_str() {
+            role if role.starts_with("account ") => {
+                platform_user_token(&app, &tenant, role.trim_start_matches("account ")).await
+            }
             "superuser" => app.token.clone(),
             "platform service" => create_service(&settings, "platform@igny8.com").await,
             "in no group" => create_operator(&settings, "nobody@example.com", false).await,

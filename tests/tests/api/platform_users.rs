@@ -257,3 +257,85 @@ async fn an_address_belongs_to_one_person_on_the_whole_platform() {
     assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
     assert_eq!(event_count(&app).await, before);
 }
+
+#[tokio::test]
+async fn a_users_token_stops_working_when_revoked_or_when_the_user_is_deactivated() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "tokens").await;
+    let owner = add(&app, &account, "own@tokens.example", "OWNER", false).await;
+    let ed = add(&app, &account, "ed@tokens.example", "EDITOR", false).await;
+    let ed = ed["data"]["addPlatformUser"]["user"].clone();
+    assert!(owner["errors"].is_null() && ed.is_object(), "{owner} {ed}");
+    let issue = || async {
+        let body = app
+            .graphql(
+                "mutation($input: IssuePlatformUserTokenInput!) { issuePlatformUserToken(input: $input) { token tokenId } }",
+                json!({ "input": { "userId": ed["id"], "label": "laptop" } }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"]["issuePlatformUserToken"].clone()
+    };
+    // A user's token is a principal: refused by staff fields, never unauthenticated.
+    let app = &app;
+    let probe = |token: String| async move {
+        let (_, body) = app
+            .graphql_as(Some(&token), "{ operators { totalCount } }", json!({}))
+            .await;
+        error_code(&body).map(str::to_string)
+    };
+    let first = issue().await;
+    let token = first["token"].as_str().unwrap().to_string();
+    assert_eq!(probe(token.clone()).await.as_deref(), Some("FORBIDDEN"));
+    let revoked = call(
+        &app,
+        "revokePlatformUserToken",
+        "RevokePlatformUserTokenInput",
+        json!({ "userId": ed["id"], "tokenId": first["tokenId"], "reason": "lost laptop" }),
+    )
+    .await;
+    assert!(revoked["errors"].is_null(), "{revoked}");
+    assert_eq!(probe(token).await.as_deref(), Some("UNAUTHENTICATED"));
+
+    let second = issue().await["token"].as_str().unwrap().to_string();
+    assert_eq!(probe(second.clone()).await.as_deref(), Some("FORBIDDEN"));
+    must(
+        &app,
+        "deactivatePlatformUser",
+        "PlatformUserInput",
+        json!({ "userId": ed["id"] }),
+    )
+    .await;
+    assert_eq!(
+        probe(second.clone()).await.as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    must(
+        &app,
+        "activatePlatformUser",
+        "PlatformUserInput",
+        json!({ "userId": ed["id"] }),
+    )
+    .await;
+    assert_eq!(probe(second).await.as_deref(), Some("FORBIDDEN"));
+
+    // The token's hash is in the log but never in what the log is read back as.
+    let history = app
+        .graphql(
+            "query($id: String!) { aggregateHistory(aggregateType: \"account_users\", aggregateId: $id, first: 50) { nodes { events { payload } } } }",
+            json!({ "id": account }),
+        )
+        .await;
+    let hashes: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM read.platform_user_tokens")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(hashes.len(), 2);
+    for hash in hashes {
+        assert!(
+            !history.to_string().contains(&hash),
+            "a token hash in {history}"
+        );
+    }
+}

@@ -309,7 +309,7 @@ impl PaymentMutation {
     ) -> Result<PaymentPayload, ApiError> {
         let me = principal(ctx)?;
         let command = PaymentCommand::Approve {
-            approver: me.operator_id.to_string(),
+            approver: me.id.to_string(),
         };
         run(
             ctx,

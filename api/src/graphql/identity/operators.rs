@@ -154,7 +154,7 @@ impl OperatorQuery {
     #[graphql(guard = "Rule::Staff")]
     async fn me(&self, ctx: &Context<'_>) -> Result<OperatorNode, ApiError> {
         let me = principal(ctx)?;
-        find_operator(&services(ctx).pool, me.operator_id)
+        find_operator(&services(ctx).pool, me.id)
             .await?
             .ok_or_else(|| ApiError::not_found("your operator record is gone"))
     }
@@ -295,7 +295,7 @@ impl OperatorMutation {
     ) -> Result<IssueOperatorTokenPayload, ApiError> {
         let me = principal(ctx)?;
         let operator_id = parse_id("operatorId", &input.operator_id)?;
-        if operator_id != me.operator_id && !me.superuser {
+        if operator_id != me.id && !me.superuser {
             return Err(ApiError::forbidden(
                 "only a superuser may issue tokens to others",
             ));
@@ -330,7 +330,7 @@ impl OperatorMutation {
         let me = principal(ctx)?;
         let operator_id = parse_id("operatorId", &input.operator_id)?;
         let token_id = parse_id("tokenId", &input.token_id)?;
-        if operator_id != me.operator_id && !me.superuser {
+        if operator_id != me.id && !me.superuser {
             return Err(ApiError::forbidden(
                 "only a superuser may revoke others' tokens",
             ));

@@ -11,7 +11,7 @@ use domain::identity::account_users::{AccountUsers, AccountUsersCommand, UserAct
 use domain::identity::permission::Permission;
 use domain::identity::user_email_claim::{user_id_for, UserEmailClaim, UserEmailClaimCommand};
 use domain::kit::error::ErrorCode;
-use domain::kit::values::{DisplayName, Email, Reason};
+use domain::kit::values::{DisplayName, Email, Label, Reason};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -190,6 +190,31 @@ pub struct ChangePlatformUserRoleInput {
     pub role: UserRole,
     pub reason: Option<String>,
     pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct IssuePlatformUserTokenInput {
+    pub user_id: ID,
+    pub label: String,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RevokePlatformUserTokenInput {
+    pub user_id: ID,
+    pub token_id: ID,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct IssuePlatformUserTokenPayload {
+    pub token_id: Uuid,
+    /// The bearer token: it acts as the user, within their account and role. Shown this once
+    /// and never again; null when the request was a replay.
+    pub token: Option<String>,
+    #[graphql(flatten)]
+    pub receipt: WriteReceipt,
 }
 
 #[derive(SimpleObject)]
@@ -420,6 +445,56 @@ impl PlatformUserMutation {
         input: PlatformUserInput,
     ) -> Result<PlatformUserPayload, ApiError> {
         act(ctx, input, UserAction::Restore).await
+    }
+
+    /// Issues a bearer token acting as an active user, within their account and role.
+    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    async fn issue_platform_user_token(
+        &self,
+        ctx: &Context<'_>,
+        input: IssuePlatformUserTokenInput,
+    ) -> Result<IssuePlatformUserTokenPayload, ApiError> {
+        let user_id = parse_id("userId", &input.user_id)?;
+        let label = Label::parse(&input.label)?;
+        let services = services(ctx);
+        let account_id = account_of(&services.pool, user_id).await?;
+        let (token, token_hash) = crate::auth::new_token();
+        let token_id = Uuid::now_v7();
+        let command = AccountUsersCommand::User {
+            user_id,
+            action: UserAction::IssueToken {
+                token_id,
+                token_hash,
+                label,
+            },
+        };
+        let context = command_context(ctx, principal(ctx)?, input.idempotency_key, None);
+        let appended = services
+            .bus
+            .execute::<AccountUsers>(&account_id.to_string(), command, &context)
+            .await?;
+        Ok(IssuePlatformUserTokenPayload {
+            token_id,
+            token: (!appended.replayed).then_some(token),
+            receipt: settle(ctx, &appended, AccountUsers::TYPE).await,
+        })
+    }
+
+    /// Revokes a user's token at once.
+    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    async fn revoke_platform_user_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokePlatformUserTokenInput,
+    ) -> Result<PlatformUserPayload, ApiError> {
+        let token_id = parse_id("tokenId", &input.token_id)?;
+        let action = UserAction::RevokeToken { token_id };
+        let input = PlatformUserInput {
+            user_id: input.user_id,
+            reason: input.reason,
+            idempotency_key: input.idempotency_key,
+        };
+        act(ctx, input, action).await
     }
 
     /// Makes an active user the owner of their account; the owner before becomes an admin.
