@@ -288,7 +288,7 @@ async fn a_users_token_stops_working_when_revoked_or_when_the_user_is_deactivate
     let token = first["token"].as_str().unwrap().to_string();
     assert_eq!(probe(token.clone()).await.as_deref(), Some("FORBIDDEN"));
     let revoked = call(
-        &app,
+        app,
         "revokePlatformUserToken",
         "RevokePlatformUserTokenInput",
         json!({ "userId": ed["id"], "tokenId": first["tokenId"], "reason": "lost laptop" }),
@@ -300,7 +300,7 @@ async fn a_users_token_stops_working_when_revoked_or_when_the_user_is_deactivate
     let second = issue().await["token"].as_str().unwrap().to_string();
     assert_eq!(probe(second.clone()).await.as_deref(), Some("FORBIDDEN"));
     must(
-        &app,
+        app,
         "deactivatePlatformUser",
         "PlatformUserInput",
         json!({ "userId": ed["id"] }),
@@ -311,7 +311,7 @@ async fn a_users_token_stops_working_when_revoked_or_when_the_user_is_deactivate
         Some("UNAUTHENTICATED")
     );
     must(
-        &app,
+        app,
         "activatePlatformUser",
         "PlatformUserInput",
         json!({ "userId": ed["id"] }),
