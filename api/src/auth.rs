@@ -63,6 +63,20 @@ impl Principal {
         self.is_staff() && (self.superuser || self.permissions.contains(&permission))
     }
 
+    /// Whether this principal holds `permission` for its own account: a platform user as their
+    /// role allows (confined to their account by the resolver), anyone else as [`Self::can`].
+    pub fn can_within_account(&self, permission: Permission) -> bool {
+        match self.account {
+            Some(scope) => scope.role.permissions().contains(&permission),
+            None => self.can(permission),
+        }
+    }
+
+    /// The account this principal is confined to: a platform user's own; none for staff.
+    pub fn confined_to(&self) -> Option<Uuid> {
+        self.account.map(|scope| scope.account_id)
+    }
+
     /// A person on the staff of this backend: not the service principal, not a tenant's user.
     pub fn is_staff(&self) -> bool {
         !self.service && self.account.is_none()

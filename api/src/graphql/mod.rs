@@ -108,6 +108,9 @@ pub enum Rule {
     Staff,
     /// Operators holding this permission through a group; superusers hold every permission.
     Can(Permission),
+    /// As `Can`, and also platform users whose role holds it, within their own account: the
+    /// resolver confines what they see and touch to it (`confined_to`).
+    Scoped(Permission),
     /// Superusers only.
     Superuser,
     /// The platform's service principal only: it reports usage and nothing else.
@@ -120,6 +123,7 @@ impl Guard for Rule {
         let allowed = match self {
             Self::Staff => principal.is_staff(),
             Self::Can(permission) => principal.can(*permission),
+            Self::Scoped(permission) => principal.can_within_account(*permission),
             Self::Superuser => principal.superuser && principal.is_staff(),
             Self::Platform => principal.service,
         };
@@ -130,10 +134,13 @@ impl Guard for Rule {
             _ if principal.service => {
                 "a service principal may only report credit usage".to_string()
             }
+            Self::Scoped(permission) if principal.account.is_some() => {
+                format!("this needs the `{permission}` permission, which your role does not hold")
+            }
             _ if principal.account.is_some() => {
                 "a platform user's token acts only within their own account".to_string()
             }
-            Self::Can(permission) => {
+            Self::Can(permission) | Self::Scoped(permission) => {
                 format!(
                     "this needs the `{permission}` permission, which none of your groups grants"
                 )
@@ -146,6 +153,28 @@ impl Guard for Rule {
         };
         Err(ApiError::forbidden(message).into())
     }
+}
+
+/// The account a platform user's request is confined to; none for staff.
+pub(crate) fn confined_to(ctx: &Context<'_>) -> Option<uuid::Uuid> {
+    ctx.data_opt::<Principal>().and_then(Principal::confined_to)
+}
+
+/// Adds `AND <column> = <the caller's account>` to a list query when the caller is confined to
+/// one, so rows, totals and cursors never reach past it.
+pub(crate) fn confine(
+    ctx: &Context<'_>,
+    query: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
+    column: &str,
+) {
+    if let Some(account) = confined_to(ctx) {
+        query.push(format!(" AND {column} = ")).push_bind(account);
+    }
+}
+
+/// Whether a row of `account` may be shown to the caller.
+pub(crate) fn visible(ctx: &Context<'_>, account: uuid::Uuid) -> bool {
+    confined_to(ctx).is_none_or(|own| own == account)
 }
 
 pub(crate) fn parse_id(field: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiError> {
@@ -220,6 +249,7 @@ pub(crate) async fn settle(
 
 #[cfg(test)]
 mod tests {
+    use domain::identity::account_users::UserRole;
     use domain::identity::permission::Permission;
     use std::collections::BTreeSet;
     use std::path::Path;
@@ -447,52 +477,50 @@ mod tests {
         for Guarded { field, rule } in &guarded {
             let permission = Permission::ALL
                 .iter()
-                .find(|p| rule == &format!("Rule::Can(Permission::{p:?})"));
-            let (needs, superuser, group, no_group, service): (
-                String,
-                bool,
-                Vec<bool>,
-                bool,
-                bool,
-            ) = match (rule.as_str(), permission) {
-                ("Rule::Staff", _) => (
-                    "any operator".into(),
-                    true,
-                    vec![true; groups.len()],
-                    true,
-                    false,
-                ),
-                ("Rule::Superuser", _) => (
-                    "superuser".into(),
-                    true,
-                    vec![false; groups.len()],
-                    false,
-                    false,
-                ),
-                ("Rule::Platform", _) => (
-                    "the platform".into(),
-                    false,
-                    vec![false; groups.len()],
-                    false,
-                    true,
-                ),
-                (_, Some(p)) => (
-                    format!("`{p}`"),
-                    true,
-                    groups.iter().map(|(_, held)| held.contains(p)).collect(),
-                    false,
-                    false,
-                ),
-                _ => panic!("{field}: a rule the matrix does not know: {rule}"),
-            };
+                .find(|p| rule.ends_with(&format!("(Permission::{p:?})")));
+            let none = vec![false; groups.len()];
+            let (needs, superuser, group, no_group, service, tenant) =
+                match (rule.as_str(), permission) {
+                    ("Rule::Staff", _) => (
+                        "any operator".to_string(),
+                        true,
+                        vec![true; groups.len()],
+                        true,
+                        false,
+                        None,
+                    ),
+                    ("Rule::Superuser", _) => ("superuser".into(), true, none, false, false, None),
+                    ("Rule::Platform", _) => {
+                        ("the platform".into(), false, none, false, true, None)
+                    }
+                    (rule, Some(p)) => {
+                        let held = groups.iter().map(|(_, held)| held.contains(p)).collect();
+                        if rule.starts_with("Rule::Scoped") {
+                            (
+                                format!("`{p}`, own account"),
+                                true,
+                                held,
+                                false,
+                                false,
+                                Some(*p),
+                            )
+                        } else {
+                            (format!("`{p}`"), true, held, false, false, None)
+                        }
+                    }
+                    _ => panic!("{field}: a rule the matrix does not know: {rule}"),
+                };
             let mark = |yes: bool| if yes { "yes" } else { "" };
             table.push_str(&format!("| `{field}` | {needs} | {} |", mark(superuser)));
             for yes in group {
                 table.push_str(&format!(" {} |", mark(yes)));
             }
             table.push_str(&format!(" {} | {} |", mark(no_group), mark(service)));
-            // A platform user's token is refused by every rule so far.
-            table.push_str(&"  |".repeat(TENANT_ROLES.len()));
+            for role in TENANT_ROLES {
+                let role: UserRole = role.parse().expect("a role");
+                let yes = tenant.is_some_and(|p| role.permissions().contains(&p));
+                table.push_str(&format!(" {} |", mark(yes)));
+            }
             table.push('\n');
         }
         let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");

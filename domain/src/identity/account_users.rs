@@ -8,6 +8,7 @@
 //! This service stores no passwords: a password reset is recorded for the platform to act on.
 
 use super::operator::{TokenHash, MAX_ACTIVE_TOKENS};
+use super::permission::Permission;
 use crate::kit::error::{Coded, ErrorCode};
 use crate::kit::text_enum;
 use crate::kit::values::{DisplayName, Email, Label};
@@ -28,6 +29,25 @@ text_enum! {
         Editor,
         /// Reads.
         Viewer,
+    }
+}
+
+impl UserRole {
+    /// What a user's token may do within their own account. Never anything about another
+    /// account, nor the staff's business (operators, groups, the seal, global settings).
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Self::Owner | Self::Admin => &[AccountsRead, BillingRead, UsersRead, UsersWrite],
+            Self::Editor => &[
+                AccountsRead,
+                BillingRead,
+                UsersRead,
+                ContentWrite,
+                PromptsWrite,
+            ],
+            Self::Viewer => &[AccountsRead, BillingRead, UsersRead],
+        }
     }
 }
 

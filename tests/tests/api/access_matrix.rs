@@ -16,10 +16,18 @@ use std::collections::BTreeMap;
 /// Fields whose resolver refuses some arguments on top of the field's rule ("your own tokens,
 /// or anyone's as a superuser"): with another operator's id, an allowed principal is refused
 /// by the resolver, which is right. Their guards are still checked for the others.
+/// The same holds for a platform user's tokens (their own only) and ownership (the owner's).
 const FINER_RULES: &[&str] = &[
     "Mutation.issueOperatorToken",
     "Mutation.revokeOperatorToken",
+    "Mutation.issuePlatformUserToken",
+    "Mutation.revokePlatformUserToken",
+    "Mutation.transferAccountOwnership",
 ];
+
+/// Stands for an account id in the documents: the caller's own account for a platform user
+/// (they act on their own account here), a fresh id for anyone else.
+const OWN_ACCOUNT: &str = "__OWN_ACCOUNT__";
 
 const TYPE_REF: &str = "kind name ofType { kind name ofType { kind name ofType { kind name } } }";
 
@@ -81,16 +89,7 @@ fn literal(types: &BTreeMap<String, Value>, ty: &Value) -> String {
             } else {
                 required
             };
-            let inner: Vec<String> = chosen
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{}: {}",
-                        f["name"].as_str().unwrap(),
-                        literal(types, &f["type"])
-                    )
-                })
-                .collect();
+            let inner: Vec<String> = chosen.iter().map(|f| argument(types, f)).collect();
             format!("{{ {} }}", inner.join(", "))
         }
         _ => match ty["name"].as_str().unwrap() {
@@ -103,6 +102,17 @@ fn literal(types: &BTreeMap<String, Value>, ty: &Value) -> String {
             _ => "\"x\"".into(),
         },
     }
+}
+
+/// `name: value` for an argument or input field.
+fn argument(types: &BTreeMap<String, Value>, field: &Value) -> String {
+    let name = field["name"].as_str().unwrap();
+    let value = if name == "accountId" {
+        format!("\"{OWN_ACCOUNT}\"")
+    } else {
+        literal(types, &field["type"])
+    };
+    format!("{name}: {value}")
 }
 
 /// The innermost named type of a type reference.
@@ -144,13 +154,7 @@ async fn calls(app: &TestApp) -> Vec<(String, String)> {
                 .unwrap()
                 .iter()
                 .filter(|a| a["type"]["kind"] == "NON_NULL")
-                .map(|a| {
-                    format!(
-                        "{}: {}",
-                        a["name"].as_str().unwrap(),
-                        literal(&types, &a["type"])
-                    )
-                })
+                .map(|a| argument(&types, a))
                 .collect();
             let args = if args.is_empty() {
                 String::new()
@@ -283,7 +287,8 @@ async fn every_field_answers_each_kind_of_principal_as_the_matrix_says() {
             .get(field)
             .unwrap_or_else(|| panic!("{field} is not in the README's access matrix"));
         for token in [None, Some(revoked.as_str())] {
-            let (_, body) = app.graphql_as(token, document, json!({})).await;
+            let document = document.replace(OWN_ACCOUNT, &tenant);
+            let (_, body) = app.graphql_as(token, &document, json!({})).await;
             assert_eq!(
                 code(&body),
                 Some("UNAUTHENTICATED"),
@@ -291,6 +296,13 @@ async fn every_field_answers_each_kind_of_principal_as_the_matrix_says() {
             );
         }
         for (column, token) in &principals {
+            let account = if column.starts_with("account ") {
+                tenant.clone()
+            } else {
+                uuid::Uuid::new_v4().to_string()
+            };
+            let document = document.replace(OWN_ACCOUNT, &account);
+            let document = document.as_str();
             let before = event_count(&app).await;
             let (_, body) = app.graphql_as(Some(token), document, json!({})).await;
             tried += 1;

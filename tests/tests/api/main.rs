@@ -2,6 +2,7 @@
 //! a fresh database per test.
 
 mod access_matrix;
+mod account_scope;
 mod accounts;
 mod authorization;
 mod command_bus;

@@ -7,7 +7,9 @@ use crate::graphql::audit::history::{
 use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::tenancy::accounts::{find_account, AccountNode};
-use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
+use crate::graphql::{
+    command_context, confine, parse_id, principal, services, settle, visible, Rule, WriteReceipt,
+};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -154,13 +156,14 @@ pub struct PaymentQuery;
 
 #[Object]
 impl PaymentQuery {
-    #[graphql(guard = "Rule::Can(Permission::BillingRead)")]
+    #[graphql(guard = "Rule::Scoped(Permission::BillingRead)")]
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PaymentNode>, ApiError> {
-        find_payment(&services(ctx).pool, parse_id("id", &id)?).await
+        let found = find_payment(&services(ctx).pool, parse_id("id", &id)?).await?;
+        Ok(found.filter(|payment| visible(ctx, payment.account_id)))
     }
 
     /// Payments, newest first by default; filter on `PENDING` for the approval queue.
-    #[graphql(guard = "Rule::Can(Permission::BillingRead)")]
+    #[graphql(guard = "Rule::Scoped(Permission::BillingRead)")]
     async fn payments(
         &self,
         ctx: &Context<'_>,
@@ -182,7 +185,11 @@ impl PaymentQuery {
                 direction,
             },
         };
-        list.page(ctx, page, |query| filter.push(query)).await
+        list.page(ctx, page, |query| {
+            confine(ctx, query, "account_id");
+            filter.push(query)
+        })
+        .await
     }
 }
 

@@ -3,7 +3,9 @@
 use crate::error::ApiError;
 use crate::graphql::kit::lists::{db_enum, like_pattern, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
-use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
+use crate::graphql::{
+    command_context, confine, parse_id, principal, services, settle, visible, Rule, WriteReceipt,
+};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -129,17 +131,18 @@ pub struct PlatformUserQuery;
 
 #[Object]
 impl PlatformUserQuery {
-    #[graphql(guard = "Rule::Can(Permission::UsersRead)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersRead)")]
     async fn platform_user(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<Option<PlatformUser>, ApiError> {
-        find_user(&services(ctx).pool, parse_id("id", &id)?).await
+        let found = find_user(&services(ctx).pool, parse_id("id", &id)?).await?;
+        Ok(found.filter(|user| visible(ctx, user.account_id)))
     }
 
     /// The people of tenant accounts, newest first.
-    #[graphql(guard = "Rule::Can(Permission::UsersRead)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersRead)")]
     async fn platform_users(
         &self,
         ctx: &Context<'_>,
@@ -160,7 +163,11 @@ impl PlatformUserQuery {
                 direction: SortDirection::Desc,
             },
         };
-        list.page(ctx, page, |query| filter.push(query)).await
+        list.page(ctx, page, |query| {
+            confine(ctx, query, "account_id");
+            filter.push(query)
+        })
+        .await
     }
 }
 
@@ -255,13 +262,28 @@ async fn execute(
     })
 }
 
-/// The account a known user belongs to.
-async fn account_of(pool: &PgPool, user_id: Uuid) -> Result<Uuid, ApiError> {
-    sqlx::query_scalar("SELECT account_id FROM read.platform_users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await?
+/// The account a known user belongs to. A user of another account than a confined caller's is
+/// not known to them: the same answer as for no user at all.
+async fn account_of(ctx: &Context<'_>, user_id: Uuid) -> Result<Uuid, ApiError> {
+    let account: Option<Uuid> =
+        sqlx::query_scalar("SELECT account_id FROM read.platform_users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&services(ctx).pool)
+            .await?;
+    account
+        .filter(|account| visible(ctx, *account))
         .ok_or_else(|| ApiError::not_found("there is no platform user with this id"))
+}
+
+/// A platform user's token may do to users what the staff does, but to themselves only when
+/// it comes to tokens (a token for a colleague would act as that colleague).
+fn own_tokens_only(ctx: &Context<'_>, user_id: Uuid) -> Result<(), ApiError> {
+    match principal(ctx)? {
+        me if me.account.is_some() && me.id != user_id => Err(ApiError::forbidden(
+            "a platform user issues and revokes only their own tokens",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Something done to one user, found by id.
@@ -271,7 +293,7 @@ async fn act(
     action: UserAction,
 ) -> Result<PlatformUserPayload, ApiError> {
     let user_id = parse_id("userId", &input.user_id)?;
-    let account_id = account_of(&services(ctx).pool, user_id).await?;
+    let account_id = account_of(ctx, user_id).await?;
     let command = AccountUsersCommand::User { user_id, action };
     let reason = reason(&input.reason)?;
     execute(
@@ -291,7 +313,7 @@ pub struct PlatformUserMutation;
 #[Object]
 impl PlatformUserMutation {
     /// Creates or invites a user of an account. The address must be new to the platform.
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn add_platform_user(
         &self,
         ctx: &Context<'_>,
@@ -299,6 +321,11 @@ impl PlatformUserMutation {
     ) -> Result<PlatformUserPayload, ApiError> {
         let me = principal(ctx)?;
         let account_id = parse_id("accountId", &input.account_id)?;
+        if !visible(ctx, account_id) {
+            return Err(ApiError::forbidden(
+                "a platform user acts only within their own account",
+            ));
+        }
         let email = Email::parse(&input.email)?;
         let name = DisplayName::parse(&input.name)?;
         let services = services(ctx);
@@ -373,7 +400,7 @@ impl PlatformUserMutation {
         added
     }
 
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn activate_platform_user(
         &self,
         ctx: &Context<'_>,
@@ -383,7 +410,7 @@ impl PlatformUserMutation {
     }
 
     /// The account's owner cannot be deactivated until ownership is transferred.
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn deactivate_platform_user(
         &self,
         ctx: &Context<'_>,
@@ -393,7 +420,7 @@ impl PlatformUserMutation {
     }
 
     /// Any role but owner (see `transferAccountOwnership`); the owner's role stays.
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn change_platform_user_role(
         &self,
         ctx: &Context<'_>,
@@ -408,7 +435,7 @@ impl PlatformUserMutation {
         act(ctx, input, UserAction::ChangeRole { role }).await
     }
 
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn verify_platform_user_email(
         &self,
         ctx: &Context<'_>,
@@ -419,7 +446,7 @@ impl PlatformUserMutation {
 
     /// Records that the user's password should be reset; the platform sends the e-mail (this
     /// service holds no passwords).
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn request_platform_user_password_reset(
         &self,
         ctx: &Context<'_>,
@@ -429,7 +456,7 @@ impl PlatformUserMutation {
     }
 
     /// Soft delete; the account's owner cannot be deleted until ownership is transferred.
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn delete_platform_user(
         &self,
         ctx: &Context<'_>,
@@ -438,7 +465,7 @@ impl PlatformUserMutation {
         act(ctx, input, UserAction::Delete).await
     }
 
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn restore_platform_user(
         &self,
         ctx: &Context<'_>,
@@ -448,7 +475,7 @@ impl PlatformUserMutation {
     }
 
     /// Issues a bearer token acting as an active user, within their account and role.
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn issue_platform_user_token(
         &self,
         ctx: &Context<'_>,
@@ -457,7 +484,8 @@ impl PlatformUserMutation {
         let user_id = parse_id("userId", &input.user_id)?;
         let label = Label::parse(&input.label)?;
         let services = services(ctx);
-        let account_id = account_of(&services.pool, user_id).await?;
+        let account_id = account_of(ctx, user_id).await?;
+        own_tokens_only(ctx, user_id)?;
         let (token, token_hash) = crate::auth::new_token();
         let token_id = Uuid::now_v7();
         let command = AccountUsersCommand::User {
@@ -481,13 +509,14 @@ impl PlatformUserMutation {
     }
 
     /// Revokes a user's token at once.
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn revoke_platform_user_token(
         &self,
         ctx: &Context<'_>,
         input: RevokePlatformUserTokenInput,
     ) -> Result<PlatformUserPayload, ApiError> {
         let token_id = parse_id("tokenId", &input.token_id)?;
+        own_tokens_only(ctx, parse_id("userId", &input.user_id)?)?;
         let action = UserAction::RevokeToken { token_id };
         let input = PlatformUserInput {
             user_id: input.user_id,
@@ -498,14 +527,22 @@ impl PlatformUserMutation {
     }
 
     /// Makes an active user the owner of their account; the owner before becomes an admin.
-    #[graphql(guard = "Rule::Can(Permission::UsersWrite)")]
+    #[graphql(guard = "Rule::Scoped(Permission::UsersWrite)")]
     async fn transfer_account_ownership(
         &self,
         ctx: &Context<'_>,
         input: PlatformUserInput,
     ) -> Result<PlatformUserPayload, ApiError> {
         let to = parse_id("userId", &input.user_id)?;
-        let account_id = account_of(&services(ctx).pool, to).await?;
+        let account_id = account_of(ctx, to).await?;
+        if principal(ctx)?
+            .account
+            .is_some_and(|scope| scope.role != domain::identity::account_users::UserRole::Owner)
+        {
+            return Err(ApiError::forbidden(
+                "only the account's owner transfers its ownership",
+            ));
+        }
         let reason = reason(&input.reason)?;
         let command = AccountUsersCommand::TransferOwnership { to };
         execute(ctx, account_id, to, command, reason, input.idempotency_key).await

@@ -8,7 +8,9 @@ use crate::graphql::kit::lists::{
     db_enum, filter_text, like_pattern, DateRange, List, Order, SortDirection,
 };
 use crate::graphql::kit::page::{Key, Page, PageRequest};
-use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
+use crate::graphql::{
+    command_context, confine, parse_id, principal, services, settle, visible, Rule, WriteReceipt,
+};
 use crate::tenancy;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -262,7 +264,7 @@ pub struct AccountQuery;
 #[Object]
 impl AccountQuery {
     /// One account, by id or by slug.
-    #[graphql(guard = "Rule::Can(Permission::AccountsRead)")]
+    #[graphql(guard = "Rule::Scoped(Permission::AccountsRead)")]
     async fn account(
         &self,
         ctx: &Context<'_>,
@@ -270,7 +272,7 @@ impl AccountQuery {
         slug: Option<String>,
     ) -> Result<Option<AccountNode>, ApiError> {
         let pool = &services(ctx).pool;
-        match (id, slug) {
+        let found = match (id, slug) {
             (Some(id), None) => find_account(pool, parse_id("id", &id)?).await,
             (None, Some(slug)) => Ok(sqlx::query_as(&format!(
                 "SELECT {ACCOUNT_COLUMNS} FROM read.accounts WHERE slug = $1"
@@ -283,11 +285,12 @@ impl AccountQuery {
             .fetch_optional(pool)
             .await?),
             _ => Err(ApiError::validation("give exactly one of `id` and `slug`")),
-        }
+        }?;
+        Ok(found.filter(|account| visible(ctx, account.id)))
     }
 
     /// Accounts, filtered and sorted (newest first by default).
-    #[graphql(guard = "Rule::Can(Permission::AccountsRead)")]
+    #[graphql(guard = "Rule::Scoped(Permission::AccountsRead)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -303,7 +306,11 @@ impl AccountQuery {
             columns: ACCOUNT_COLUMNS,
             order: sort.unwrap_or_default().order(),
         };
-        list.page(ctx, page, |query| filter.push(query)).await
+        list.page(ctx, page, |query| {
+            confine(ctx, query, "id");
+            filter.push(query)
+        })
+        .await
     }
 }
 

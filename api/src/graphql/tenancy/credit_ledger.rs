@@ -10,7 +10,7 @@
 use crate::error::ApiError;
 use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
-use crate::graphql::{parse_id, Rule};
+use crate::graphql::{confine, parse_id, Rule};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use domain::identity::permission::Permission;
@@ -120,7 +120,7 @@ pub struct LedgerQuery;
 impl LedgerQuery {
     /// Balance changes, newest first by default, in posting order unless `orderBy` says
     /// otherwise (see `LedgerEntry.balanceAfter`).
-    #[graphql(guard = "Rule::Can(Permission::BillingRead)")]
+    #[graphql(guard = "Rule::Scoped(Permission::BillingRead)")]
     async fn credit_ledger(
         &self,
         ctx: &Context<'_>,
@@ -139,6 +139,10 @@ impl LedgerQuery {
                       recorded_at",
             order: order_by.order(direction),
         };
-        list.page(ctx, page, |query| filter.push(query)).await
+        list.page(ctx, page, |query| {
+            confine(ctx, query, "account_id");
+            filter.push(query)
+        })
+        .await
     }
 }
