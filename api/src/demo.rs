@@ -11,8 +11,10 @@ use crate::tenancy;
 use chrono::{DateTime, Duration, Utc};
 use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
 use domain::billing::plan::PlanTier;
+use domain::identity::account_users::{AccountUsers, AccountUsersCommand, UserRole};
 use domain::identity::group::{Group, GroupCommand, GroupError};
 use domain::identity::operator::{Operator, OperatorCommand, OperatorError};
+use domain::identity::user_email_claim::{user_id_for, UserEmailClaim, UserEmailClaimCommand};
 use domain::kit::error::Coded;
 use domain::kit::money::{Credits, Currency, Money};
 use domain::kit::values::{
@@ -230,6 +232,42 @@ fn scripts(count: usize) -> Vec<Script> {
         .collect()
 }
 
+/// The people of a demo account: its owner (the address it was opened with), and for most
+/// accounts a few more, in every role; some still invited.
+fn people(script: &Script) -> Vec<(Email, String, UserRole, bool)> {
+    let mut people = vec![(UserRole::Owner, "owner", false)];
+    match script.index % 4 {
+        0 => people.extend([
+            (UserRole::Admin, "admin", false),
+            (UserRole::Editor, "editor", false),
+            (UserRole::Viewer, "viewer", true),
+        ]),
+        1 => people.push((UserRole::Editor, "writer", false)),
+        2 => people.push((UserRole::Viewer, "reader", true)),
+        _ => {}
+    }
+    people
+        .into_iter()
+        .filter_map(|(role, who, invite)| {
+            let email = if role == UserRole::Owner {
+                script.owner.clone()
+            } else {
+                format!("{who}{}@{}.example", script.index, script.slug)
+            };
+            let name = format!("{} {} of {}", capitalised(who), script.index, script.name);
+            Some((Email::parse(&email).ok()?, name, role, invite))
+        })
+        .collect()
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// A command context at business time `day` (plus an hour offset), keyed for idempotency.
 fn at(actor: &Actor, start: DateTime<Utc>, day: i64, hour: i64, key: String) -> CommandContext {
     CommandContext::new(actor.clone())
@@ -295,6 +333,30 @@ async fn play_day(
             &mut seeded,
             bus.execute::<Account>(&id, welcome, &context).await,
         )?;
+        for (n, (email, name, role, invite)) in people(script).into_iter().enumerate() {
+            let context = |what: &str| at(&seeder, start, day, 10, key(&format!("{what}:{n}")));
+            let user_id = user_id_for(&email);
+            let claim = UserEmailClaimCommand::Claim {
+                account_id: script.id,
+            };
+            tally(
+                &mut seeded,
+                bus.execute::<UserEmailClaim>(&user_id.to_string(), claim, &context("claim"))
+                    .await,
+            )?;
+            let add = AccountUsersCommand::Add {
+                user_id,
+                email,
+                name: DisplayName::parse(&name)?,
+                role,
+                invite,
+            };
+            tally(
+                &mut seeded,
+                bus.execute::<AccountUsers>(&id, add, &context("user"))
+                    .await,
+            )?;
+        }
     }
     for (n, (pay_day, credits, price, method, outcome)) in script.payments.iter().enumerate() {
         let payment_id = Uuid::new_v5(

@@ -30,3 +30,48 @@ async fn every_operator_or_service_actor_the_demo_writes_as_is_a_registered_oper
     .unwrap();
     assert!(usage > 0, "the demo reports usage as a service principal");
 }
+
+#[tokio::test]
+async fn the_demo_has_a_staff_in_every_group_and_people_in_every_account() {
+    let db = TestDb::new().await;
+    let (bus, engine) = startup::open(&db.settings()).await.expect("open");
+    api::demo::seed(&bus, &engine, 4).await.expect("seeded");
+    for name in ["operators", "platform_users", "accounts"] {
+        engine.catch_up(name).await.expect("projected");
+    }
+    let staff: Vec<(String, String)> = sqlx::query_as(
+        "SELECT g.name, o.email FROM read.group_members m \
+         JOIN read.permission_groups g ON g.id = m.group_id \
+         JOIN read.operators o ON o.id = m.operator_id ORDER BY g.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let groups: Vec<&str> = staff.iter().map(|(g, _)| g.as_str()).collect();
+    assert_eq!(
+        groups,
+        ["Billing Administrator", "Content Manager", "Support Agent"],
+        "{staff:?}"
+    );
+    // Every account that was opened has exactly one owner, the address it was opened with;
+    // some have more people, in every role.
+    let owners: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT a.owner_email, u.email, (SELECT count(*) FROM read.platform_users x \
+           WHERE x.account_id = a.id AND x.role = 'owner') \
+         FROM read.accounts a JOIN read.platform_users u ON u.account_id = a.id AND u.role = 'owner' \
+         WHERE a.slug <> 'aws-admin'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(!owners.is_empty());
+    for (opened_with, owner, count) in &owners {
+        assert_eq!((opened_with, count), (owner, &1));
+    }
+    let roles: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT role FROM read.platform_users ORDER BY role")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(roles, ["admin", "editor", "owner", "viewer"]);
+}
