@@ -18,12 +18,15 @@ use anyhow::Context;
 use cqrs_es::persist::GenericQuery;
 use cqrs_es::{Aggregate, DomainEvent, EventEnvelope, Query, View};
 use domain::billing::plan::PlanTier;
+use domain::identity::account_users::{AccountUsers, AccountUsersCommand, UserAction, UserRole};
+use domain::identity::group::{Group, GroupCommand};
+use domain::identity::user_email_claim::{user_id_for, UserEmailClaim, UserEmailClaimCommand};
 use domain::kit::money::Credits;
-use domain::kit::values::{AccountName, Email, Reason, Slug};
+use domain::kit::values::{AccountName, DisplayName, Email, GroupName, Label, Reason, Slug};
 use domain::tenancy::account::{Account, AccountCommand};
 use domain::Actor;
 use postgres_es::{PostgresEventRepository, PostgresViewRepository};
-use projections::{store::db, CommandContext, Engine};
+use projections::{store::db, CommandBus, CommandContext, Engine};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
@@ -359,6 +362,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         engine.catch_up(name).await?;
     }
     let mut rows = measure_reads(&pool, &http, &url, &token, options.ops).await?;
+    rows.extend(measure_guards(&bus, &engine, &http, &url, accounts[0], options.ops).await?);
     for clients in CLIENTS {
         let ops = options.ops;
         let ceiling = {
@@ -696,37 +700,127 @@ async fn measure_reads(
     ];
     let mut rows = Vec::new();
     for (what, query) in queries {
-        let http = http.clone();
-        let url = url.to_string();
-        let token = token.to_string();
-        let query = Arc::new(query);
-        let row = measure(
-            &format!("{what} @ {events} events"),
-            READ_CLIENTS,
-            ops.max(READ_CLIENTS * 10),
-            move |_, _| {
-                let http = http.clone();
-                let url = url.clone();
-                let token = token.clone();
-                let query = Arc::clone(&query);
-                async move {
-                    let body: serde_json::Value = http
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .json(&json!({ "query": *query }))
-                        .send()
-                        .await?
-                        .json()
-                        .await?;
-                    if body.get("errors").is_some() {
-                        anyhow::bail!("read failed: {body}");
-                    }
-                    Ok(())
+        let name = format!("{what} @ {events} events");
+        rows.push(measure_read(&name, http, url, token, query, ops).await?);
+    }
+    Ok(rows)
+}
+
+/// p50/p99 of one read under `READ_CLIENTS` concurrent GraphQL clients, as `token`.
+async fn measure_read(
+    name: &str,
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: String,
+    ops: usize,
+) -> anyhow::Result<Row> {
+    let http = http.clone();
+    let url = url.to_string();
+    let token = token.to_string();
+    let query = Arc::new(query);
+    measure(
+        name,
+        READ_CLIENTS,
+        ops.max(READ_CLIENTS * 10),
+        move |_, _| {
+            let http = http.clone();
+            let url = url.clone();
+            let token = token.clone();
+            let query = Arc::clone(&query);
+            async move {
+                let body: serde_json::Value = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": *query }))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                if body.get("errors").is_some() {
+                    anyhow::bail!("read failed: {body}");
                 }
+                Ok(())
+            }
+        },
+    )
+    .await
+}
+
+/// What authorization costs a request: the accounts page read by a Support Agent (whose
+/// permission comes from a group) and by an account's owner (confined to their account),
+/// beside the superuser's read of the same page in `measure_reads` (a superuser's check is one
+/// boolean; guards cannot be taken out of the schema, so that is the baseline). Principals are
+/// cached with the projections they come from, so none of these costs a query of its own.
+async fn measure_guards(
+    bus: &CommandBus,
+    engine: &Engine,
+    http: &reqwest::Client,
+    url: &str,
+    account: Uuid,
+    ops: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let system = CommandContext::new(Actor::system("bench"));
+    let support =
+        crate::identity::create_with_token(bus, engine, "support@bench.local", None, false, false)
+            .await?;
+    let group = Group::id_for(&GroupName::parse("Support Agent")?);
+    bus.execute::<Group>(
+        &group.to_string(),
+        GroupCommand::AddMember {
+            operator_id: support.operator_id,
+        },
+        &system,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let email = Email::parse("owner@bench-client.example")?;
+    let user_id = user_id_for(&email);
+    bus.execute::<UserEmailClaim>(
+        &user_id.to_string(),
+        UserEmailClaimCommand::Claim {
+            account_id: account,
+        },
+        &system,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (owner_token, token_hash) = crate::auth::new_token();
+    for command in [
+        AccountUsersCommand::Add {
+            user_id,
+            email,
+            name: DisplayName::parse("Bench owner")?,
+            role: UserRole::Owner,
+            invite: false,
+        },
+        AccountUsersCommand::User {
+            user_id,
+            action: UserAction::IssueToken {
+                token_id: Uuid::now_v7(),
+                token_hash,
+                label: Label::parse("bench")?,
             },
-        )
-        .await?;
-        rows.push(row);
+        },
+    ] {
+        bus.execute::<AccountUsers>(&account.to_string(), command, &system)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    for name in [
+        projections::identity::operators::NAME,
+        projections::identity::platform_users::NAME,
+    ] {
+        engine.catch_up(name).await?;
+    }
+    let page = "query { accounts(first: 20, sort: { field: BALANCE }) { edges { node { id name balance } } } }";
+    let mut rows = Vec::new();
+    for (who, token) in [
+        ("a Support Agent (permission from a group)", support.token),
+        ("an account's owner (confined to it)", owner_token),
+    ] {
+        let name = format!("read accounts page as {who}");
+        rows.push(measure_read(&name, http, url, &token, page.into(), ops).await?);
     }
     Ok(rows)
 }
