@@ -180,7 +180,7 @@ async fn calls(app: &TestApp) -> Vec<(String, String)> {
 }
 
 /// A token of a user of `account` with `role` (the owner first, if the account has none).
-async fn platform_user_token(app: &TestApp, account: &str, role: &str) -> String {
+pub async fn platform_user_token(app: &TestApp, account: &str, role: &str) -> String {
     let add = |email: String, role: &str| {
         app.graphql(
             "mutation($input: AddPlatformUserInput!) { addPlatformUser(input: $input) { user { id } } }",
@@ -223,6 +223,10 @@ async fn every_field_answers_each_kind_of_principal_as_the_matrix_says() {
         .graphql("{ permissionGroups { id name } }", json!({}))
         .await;
     let tenant = crate::accounts::open_account(&app, "tenant-a").await;
+    // Account B, with people and credits, which account A's people must never reach.
+    let other = crate::accounts::open_account(&app, "tenant-b-secret").await;
+    crate::accounts::adjust(&app, &other, 100, "opening balance").await;
+    platform_user_token(&app, &other, "admin").await;
     let mut principals: Vec<(String, String)> = Vec::new();
     for column in &columns {
         let token = match column.as_str() {
@@ -296,6 +300,24 @@ async fn every_field_answers_each_kind_of_principal_as_the_matrix_says() {
             );
         }
         for (column, token) in &principals {
+            if column.starts_with("account ") {
+                // Acting on account B: nothing of B comes back, and nothing is appended.
+                let document = document.replace(OWN_ACCOUNT, &other);
+                let before = event_count(&app).await;
+                let (_, body) = app.graphql_as(Some(token), &document, json!({})).await;
+                let text = body.to_string();
+                // (B's id is in the request; an answer that repeats it has found B.)
+                assert!(
+                    !text.contains("tenant-b-secret") && !text.contains(other.as_str()),
+                    "{field} as {column} on account B leaked: {document} -> {body}"
+                );
+                assert_ne!(code(&body), Some("INTERNAL"), "{field} as {column}: {body}");
+                assert_eq!(
+                    event_count(&app).await,
+                    before,
+                    "{field} as {column} on account B appended: {document} -> {body}"
+                );
+            }
             let account = if column.starts_with("account ") {
                 tenant.clone()
             } else {

@@ -61,6 +61,26 @@ async fn a_service_principal_may_report_usage_and_read_or_change_nothing_else() 
 async fn a_service_principal_cannot_subscribe_over_the_websocket() {
     let app = TestApp::spawn().await;
     let platform = create_service(&app.db.settings(), "platform@igny8.com").await;
+    assert!(
+        subscription_refused(&app, &platform).await,
+        "the subscription was refused with FORBIDDEN"
+    );
+}
+
+#[tokio::test]
+async fn a_platform_users_token_cannot_subscribe_over_the_websocket() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "subscriber").await;
+    let owner = crate::access_matrix::platform_user_token(&app, &account, "owner").await;
+    assert!(
+        subscription_refused(&app, &owner).await,
+        "the subscription was refused with FORBIDDEN"
+    );
+}
+
+/// Whether a subscription to the engine's progress, over the websocket with `token`, is
+/// refused with `FORBIDDEN`.
+async fn subscription_refused(app: &TestApp, token: &str) -> bool {
     let mut request = format!("ws://{}/graphql/ws", app.addr)
         .into_client_request()
         .unwrap();
@@ -71,7 +91,7 @@ async fn a_service_principal_cannot_subscribe_over_the_websocket() {
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("connect");
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {platform}") } });
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
     socket
         .send(Message::Text(init.to_string().into()))
         .await
@@ -82,7 +102,6 @@ async fn a_service_principal_cannot_subscribe_over_the_websocket() {
         .send(Message::Text(subscribe.to_string().into()))
         .await
         .unwrap();
-    let mut refused = false;
     while let Ok(Some(Ok(message))) =
         tokio::time::timeout(Duration::from_secs(5), socket.next()).await
     {
@@ -98,11 +117,10 @@ async fn a_service_principal_cannot_subscribe_over_the_websocket() {
                 } else {
                     &frame["payload"]["errors"]
                 };
-                refused = errors.to_string().contains("FORBIDDEN");
-                break;
+                return errors.to_string().contains("FORBIDDEN");
             }
             _ => break,
         }
     }
-    assert!(refused, "the subscription was refused with FORBIDDEN");
+    false
 }
