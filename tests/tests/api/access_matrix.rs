@@ -195,10 +195,15 @@ pub async fn platform_user_token(app: &TestApp, account: &str, role: &str) -> St
     };
     let user_id = user["data"]["addPlatformUser"]["user"]["id"].clone();
     assert!(user_id.is_string(), "{user}");
+    user_token(app, &user_id).await
+}
+
+/// A fresh token for a platform user, issued by the superuser.
+pub async fn user_token(app: &TestApp, user_id: &Value) -> String {
     let issued = app
         .graphql(
             "mutation($input: IssuePlatformUserTokenInput!) { issuePlatformUserToken(input: $input) { token } }",
-            json!({ "input": { "userId": user_id, "label": "matrix" } }),
+            json!({ "input": { "userId": user_id, "label": "test" } }),
         )
         .await;
     issued["data"]["issuePlatformUserToken"]["token"]

@@ -1,6 +1,7 @@
 //! A platform user's token acts within their own account only: account A's people never see or
 //! touch account B, in data, totals, errors or cursors, and see nothing of the staff's business.
 
+use crate::access_matrix::user_token;
 use crate::accounts::{adjust, event_count, open_account};
 use crate::helpers::{error_code, TestApp};
 use crate::payments::record_payment;
@@ -14,19 +15,6 @@ async fn add_user(app: &TestApp, token: &str, account: &str, email: &str, role: 
     )
     .await
     .1
-}
-
-async fn token_for(app: &TestApp, user_id: &Value) -> String {
-    let body = app
-        .graphql(
-            "mutation($input: IssuePlatformUserTokenInput!) { issuePlatformUserToken(input: $input) { token } }",
-            json!({ "input": { "userId": user_id, "label": "browser" } }),
-        )
-        .await;
-    body["data"]["issuePlatformUserToken"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_string()
 }
 
 #[tokio::test]
@@ -48,7 +36,7 @@ async fn account_a_never_sees_or_touches_account_b() {
             .fetch_one(&app.db.pool)
             .await
             .unwrap();
-    let olive = token_for(&app, &owner_id).await;
+    let olive = user_token(&app, &owner_id).await;
     let before = event_count(&app).await;
 
     let ask = |query: String| {
@@ -156,7 +144,7 @@ async fn account_a_never_sees_or_touches_account_b() {
 
     // A viewer reads and changes nothing.
     let viewer = add_user(&app, &olive, &a, "vi@alpha.example", "VIEWER").await;
-    let viewer = token_for(&app, &viewer["data"]["addPlatformUser"]["user"]["id"]).await;
+    let viewer = user_token(&app, &viewer["data"]["addPlatformUser"]["user"]["id"]).await;
     let body = add_user(&app, &viewer, &a, "nope@alpha.example", "EDITOR").await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let (_, body) = app
