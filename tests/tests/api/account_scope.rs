@@ -87,6 +87,44 @@ async fn account_a_never_sees_or_touches_account_b() {
         );
     }
 
+    // Cursors: A's own carry nothing of B, and a cursor that points at B (taken from the
+    // staff's view of the same list) only pages on through A's rows.
+    let staff = app
+        .graphql(
+            "{ accounts(first: 50, sort: { field: NAME, direction: ASC }) { edges { cursor node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let at_b = staff["data"]["accounts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["id"] == b.as_str())
+        .expect("the staff see B")["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for after in [None, Some(at_b)] {
+        let after = after
+            .map(|c| format!(", after: \"{c}\""))
+            .unwrap_or_default();
+        let body = ask(format!(
+            "{{ accounts(first: 50, sort: {{ field: NAME, direction: ASC }}{after}) {{ totalCount edges {{ cursor node {{ id }} }} pageInfo {{ endCursor }} }} }}"
+        ))
+        .await;
+        assert!(body["errors"].is_null(), "{body}");
+        for edge in body["data"]["accounts"]["edges"].as_array().unwrap() {
+            assert_eq!(edge["node"]["id"], a.as_str(), "{body}");
+            use base64::Engine as _;
+            let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(edge["cursor"].as_str().unwrap())
+                .unwrap();
+            let cursor = String::from_utf8_lossy(&cursor);
+            assert!(!cursor.contains(&b) && !cursor.contains("beta"), "{cursor}");
+        }
+        assert_eq!(body["data"]["accounts"]["totalCount"], 1, "{body}");
+    }
+
     // Acting on B is refused, the same whether or not what they named exists.
     for (query, code) in [
         (
