@@ -185,7 +185,9 @@ impl Authenticator {
 }
 
 /// The principal a token hash stands for: an operator's live token, or an active platform
-/// user's (a deactivated or deleted user's tokens stop working with them).
+/// user's (a deactivated or deleted user's tokens stop working with them, and so do the tokens
+/// of a deleted account's people: within `MAX_AGE`, as the cache does not follow accounts,
+/// which change with every credit movement).
 async fn lookup(pool: &PgPool, hash: &TokenHash) -> Result<Option<Principal>, sqlx::Error> {
     type Row = (
         Uuid,
@@ -208,8 +210,9 @@ async fn lookup(pool: &PgPool, hash: &TokenHash) -> Result<Option<Principal>, sq
          UNION ALL \
          SELECT u.id, u.email, u.name, false, false, '{}'::text[], u.account_id, u.role \
          FROM read.platform_user_tokens t JOIN read.platform_users u ON u.id = t.user_id \
+              JOIN read.accounts a ON a.id = u.account_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
-           AND u.status = 'active' AND NOT u.deleted",
+           AND u.status = 'active' AND NOT u.deleted AND a.status <> 'deleted'",
     )
     .bind(hash.as_str())
     .fetch_optional(pool)

@@ -317,7 +317,23 @@ async fn a_users_token_stops_working_when_revoked_or_when_the_user_is_deactivate
         json!({ "userId": ed["id"] }),
     )
     .await;
-    assert_eq!(probe(second).await.as_deref(), Some("FORBIDDEN"));
+    assert_eq!(probe(second.clone()).await.as_deref(), Some("FORBIDDEN"));
+
+    // A deleted account's people sign in no more (within the token cache's second).
+    crate::accounts::must(
+        app,
+        "deleteAccount",
+        "AccountReasonInput",
+        json!({ "accountId": account, "reason": "closed" }),
+    )
+    .await;
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(3), || async {
+            probe(second.clone()).await.as_deref() == Some("UNAUTHENTICATED")
+        })
+        .await,
+        "the deleted account's user still signs in"
+    );
 
     // The token's hash is in the log but never in what the log is read back as.
     let history = app
