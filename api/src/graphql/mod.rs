@@ -104,7 +104,7 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     /// Any operator who is a person, whatever their groups: their own record and tokens, the
-    /// engine's status. Not service principals.
+    /// engine's status. Not service principals, nor platform users.
     Staff,
     /// Operators holding this permission through a group; superusers hold every permission.
     Can(Permission),
