@@ -1,23 +1,45 @@
-//! Databases migrated by earlier builds keep migrating: in particular one migrated while
-//! `0002_operators.sql` held the text it was edited to after it landed.
+//! Databases migrated by earlier builds keep migrating: in particular those migrated while
+//! 0002, 0005 and 0007 held the texts they first landed with (they later landed edited, and
+//! the files hold the edited texts).
 
 use crate::helpers::TestDb;
 use projections::store::db;
 
-/// The text `0002_operators.sql` had from commit 2697028 until it was restored.
-const EDITED_0002: &str = include_str!("../../fixtures/0002_operators.edited.sql");
+/// The texts 0002, 0005 and 0007 first landed with (commit 51887b4).
+const FIRST_TEXTS: [(&str, &str); 3] = [
+    (
+        "0002_operators.sql",
+        include_str!("../../fixtures/landed-first/0002_operators.sql"),
+    ),
+    (
+        "0005_identity_operators_service.sql",
+        include_str!("../../fixtures/landed-first/0005_identity_operators_service.sql"),
+    ),
+    (
+        "0007_tenancy_ledger_posting_order.sql",
+        include_str!("../../fixtures/landed-first/0007_tenancy_ledger_posting_order.sql"),
+    ),
+];
 
-/// A database migrated with 0001 and `second` as 0002, as an earlier build left it.
-async fn migrated_by_an_earlier_build(second: &str) -> TestDb {
+/// A database migrated, as an earlier build left it, with the migrations up to `through`,
+/// the first texts standing in for the files of the same names.
+async fn migrated_by_an_earlier_build(through: i64) -> TestDb {
     let db = TestDb::empty().await;
     let folder = std::env::temp_dir().join(format!("igny8-migrations-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(
-        folder.join("0001_event_store.sql"),
-        include_str!("../../../migrations/0001_event_store.sql"),
-    )
-    .unwrap();
-    std::fs::write(folder.join("0002_operators.sql"), second).unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    for entry in std::fs::read_dir(&migrations).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let version: i64 = name[..4].parse().unwrap();
+        if version > through {
+            continue;
+        }
+        let text = match FIRST_TEXTS.iter().find(|(file, _)| *file == name) {
+            Some((_, first)) => first.to_string(),
+            None => std::fs::read_to_string(entry.path()).unwrap(),
+        };
+        std::fs::write(folder.join(&name), text).unwrap();
+    }
     let earlier = sqlx::migrate::Migrator::new(folder.as_path())
         .await
         .unwrap();
@@ -29,33 +51,38 @@ async fn migrated_by_an_earlier_build(second: &str) -> TestDb {
     db
 }
 
-#[tokio::test]
-async fn a_database_migrated_with_the_edited_0002_still_migrates() {
-    let db = migrated_by_an_earlier_build(EDITED_0002).await;
-    db::migrate(&db.pool).await.expect("migrates");
-    let has_service: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-         WHERE table_schema = 'read' AND table_name = 'operators' AND column_name = 'service')",
+/// The `read` schema's columns and indexes, to compare databases by.
+async fn schema(db: &TestDb) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns \
+         WHERE table_schema = 'read' \
+         UNION ALL SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'read' \
+         ORDER BY 1",
     )
-    .fetch_one(&db.pool)
+    .fetch_all(&db.pool)
     .await
-    .unwrap();
-    assert!(has_service);
+    .unwrap()
 }
 
 #[tokio::test]
 async fn a_database_migrated_with_0002_as_it_first_landed_still_migrates() {
-    let db =
-        migrated_by_an_earlier_build(include_str!("../../../migrations/0002_operators.sql")).await;
+    let db = migrated_by_an_earlier_build(2).await;
     db::migrate(&db.pool).await.expect("migrates");
-    let has_service: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-         WHERE table_schema = 'read' AND table_name = 'operators' AND column_name = 'service')",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-    assert!(has_service);
+    assert_eq!(schema(&db).await, schema(&TestDb::new().await).await);
+}
+
+#[tokio::test]
+async fn a_database_migrated_with_the_first_texts_of_0002_0005_and_0007_still_migrates() {
+    // Before 0011 (the ledger still has the index the first 0007 made) and after it.
+    for through in [7, 11] {
+        let db = migrated_by_an_earlier_build(through).await;
+        db::migrate(&db.pool).await.expect("migrates");
+        let fresh = TestDb::new().await;
+        assert_eq!(schema(&db).await, schema(&fresh).await, "through {through}");
+        assert!(!schema(&db)
+            .await
+            .contains(&"index credit_ledger_kind_posted".to_string()));
+    }
 }
 
 /// The values a CHECK constraint allows, read from the database.
