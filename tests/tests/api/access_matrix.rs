@@ -181,17 +181,22 @@ async fn calls(app: &TestApp) -> Vec<(String, String)> {
 
 /// A token of a user of `account` with `role` (the owner first, if the account has none).
 pub async fn platform_user_token(app: &TestApp, account: &str, role: &str) -> String {
-    let add = |email: String, role: &str| {
-        app.graphql(
-            "mutation($input: AddPlatformUserInput!) { addPlatformUser(input: $input) { user { id } } }",
-            json!({ "input": { "accountId": account, "email": email, "name": "Tenant", "role": role.to_uppercase() } }),
-        )
-    };
-    let owner = add(format!("owner@{account}.example"), "owner").await;
+    use crate::platform_users::add_as;
+    let owner_email = format!("owner@{account}.example");
+    let owner = add_as(app, &app.token, account, &owner_email, "OWNER", false).await;
     let user = if role == "owner" {
         owner
     } else {
-        add(format!("{role}@{account}.example"), role).await
+        let email = format!("{role}@{account}.example");
+        add_as(
+            app,
+            &app.token,
+            account,
+            &email,
+            &role.to_uppercase(),
+            false,
+        )
+        .await
     };
     let user_id = user["data"]["addPlatformUser"]["user"]["id"].clone();
     assert!(user_id.is_string(), "{user}");

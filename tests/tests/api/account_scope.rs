@@ -5,17 +5,8 @@ use crate::access_matrix::user_token;
 use crate::accounts::{adjust, event_count, open_account};
 use crate::helpers::{error_code, TestApp};
 use crate::payments::record_payment;
+use crate::platform_users::add_as;
 use serde_json::{json, Value};
-
-async fn add_user(app: &TestApp, token: &str, account: &str, email: &str, role: &str) -> Value {
-    app.graphql_as(
-        Some(token),
-        "mutation($input: AddPlatformUserInput!) { addPlatformUser(input: $input) { user { id role } } }",
-        json!({ "input": { "accountId": account, "email": email, "name": "Person", "role": role } }),
-    )
-    .await
-    .1
-}
 
 #[tokio::test]
 async fn account_a_never_sees_or_touches_account_b() {
@@ -26,9 +17,9 @@ async fn account_a_never_sees_or_touches_account_b() {
         adjust(&app, account, 100, "opening balance").await;
         record_payment(&app, account, 1_000, 10).await;
     }
-    let owner = add_user(&app, &app.token, &a, "olive@alpha.example", "OWNER").await;
+    let owner = add_as(&app, &app.token, &a, "olive@alpha.example", "OWNER", false).await;
     let owner_id = owner["data"]["addPlatformUser"]["user"]["id"].clone();
-    let bob = add_user(&app, &app.token, &b, "bob@beta.example", "OWNER").await;
+    let bob = add_as(&app, &app.token, &b, "bob@beta.example", "OWNER", false).await;
     let bob_id = bob["data"]["addPlatformUser"]["user"]["id"].clone();
     let b_payment: String =
         sqlx::query_scalar("SELECT id::text FROM read.payments WHERE account_id = $1::uuid")
@@ -163,7 +154,7 @@ async fn account_a_never_sees_or_touches_account_b() {
     assert_eq!(event_count(&app).await, before, "nothing appended");
 
     // Within A, the owner manages A's people, as themselves.
-    let ed = add_user(&app, &olive, &a, "ed@alpha.example", "EDITOR").await;
+    let ed = add_as(&app, &olive, &a, "ed@alpha.example", "EDITOR", false).await;
     assert!(ed["errors"].is_null(), "{ed}");
     let trail = app
         .graphql(
@@ -181,9 +172,9 @@ async fn account_a_never_sees_or_touches_account_b() {
     );
 
     // A viewer reads and changes nothing.
-    let viewer = add_user(&app, &olive, &a, "vi@alpha.example", "VIEWER").await;
+    let viewer = add_as(&app, &olive, &a, "vi@alpha.example", "VIEWER", false).await;
     let viewer = user_token(&app, &viewer["data"]["addPlatformUser"]["user"]["id"]).await;
-    let body = add_user(&app, &viewer, &a, "nope@alpha.example", "EDITOR").await;
+    let body = add_as(&app, &viewer, &a, "nope@alpha.example", "EDITOR", false).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let (_, body) = app
         .graphql_as(Some(&viewer), "{ accounts { totalCount } }", json!({}))

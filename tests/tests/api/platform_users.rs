@@ -26,13 +26,27 @@ async fn must(app: &TestApp, mutation: &str, input_type: &str, input: Value) -> 
 }
 
 async fn add(app: &TestApp, account: &str, email: &str, role: &str, invite: bool) -> Value {
-    call(
-        app,
-        "addPlatformUser",
-        "AddPlatformUserInput",
-        json!({ "accountId": account, "email": email, "name": "Someone", "role": role, "invite": invite }),
+    add_as(app, &app.token, account, email, role, invite).await
+}
+
+/// Adds (or, with `invite`, invites) a user of `account` as the holder of `token`; the body.
+pub async fn add_as(
+    app: &TestApp,
+    token: &str,
+    account: &str,
+    email: &str,
+    role: &str,
+    invite: bool,
+) -> Value {
+    app.graphql_as(
+        Some(token),
+        &format!(
+            "mutation($input: AddPlatformUserInput!) {{ addPlatformUser(input: $input) {{ {USER_FIELDS} }} }}"
+        ),
+        json!({ "input": { "accountId": account, "email": email, "name": "Someone", "role": role, "invite": invite } }),
     )
     .await
+    .1
 }
 
 async fn act(app: &TestApp, mutation: &str, user: &Value) -> Value {
