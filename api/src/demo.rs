@@ -455,6 +455,7 @@ async fn play_day(
                 units,
                 model: Some(ModelName::parse(model)?),
                 credits: Credits::positive(per_unit * units)?,
+                cost_version: None,
             };
             let context = at(platform, start, day, 13 + call, key(&format!("use-{call}")));
             tally(

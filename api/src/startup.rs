@@ -57,6 +57,12 @@ async fn open_with(
     crate::identity::ensure_builtin_groups(&bus)
         .await
         .context("cannot create the built-in staff groups")?;
+    crate::billing::ensure_builtin_plans(&bus)
+        .await
+        .context("cannot create the built-in plans")?;
+    crate::billing::ensure_builtin_credit_costs(&bus)
+        .await
+        .context("cannot set the built-in credit costs")?;
     if !system.replayed {
         // First start: the log is a few events long; show the account before serving. A
         // projection that cannot catch up is reported by its status, not a reason not to start.

@@ -127,7 +127,7 @@ async fn replay_and_verify_from_the_shell() {
             vec!["replay", "account", unknown.as_str()],
             "there is no account with id",
         ),
-        (vec!["replay", "invoice", "x"], "the types are"),
+        (vec!["replay", "spaceship", "x"], "the types are"),
         (
             vec!["replay", "account", id.as_str(), "--version", "0"],
             "counts from 1",

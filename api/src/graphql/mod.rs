@@ -247,6 +247,32 @@ pub(crate) async fn settle(
     }
 }
 
+/// Runs `command` on aggregate `id` as the caller, with their reason (required: a catalogue or
+/// settings change must be explainable) and idempotency key, and waits for the read models:
+/// the common shape of a mutation that then answers with the aggregate's row.
+pub(crate) async fn run_explained<A>(
+    ctx: &Context<'_>,
+    id: uuid::Uuid,
+    command: A::Command,
+    reason: &str,
+    idempotency_key: Option<String>,
+) -> Result<WriteReceipt, ApiError>
+where
+    A: domain::kit::event::StoredAggregate<Services = ()> + Clone + 'static,
+    A::Command: Clone,
+    A::Event: domain::kit::event::StoredEvent,
+    A::Error: domain::kit::error::Coded + std::error::Error + 'static,
+{
+    let me = principal(ctx)?;
+    let reason = domain::kit::values::Reason::parse(reason)?;
+    let context = command_context(ctx, me, idempotency_key, Some(reason.to_string()));
+    let appended = services(ctx)
+        .bus
+        .execute::<A>(&id.to_string(), command, &context)
+        .await?;
+    Ok(settle(ctx, &appended, A::TYPE).await)
+}
+
 #[cfg(test)]
 mod tests {
     use domain::identity::account_users::UserRole;

@@ -10,6 +10,11 @@ use std::fmt;
 /// a balance cannot be driven towards `i64` overflow by a handful of commands.
 pub const MAX_CREDIT_AMOUNT: i64 = 1_000_000_000;
 
+/// The largest price a catalogue entry (plan, package) may carry, in minor units: ten million
+/// major units. Sums of thousands of lines stay far from `i64` overflow, and a typo of extra
+/// zeros is refused.
+pub const MAX_PRICE_MINOR_UNITS: i64 = 1_000_000_000;
+
 /// A number of credits. Signed, because a manual adjustment may subtract; a balance built from
 /// these is kept non-negative by the Account aggregate, not by this type.
 #[derive(
@@ -126,6 +131,17 @@ impl Money {
     pub fn is_positive(&self) -> bool {
         self.minor_units > 0
     }
+
+    /// A catalogue price: 0 (free) to [`MAX_PRICE_MINOR_UNITS`].
+    pub fn price(minor_units: i64, currency: Currency) -> Result<Self, InvalidValue> {
+        if (0..=MAX_PRICE_MINOR_UNITS).contains(&minor_units) {
+            Ok(Self::new(minor_units, currency))
+        } else {
+            Err(InvalidValue(format!(
+                "a price must be between 0 and {MAX_PRICE_MINOR_UNITS} minor units, got {minor_units}"
+            )))
+        }
+    }
 }
 
 impl fmt::Display for Money {
@@ -156,6 +172,16 @@ mod tests {
             serde_json::json!({ "minor_units": 5000, "currency": "USD" })
         );
         assert_eq!(serde_json::from_value::<Money>(json).unwrap(), money);
+    }
+
+    #[test]
+    fn prices_are_free_or_positive_and_bounded() {
+        let usd = || Currency::parse("USD").unwrap();
+        assert_eq!(Money::price(0, usd()).unwrap().minor_units, 0);
+        assert!(Money::price(MAX_PRICE_MINOR_UNITS, usd()).is_ok());
+        for bad in [-1, MAX_PRICE_MINOR_UNITS + 1, i64::MIN] {
+            assert!(Money::price(bad, usd()).is_err(), "{bad} should be refused");
+        }
     }
 
     #[test]

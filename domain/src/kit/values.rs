@@ -81,6 +81,19 @@ text_value!(
 );
 
 text_value!(
+    /// A plan's display name, e.g. "Growth" or "Growth (non-profit)".
+    PlanName,
+    "plan name",
+    80
+);
+text_value!(
+    /// A credit package's display name, e.g. "5,000 credits".
+    PackageName,
+    "package name",
+    80
+);
+
+text_value!(
     /// An account's display name.
     AccountName,
     "account name",

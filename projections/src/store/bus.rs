@@ -247,10 +247,10 @@ impl CommandBus {
     {
         let metadata = context.metadata(Utc::now())?;
         let outcome = match &metadata.idempotency_key {
-            None => {
-                self.run::<A>(aggregate_id, command, &metadata, services)
-                    .await
-            }
+            None => self
+                .run::<A>(aggregate_id, command, &metadata, services, false)
+                .await
+                .map(|(appended, _)| appended),
             Some(key) => {
                 self.run_once::<A>(aggregate_id, command, &metadata, key, services)
                     .await
@@ -332,13 +332,40 @@ impl CommandBus {
                     replayed: true,
                 })
             }
-            None => {
-                self.run::<A>(aggregate_id, command, metadata, services)
-                    .await
-            }
+            None => self
+                .run::<A>(aggregate_id, command, metadata, services, false)
+                .await
+                .map(|(appended, _)| appended),
         };
         guard.rollback().await?;
         outcome
+    }
+
+    /// As `execute`, also answering the aggregate as the command left it (as it was, when the
+    /// command was a no-op): for a caller that needs what the aggregate decided, e.g. the
+    /// number a register assigned. Without an idempotency key: a replayed answer has no state;
+    /// such commands are idempotent by themselves.
+    pub async fn execute_and_read<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<(Appended, A), CommandError<A::Error>>
+    where
+        A: StoredAggregate<Services = ()> + Clone + 'static,
+        A::Command: Clone,
+        A::Event: StoredEvent,
+    {
+        if context.idempotency_key.is_some() {
+            return Err(CommandError::InvalidContext(
+                "execute_and_read takes no idempotency key".into(),
+            ));
+        }
+        let metadata = context.metadata(Utc::now())?;
+        let (appended, state) = self
+            .run::<A>(aggregate_id, command, &metadata, &(), true)
+            .await?;
+        Ok((appended, state.expect("run answers the state when asked")))
     }
 
     /// Load, decide, append; on an optimistic-concurrency conflict, reload and decide again.
@@ -354,7 +381,8 @@ impl CommandBus {
         command: A::Command,
         metadata: &EventMetadata,
         services: &A::Services,
-    ) -> Result<Appended, CommandError<A::Error>>
+        answer_state: bool,
+    ) -> Result<(Appended, Option<A>), CommandError<A::Error>>
     where
         A: StoredAggregate + Clone + 'static,
         A::Command: Clone,
@@ -389,13 +417,16 @@ impl CommandBus {
                     0 => None,
                     sequence => Some(self.locate(A::TYPE, aggregate_id, sequence).await?),
                 };
-                return Ok(Appended {
-                    aggregate_id: aggregate_id.to_string(),
-                    events: 0,
-                    last: None,
-                    observed,
-                    replayed: false,
-                });
+                return Ok((
+                    Appended {
+                        aggregate_id: aggregate_id.to_string(),
+                        events: 0,
+                        last: None,
+                        observed,
+                        replayed: false,
+                    },
+                    answer_state.then_some(aggregate),
+                ));
             }
             let count = events.len();
             let last_sequence = loaded + count as i64;
@@ -409,6 +440,7 @@ impl CommandBus {
                 .await
             {
                 Ok(last) => {
+                    let state = answer_state.then(|| aggregate.clone());
                     self.warm.put(aggregate_id, aggregate, last_sequence);
                     if let Some(state) = snapshot {
                         self.save_snapshot::<A>(aggregate_id, last_sequence, state)
@@ -416,13 +448,16 @@ impl CommandBus {
                     }
                     metrics::counter!("igny8_events_appended_total", "aggregate" => A::TYPE)
                         .increment(count as u64);
-                    return Ok(Appended {
-                        aggregate_id: aggregate_id.to_string(),
-                        events: count,
-                        last: Some(last),
-                        observed: None,
-                        replayed: false,
-                    });
+                    return Ok((
+                        Appended {
+                            aggregate_id: aggregate_id.to_string(),
+                            events: count,
+                            last: Some(last),
+                            observed: None,
+                            replayed: false,
+                        },
+                        state,
+                    ));
                 }
                 Err(Append::Conflict) => {
                     self.warm.forget::<A>(aggregate_id);

@@ -143,6 +143,18 @@ mod tests {
             15,
             "0953fdb98bee19f85b9a1daa14ced20f6649bc59dcf457bf3a6852c34ecb6ea6942ccdcbf15185bbdbc946c7cdfe0d30",
         ),
+        (
+            16,
+            "d37aa34580ba1b26de07f5987c9cd7a885a8a40b20c92dd221a72f14fd1b16b372d39f3317c27ffdd27e531339c43622",
+        ),
+        (
+            17,
+            "5dcc7293fa884ddf3327bec4bd39eefa79b143207de0b92a02f3b3cf9379aa785131b04b9cdbe6b9c62c4f2445513e37",
+        ),
+        (
+            18,
+            "f6759ff98b6254cc1c9f2504a720118ad69cb4cb8b6bf54764a157cbcd7c8796ea9c94eec4cbeea05332f4cc0792cf8e",
+        ),
     ];
 
     #[test]

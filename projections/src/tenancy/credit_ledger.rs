@@ -25,6 +25,7 @@ struct Line<'a> {
     model: Option<&'a str>,
     units: Option<i64>,
     shortfall: Option<i64>,
+    cost_version: Option<i32>,
 }
 
 impl<'a> Line<'a> {
@@ -39,6 +40,7 @@ impl<'a> Line<'a> {
             model: None,
             units: None,
             shortfall: None,
+            cost_version: None,
         };
         Some(match event {
             AccountEvent::CreditsAdjusted {
@@ -63,10 +65,12 @@ impl<'a> Line<'a> {
                 model,
                 credits,
                 balance_after,
+                cost_version,
             } => Line {
                 operation: Some(operation.as_str()),
                 model: model.as_ref().map(|m| m.as_str()),
                 units: Some(*units),
+                cost_version: *cost_version,
                 ..line(LedgerKind::Consumption, -credits.get(), balance_after.get())
             },
             AccountEvent::CreditsRefunded {
@@ -132,10 +136,10 @@ impl EventHandler for CreditLedgerProjection {
         sqlx::query(
             "INSERT INTO read.credit_ledger (position, account_id, kind, amount, balance_after, \
              reason, actor_id, actor_kind, payment_id, operation, model, units, shortfall, occurred_at, \
-             recorded_at) \
+             recorded_at, cost_version) \
              SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], \
              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::bigint[], \
-             $13::bigint[], $14::timestamptz[], $15::timestamptz[])",
+             $13::bigint[], $14::timestamptz[], $15::timestamptz[], $16::integer[])",
         )
         .bind(&rows.positions)
         .bind(&rows.accounts)
@@ -152,6 +156,7 @@ impl EventHandler for CreditLedgerProjection {
         .bind(&rows.shortfalls)
         .bind(&rows.occurred)
         .bind(&rows.recorded)
+        .bind(&rows.cost_versions)
         .execute(conn)
         .await?;
         Ok(())
@@ -176,6 +181,7 @@ struct Rows<'a> {
     shortfalls: Vec<Option<i64>>,
     occurred: Vec<DateTime<Utc>>,
     recorded: Vec<DateTime<Utc>>,
+    cost_versions: Vec<Option<i32>>,
 }
 
 impl<'a> Rows<'a> {
@@ -203,5 +209,6 @@ impl<'a> Rows<'a> {
         self.shortfalls.push(line.shortfall);
         self.occurred.push(metadata.occurred_at);
         self.recorded.push(event.recorded_at);
+        self.cost_versions.push(line.cost_version);
     }
 }

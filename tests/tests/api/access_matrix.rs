@@ -203,6 +203,32 @@ pub async fn platform_user_token(app: &TestApp, account: &str, role: &str) -> St
     user_token(app, &user_id).await
 }
 
+/// A token of a new operator whom the superuser put in the built-in group `group`.
+pub async fn staff_in_group(app: &TestApp, email: &str, group: &str) -> String {
+    let token = create_operator(&app.db.settings(), email, false).await;
+    let (_, me) = app
+        .graphql_as(Some(&token), "{ me { id } }", json!({}))
+        .await;
+    let groups = app
+        .graphql("{ permissionGroups { id name } }", json!({}))
+        .await;
+    let group_id = groups["data"]["permissionGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == group)
+        .unwrap_or_else(|| panic!("no group {group}"))["id"]
+        .clone();
+    let added = app
+        .graphql(
+            "mutation($input: GroupMemberInput!) { addGroupMember(input: $input) { position } }",
+            json!({ "input": { "groupId": group_id, "operatorId": me["data"]["me"]["id"], "reason": "joined" } }),
+        )
+        .await;
+    assert!(added["errors"].is_null(), "{added}");
+    token
+}
+
 /// A fresh token for a platform user, issued by the superuser.
 pub async fn user_token(app: &TestApp, user_id: &Value) -> String {
     let issued = app
@@ -229,9 +255,6 @@ async fn every_field_answers_each_kind_of_principal_as_the_matrix_says() {
 
     // One principal per column: the superuser, an operator in each built-in group, one in no
     // group, and the platform's service principal.
-    let groups = app
-        .graphql("{ permissionGroups { id name } }", json!({}))
-        .await;
     let tenant = crate::accounts::open_account(&app, "tenant-a").await;
     // Account B, with people and credits, which account A's people must never reach.
     let other = crate::accounts::open_account(&app, "tenant-b-secret").await;
@@ -248,25 +271,7 @@ async fn every_field_answers_each_kind_of_principal_as_the_matrix_says() {
             "in no group" => create_operator(&settings, "nobody@example.com", false).await,
             group => {
                 let email = format!("{}@example.com", group.replace(' ', ".").to_lowercase());
-                let token = create_operator(&settings, &email, false).await;
-                let (_, me) = app
-                    .graphql_as(Some(&token), "{ me { id } }", json!({}))
-                    .await;
-                let group_id = groups["data"]["permissionGroups"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|g| g["name"] == group)
-                    .unwrap_or_else(|| panic!("no group {group}"))["id"]
-                    .clone();
-                let added = app
-                    .graphql(
-                        "mutation($input: GroupMemberInput!) { addGroupMember(input: $input) { position } }",
-                        json!({ "input": { "groupId": group_id, "operatorId": me["data"]["me"]["id"], "reason": "matrix" } }),
-                    )
-                    .await;
-                assert!(added["errors"].is_null(), "{added}");
-                token
+                staff_in_group(&app, &email, group).await
             }
         };
         principals.push((column.clone(), token));

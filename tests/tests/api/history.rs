@@ -375,7 +375,7 @@ async fn bad_history_and_time_travel_requests_get_clear_codes() {
             "VALIDATION",
         ),
         (
-            "invoice",
+            "spaceship",
             id.as_str(),
             json!({ "version": 1 }),
             "VALIDATION",

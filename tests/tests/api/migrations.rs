@@ -104,6 +104,7 @@ async fn allowed(db: &TestDb, constraint: &str) -> std::collections::BTreeSet<St
 
 #[tokio::test]
 async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
+    use domain::billing::invoice::{InvoiceStatus, LineKind};
     use domain::billing::payment::{PaymentMethod, PaymentStatus};
     use domain::billing::plan::PlanTier;
     use domain::tenancy::account::{AccountState, LedgerKind};
@@ -111,7 +112,7 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
     use strum::VariantNames;
     let db = TestDb::new().await;
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
-    let expected: [(&str, std::collections::BTreeSet<String>); 7] = [
+    let expected: [(&str, std::collections::BTreeSet<String>); 9] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -119,6 +120,8 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
         ("credit_ledger_kind_check", set(LedgerKind::VARIANTS)),
         ("credit_ledger_actor_kind_check", set(ActorKind::VARIANTS)),
         ("audit_log_actor_kind_check", set(ActorKind::VARIANTS)),
+        ("invoices_status_check", set(InvoiceStatus::VARIANTS)),
+        ("invoice_lines_kind_check", set(LineKind::VARIANTS)),
     ];
     for (constraint, values) in expected {
         assert_eq!(allowed(&db, constraint).await, values, "{constraint}");

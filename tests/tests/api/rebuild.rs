@@ -12,6 +12,17 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "payments",
         "audit_log",
         "process_issues",
+        "permission_groups",
+        "group_permissions",
+        "group_members",
+        "platform_users",
+        "plans",
+        "plan_versions",
+        "credit_packages",
+        "credit_package_versions",
+        "credit_costs",
+        "invoices",
+        "invoice_lines",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

@@ -1,9 +1,26 @@
-//! Billing in GraphQL: manual payments and their approval.
+//! Billing in GraphQL: the catalogue (plans, credit packages, credit costs), invoices, and
+//! manual payments and their approval.
 
+pub(crate) mod credit_costs;
+mod invoices;
+mod packages;
 mod payments;
+mod plans;
 
 #[derive(async_graphql::MergedObject, Default)]
-pub struct BillingQuery(payments::PaymentQuery);
+pub struct BillingQuery(
+    plans::PlanQuery,
+    packages::PackageQuery,
+    credit_costs::CreditCostQuery,
+    invoices::InvoiceQuery,
+    payments::PaymentQuery,
+);
 
 #[derive(async_graphql::MergedObject, Default)]
-pub struct BillingMutation(payments::PaymentMutation);
+pub struct BillingMutation(
+    plans::PlanMutation,
+    packages::PackageMutation,
+    credit_costs::CreditCostMutation,
+    invoices::InvoiceMutation,
+    payments::PaymentMutation,
+);

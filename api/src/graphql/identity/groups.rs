@@ -2,13 +2,12 @@
 //! takes effect on the members' next request.
 
 use crate::error::ApiError;
-use crate::graphql::{command_context, parse_id, principal, services, settle, Rule, WriteReceipt};
+use crate::graphql::{parse_id, run_explained, services, Rule, WriteReceipt};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use cqrs_es::Aggregate;
 use domain::identity::group::{Group, GroupCommand};
 use domain::identity::permission::Permission;
-use domain::kit::values::{GroupName, Reason};
+use domain::kit::values::GroupName;
 use sqlx::PgPool;
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -145,8 +144,7 @@ fn permission(name: &str) -> Result<Permission, ApiError> {
     })
 }
 
-/// Runs a group command as the caller, with their reason, and answers with the group as the
-/// read model shows it afterwards.
+/// Runs a group command and answers with the group as the read model shows it afterwards.
 async fn change(
     ctx: &Context<'_>,
     group_id: Uuid,
@@ -154,17 +152,9 @@ async fn change(
     reason: &str,
     idempotency_key: Option<String>,
 ) -> Result<PermissionGroupPayload, ApiError> {
-    let me = principal(ctx)?;
-    let reason = Reason::parse(reason)?;
-    let context = command_context(ctx, me, idempotency_key, Some(reason.as_str().to_string()));
-    let services = services(ctx);
-    let appended = services
-        .bus
-        .execute::<Group>(&group_id.to_string(), command, &context)
-        .await?;
-    let receipt = settle(ctx, &appended, Group::TYPE).await;
+    let receipt = run_explained::<Group>(ctx, group_id, command, reason, idempotency_key).await?;
     Ok(PermissionGroupPayload {
-        group: find_group(&services.pool, group_id).await?,
+        group: find_group(&services(ctx).pool, group_id).await?,
         receipt,
     })
 }

@@ -14,6 +14,8 @@ use sqlx::{FromRow, Postgres, QueryBuilder};
 macro_rules! db_enum {
     ($($graphql:ty => $domain:ty),* $(,)?) => {$(
         impl $graphql {
+            // Not every enum is filtered on (e.g. an invoice line's kind).
+            #[allow(dead_code)]
             pub(crate) fn as_db(self) -> &'static str {
                 <$domain>::from(self).as_str()
             }

@@ -4,6 +4,7 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
+use crate::graphql::billing::credit_costs::price_at;
 use crate::graphql::kit::lists::{
     db_enum, filter_text, like_pattern, DateRange, List, Order, SortDirection,
 };
@@ -379,7 +380,10 @@ pub struct ConsumeCreditsInput {
     pub operation: String,
     pub units: i64,
     pub model: Option<String>,
-    pub credits: i64,
+    /// The credits to debit. Left out, the service prices the operation: `units` times the
+    /// credits per unit of the operation's credit cost in force at `occurredAt` (see
+    /// `creditCosts`), and the ledger line records which version priced it.
+    pub credits: Option<i64>,
     /// When the platform used the credits, if not now (reports may arrive late).
     pub occurred_at: Option<DateTime<Utc>>,
     pub idempotency_key: Option<String>,
@@ -604,11 +608,31 @@ impl AccountMutation {
         if input.units < 1 {
             return Err(ApiError::validation("`units` must be at least 1"));
         }
+        let operation = OperationType::parse(&input.operation)?;
+        let (credits, cost_version) = match input.credits {
+            Some(credits) => (Credits::positive(credits)?, None),
+            None => {
+                let now = Utc::now();
+                let at = domain::kit::time::business_time(input.occurred_at.unwrap_or(now), now)?;
+                let (version, per_unit) = price_at(&services(ctx).pool, &operation, at)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::validation(format!(
+                            "`{operation}` has no credit cost in force at {at}; give `credits`"
+                        ))
+                    })?;
+                let credits = per_unit.checked_mul(input.units).ok_or_else(|| {
+                    ApiError::validation("`units` times the credit cost is out of range")
+                })?;
+                (Credits::positive(credits)?, Some(version))
+            }
+        };
         let command = AccountCommand::ConsumeCredits {
-            operation: OperationType::parse(&input.operation)?,
+            operation,
             units: input.units,
             model: input.model.as_deref().map(ModelName::parse).transpose()?,
-            credits: Credits::positive(input.credits)?,
+            credits,
+            cost_version,
         };
         let mut context = command_context(ctx, platform, input.idempotency_key, None);
         context.occurred_at = input.occurred_at;

@@ -49,6 +49,9 @@ pub struct LedgerEntry {
     pub units: Option<i64>,
     /// Refunds only: credits already spent that could not be taken back.
     pub shortfall: Option<i64>,
+    /// Consumptions the service priced: the version of the operation's credit cost that did
+    /// (see `creditCosts`).
+    pub cost_version: Option<i32>,
     /// Value date: when it happened (business time), as the command stated it.
     pub occurred_at: DateTime<Utc>,
     /// When the line was posted (the store recorded its event).
@@ -136,7 +139,7 @@ impl LedgerQuery {
             table: "read.credit_ledger",
             columns: "position, account_id, kind, amount, balance_after, reason, actor_id, \
                       actor_kind, payment_id, operation, model, units, shortfall, occurred_at, \
-                      recorded_at",
+                      recorded_at, cost_version",
             order: order_by.order(direction),
         };
         list.page(ctx, page, |query| {

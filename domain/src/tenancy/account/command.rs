@@ -46,6 +46,8 @@ pub enum AccountCommand {
         units: i64,
         model: Option<ModelName>,
         credits: Credits,
+        /// The credit-cost version that priced it, when the service priced it.
+        cost_version: Option<i32>,
     },
     /// Takes back the credits a refunded payment granted. Safe to repeat for the same payment.
     ReverseRefundedCredits {

@@ -51,6 +51,11 @@ pub enum AccountEvent {
         model: Option<ModelName>,
         credits: Credits,
         balance_after: Credits,
+        /// The credit-cost version of `operation` that priced it; absent when the platform
+        /// stated the credits itself (and in every event written before prices were versioned,
+        /// which is why it is optional and omitted when empty: older payloads read unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_version: Option<i32>,
     },
     CreditsRefunded {
         payment_id: Uuid,

@@ -258,6 +258,7 @@ impl Account {
                 units,
                 model,
                 credits,
+                cost_version,
             } => {
                 if units < 1 {
                     return Err(AccountError::Invalid(format!(
@@ -271,6 +272,7 @@ impl Account {
                     model,
                     credits,
                     balance_after: self.debit(credits)?,
+                    cost_version,
                 }))
             }
             C::ReverseRefundedCredits {

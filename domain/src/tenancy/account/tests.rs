@@ -58,6 +58,7 @@ fn consumed(credits: i64, balance_after: i64) -> AccountEvent {
         model: Some(ModelName::parse("gpt-4o-mini").unwrap()),
         credits: Credits::new(credits),
         balance_after: Credits::new(balance_after),
+        cost_version: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn consume(credits: i64) -> AccountCommand {
         units: 1,
         model: Some(ModelName::parse("gpt-4o-mini").unwrap()),
         credits: Credits::new(credits),
+        cost_version: None,
     }
 }
 
@@ -568,6 +570,7 @@ async fn consumption_needs_at_least_one_unit_and_a_positive_bounded_debit() {
         units: 0,
         model: None,
         credits: Credits::new(1),
+        cost_version: None,
     };
     for command in [no_units, consume(0), consume(-1), consume(i64::MAX)] {
         let result = AccountTest::with(())
@@ -724,4 +727,41 @@ async fn folding_the_events_gives_the_balance_the_last_event_recorded() {
     assert_eq!(account.balance(), Credits::ZERO);
     assert_eq!(account.plan(), PlanTier::Starter);
     assert_eq!(account.status(), AccountStatus::Active);
+}
+
+#[tokio::test]
+async fn a_consumption_priced_by_the_service_records_the_cost_version() {
+    let priced = AccountCommand::ConsumeCredits {
+        operation: OperationType::parse("content_generation").unwrap(),
+        units: 1,
+        model: Some(ModelName::parse("gpt-4o-mini").unwrap()),
+        credits: Credits::new(30),
+        cost_version: Some(2),
+    };
+    let mut expected = consumed(30, 70);
+    if let AccountEvent::CreditsConsumed { cost_version, .. } = &mut expected {
+        *cost_version = Some(2);
+    }
+    AccountTest::with(())
+        .given(vec![opened(), purchased(PAYMENT, 100, 100)])
+        .when_async(priced)
+        .await
+        .then_expect_events(vec![expected]);
+}
+
+#[test]
+fn a_consumption_written_before_prices_were_versioned_reads_and_writes_unchanged() {
+    let old = serde_json::json!({ "CreditsConsumed": {
+        "operation": "content_generation", "units": 1, "model": null,
+        "credits": 5, "balance_after": 10,
+    }});
+    let event: AccountEvent = serde_json::from_value(old.clone()).unwrap();
+    assert!(matches!(
+        event,
+        AccountEvent::CreditsConsumed {
+            cost_version: None,
+            ..
+        }
+    ));
+    assert_eq!(serde_json::to_value(&event).unwrap(), old);
 }

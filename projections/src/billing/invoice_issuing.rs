@@ -1,0 +1,105 @@
+//! Process manager `invoice_issuing`: numbers the invoices locked for issuing, in log order.
+//!
+//! For each `InvoiceIssueRequested`, the year's register assigns the next number (or answers
+//! the one the invoice already has), and the invoice records it. The engine runs one instance
+//! across all servers, so the register has one writer and numbers follow the log; both steps
+//! are safe to repeat, so a crash between them, or a replay after one, gives the invoice the
+//! number it was assigned, never a second one. Issuing cannot be refused once requested (the
+//! draft is locked), so no number is ever left without its invoice.
+
+use crate::store::bus::{CommandBus, CommandContext, CommandError};
+use crate::store::engine::{Consumes, HandlerError, ProcessManager, Refusal};
+use crate::store::log::RecordedEvent;
+use async_trait::async_trait;
+use chrono::Datelike;
+use cqrs_es::Aggregate;
+use domain::billing::invoice::{Invoice, InvoiceCommand, InvoiceEvent};
+use domain::billing::invoice_register::{InvoiceRegister, RegisterCommand};
+use domain::kit::error::Coded;
+use domain::Actor;
+use uuid::Uuid;
+
+pub const NAME: &str = "invoice_issuing";
+
+pub struct InvoiceIssuing {
+    bus: CommandBus,
+}
+
+impl InvoiceIssuing {
+    pub fn new(bus: CommandBus) -> Self {
+        Self { bus }
+    }
+}
+
+fn refusal(invoice_id: Uuid, step: &str, error: impl Coded + std::fmt::Display) -> Refusal {
+    Refusal {
+        code: error.code(),
+        message: format!("invoice {invoice_id}, step {step}: {error}"),
+    }
+}
+
+#[async_trait]
+impl ProcessManager for InvoiceIssuing {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn consumes(&self) -> Consumes {
+        Consumes::Only(&[Invoice::TYPE])
+    }
+
+    fn emits(&self) -> &'static [&'static str] {
+        &[InvoiceRegister::TYPE, Invoice::TYPE]
+    }
+
+    async fn react(&self, event: &RecordedEvent) -> Result<Option<Refusal>, HandlerError> {
+        let Some(InvoiceEvent::InvoiceIssueRequested { issued_at, .. }) =
+            event.decode::<InvoiceEvent>()?
+        else {
+            return Ok(None);
+        };
+        let invoice_id: Uuid = event.aggregate_id.parse()?;
+        let metadata = event.metadata()?;
+        let context = || {
+            let mut context = CommandContext::new(Actor::system(NAME));
+            context.request_id = metadata.request_id.clone();
+            context.correlation_id = Some(metadata.correlation_id.clone());
+            context.causation_id = Some(format!("event:{}", event.at.position));
+            context.occurred_at = Some(metadata.occurred_at);
+            context
+        };
+        let year = issued_at.year();
+        let assign = RegisterCommand::Assign { year, invoice_id };
+        let register = match self
+            .bus
+            .execute_and_read::<InvoiceRegister>(
+                &InvoiceRegister::id_for(year).to_string(),
+                assign,
+                &context(),
+            )
+            .await
+        {
+            Ok((_, register)) => register,
+            Err(CommandError::Rejected(refused)) => {
+                return Ok(Some(refusal(invoice_id, "number", refused)))
+            }
+            Err(other) => return Err(Box::new(other)),
+        };
+        let Some(number) = register.number_of(invoice_id) else {
+            return Err(format!("register {year} did not number invoice {invoice_id}").into());
+        };
+        match self
+            .bus
+            .execute::<Invoice>(
+                &invoice_id.to_string(),
+                InvoiceCommand::Issue { number },
+                &context(),
+            )
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(CommandError::Rejected(refused)) => Ok(Some(refusal(invoice_id, "issue", refused))),
+            Err(other) => Err(Box::new(other)),
+        }
+    }
+}
