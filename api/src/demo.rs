@@ -375,6 +375,8 @@ async fn play_day(
                     script.index
                 ))?),
                 note: None,
+                invoice_id: None,
+                package: None,
             };
             tally(
                 &mut seeded,

@@ -27,6 +27,8 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+const INVOICE_NAMESPACE: Uuid = Uuid::from_u128(0x7d3e_9a10_c4f2_4b58_a0e6_1f93_b82d_65c7);
+
 /// The most lines one invoice may have.
 pub const MAX_LINES: usize = 100;
 
@@ -305,6 +307,11 @@ fn check_lines(lines: &[InvoiceLine]) -> Result<(), InvoiceError> {
 }
 
 impl Invoice {
+    /// The id of the invoice drafted for what payment `payment_id` buys (a credit package).
+    pub fn id_for_payment(payment_id: Uuid) -> Uuid {
+        Uuid::new_v5(&INVOICE_NAMESPACE, payment_id.as_bytes())
+    }
+
     pub fn status(&self) -> Option<InvoiceStatus> {
         self.state.as_ref().map(|s| s.status)
     }

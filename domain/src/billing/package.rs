@@ -17,6 +17,14 @@ use crate::kit::values::{InvalidValue, PackageName};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A package as it stood at one version: what a payment for it buys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageVersionRef {
+    pub package_id: Uuid,
+    pub version: i32,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageTerms {

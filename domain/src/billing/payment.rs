@@ -7,6 +7,10 @@
 //! and the credits, so neither the process manager nor a projection has to look anything up.
 //!
 //! Decisions:
+//! - A payment may pay an invoice (`invoice_id`): the process manager marks it paid on approval
+//!   and refunded on refund. A payment for a credit package names the package version it buys
+//!   and pays the invoice drafted for it. A payment that pays an invoice may buy no credits (a
+//!   subscription period); any other payment buys at least one.
 //! - Approving an approved payment succeeds and records nothing, so any number of concurrent or
 //!   repeated approvals yield exactly one `PaymentApproved` (the store's optimistic lock
 //!   serialises them; each retry then sees the payment approved).
@@ -14,6 +18,7 @@
 //!   or refunded payment, rejecting an approved one, refunding one that is not approved
 //!   (pending, rejected, or already refunded). A refunded payment is never approved again.
 
+use super::package::PackageVersionRef;
 use crate::kit::error::{Coded, ErrorCode};
 use crate::kit::money::{Credits, Money};
 use crate::kit::text_enum;
@@ -53,6 +58,10 @@ pub enum PaymentCommand {
         method: PaymentMethod,
         reference: Option<PaymentReference>,
         note: Option<Note>,
+        /// The invoice it pays, if any.
+        invoice_id: Option<Uuid>,
+        /// The credit package it buys, if any.
+        package: Option<PackageVersionRef>,
     },
     /// Safe to repeat: approving an approved payment records nothing.
     Approve {
@@ -79,13 +88,21 @@ pub enum PaymentEvent {
         method: PaymentMethod,
         reference: Option<PaymentReference>,
         note: Option<Note>,
+        // Optional and omitted when empty: payments recorded before invoices read unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invoice_id: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        package: Option<PackageVersionRef>,
     },
     PaymentApproved {
         account_id: Uuid,
         approver: String,
         amount: Money,
-        /// The credits to grant to the account.
+        /// The credits to grant to the account (zero for a payment that buys none).
         credits: Credits,
+        /// The invoice to mark paid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invoice_id: Option<Uuid>,
     },
     PaymentRejected {
         account_id: Uuid,
@@ -97,6 +114,9 @@ pub enum PaymentEvent {
         /// The credits to reverse on the account.
         credits: Credits,
         reason: Reason,
+        /// The invoice to mark refunded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invoice_id: Option<Uuid>,
     },
 }
 
@@ -145,6 +165,8 @@ struct Terms {
     account_id: Uuid,
     amount: Money,
     credits: Credits,
+    #[serde(default)]
+    invoice_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -172,6 +194,8 @@ impl Payment {
             method,
             reference,
             note,
+            invoice_id,
+            package,
         } = command
         else {
             return Err(PaymentError::NotFound);
@@ -186,13 +210,19 @@ impl Payment {
                 "a payment amount must be positive, got {amount}"
             )));
         }
+        let credits = match (invoice_id, credits.get()) {
+            (Some(_), 0) => Credits::ZERO,
+            (_, credits) => Credits::positive(credits)?,
+        };
         Ok(Some(PaymentEvent::PaymentRecorded {
             account_id,
             amount,
-            credits: Credits::positive(credits.get())?,
+            credits,
             method,
             reference,
             note,
+            invoice_id,
+            package,
         }))
     }
 
@@ -211,6 +241,7 @@ impl Payment {
                 approver: bounded_text("approver", &approver, MAX_APPROVER_CHARS)?,
                 amount: terms.amount.clone(),
                 credits: terms.credits,
+                invoice_id: terms.invoice_id,
             })),
             (C::Reject { reason }, PaymentStatus::Pending) => Ok(Some(E::PaymentRejected {
                 account_id: terms.account_id,
@@ -222,6 +253,7 @@ impl Payment {
                 amount: terms.amount.clone(),
                 credits: terms.credits,
                 reason,
+                invoice_id: terms.invoice_id,
             })),
             (C::Refund { .. }, status) => Err(PaymentError::NotApproved(status)),
         }
@@ -255,12 +287,14 @@ impl Aggregate for Payment {
                 account_id,
                 amount,
                 credits,
+                invoice_id,
                 ..
             } => {
                 self.terms = Some(Terms {
                     account_id,
                     amount,
                     credits,
+                    invoice_id,
                 });
                 self.status = Some(PaymentStatus::Pending);
             }
@@ -298,6 +332,8 @@ mod aggregate_tests {
             method: PaymentMethod::Wire,
             reference: Some(PaymentReference::parse("WIRE-2026-0042").unwrap()),
             note: Some(Note::parse("received on the operating account").unwrap()),
+            invoice_id: None,
+            package: None,
         }
     }
 
@@ -313,6 +349,8 @@ mod aggregate_tests {
             method: PaymentMethod::Wire,
             reference: Some(PaymentReference::parse("WIRE-2026-0042").unwrap()),
             note: Some(Note::parse("received on the operating account").unwrap()),
+            invoice_id: None,
+            package: None,
         }
     }
 
@@ -328,6 +366,7 @@ mod aggregate_tests {
             approver: "op-billing-1".into(),
             amount: usd(5_000),
             credits: Credits::new(500),
+            invoice_id: None,
         }
     }
 
@@ -344,6 +383,7 @@ mod aggregate_tests {
             amount: usd(5_000),
             credits: Credits::new(500),
             reason: reason("customer asked"),
+            invoice_id: None,
         }
     }
 
@@ -393,6 +433,8 @@ mod aggregate_tests {
                 method: PaymentMethod::Cash,
                 reference: None,
                 note: None,
+                invoice_id: None,
+                package: None,
             })
             .await
             .then_expect_events(vec![PaymentEvent::PaymentRecorded {
@@ -402,6 +444,8 @@ mod aggregate_tests {
                 method: PaymentMethod::Cash,
                 reference: None,
                 note: None,
+                invoice_id: None,
+                package: None,
             }]);
     }
 
@@ -441,6 +485,77 @@ mod aggregate_tests {
                 .await
                 .then_expect_error(PaymentError::NotFound);
         }
+    }
+
+    #[tokio::test]
+    async fn a_payment_of_an_invoice_may_buy_no_credits_and_carries_the_invoice_to_approval() {
+        let invoice_id = Uuid::from_u128(0x1ce);
+        let PaymentCommand::Record {
+            account_id,
+            amount,
+            method,
+            reference,
+            note,
+            ..
+        } = record()
+        else {
+            unreachable!()
+        };
+        let pays_invoice = PaymentCommand::Record {
+            account_id,
+            amount: amount.clone(),
+            credits: Credits::ZERO,
+            method,
+            reference: reference.clone(),
+            note: note.clone(),
+            invoice_id: Some(invoice_id),
+            package: None,
+        };
+        let recorded = PaymentEvent::PaymentRecorded {
+            account_id,
+            amount: amount.clone(),
+            credits: Credits::ZERO,
+            method,
+            reference,
+            note,
+            invoice_id: Some(invoice_id),
+            package: None,
+        };
+        PaymentTest::with(())
+            .given_no_previous_events()
+            .when_async(pays_invoice)
+            .await
+            .then_expect_events(vec![recorded.clone()]);
+        PaymentTest::with(())
+            .given(vec![recorded])
+            .when_async(approve())
+            .await
+            .then_expect_events(vec![PaymentEvent::PaymentApproved {
+                account_id,
+                approver: "op-billing-1".into(),
+                amount,
+                credits: Credits::ZERO,
+                invoice_id: Some(invoice_id),
+            }]);
+        // Without an invoice, a payment buys at least one credit.
+        expect_invalid(vec![], record_with(usd(5_000), 0, ACCOUNT)).await;
+    }
+
+    #[test]
+    fn payments_recorded_before_invoices_read_and_write_unchanged() {
+        let old = serde_json::json!({ "PaymentApproved": {
+            "account_id": ACCOUNT, "approver": "op", "credits": 5,
+            "amount": { "minor_units": 100, "currency": "USD" },
+        }});
+        let event: PaymentEvent = serde_json::from_value(old.clone()).unwrap();
+        assert!(matches!(
+            event,
+            PaymentEvent::PaymentApproved {
+                invoice_id: None,
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_value(&event).unwrap(), old);
     }
 
     // Approval.

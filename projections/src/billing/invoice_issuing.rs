@@ -8,15 +8,14 @@
 //! draft is locked), so no number is ever left without its invoice.
 
 use crate::store::bus::{CommandBus, CommandContext, CommandError};
-use crate::store::engine::{Consumes, HandlerError, ProcessManager, Refusal};
+use crate::store::engine::{reaction_to, Consumes, HandlerError, ProcessManager, Refusal};
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Utc};
 use cqrs_es::Aggregate;
 use domain::billing::invoice::{Invoice, InvoiceCommand, InvoiceEvent};
 use domain::billing::invoice_register::{InvoiceRegister, RegisterCommand};
 use domain::kit::error::Coded;
-use domain::Actor;
 use uuid::Uuid;
 
 pub const NAME: &str = "invoice_issuing";
@@ -28,6 +27,49 @@ pub struct InvoiceIssuing {
 impl InvoiceIssuing {
     pub fn new(bus: CommandBus) -> Self {
         Self { bus }
+    }
+}
+
+/// Numbers an invoice locked for issuing on `issued_at` and records the number on it: the
+/// year's register assigns the next number (or the one the invoice has), the invoice records
+/// it. Safe to repeat, and to run from two process managers at once (the register decides
+/// again after a lost race, never skips).
+pub(crate) async fn issue(
+    bus: &CommandBus,
+    invoice_id: Uuid,
+    issued_at: DateTime<Utc>,
+    context: &CommandContext,
+) -> Result<Option<Refusal>, HandlerError> {
+    let year = issued_at.year();
+    let assign = RegisterCommand::Assign { year, invoice_id };
+    let register = match bus
+        .execute_and_read::<InvoiceRegister>(
+            &InvoiceRegister::id_for(year).to_string(),
+            assign,
+            context,
+        )
+        .await
+    {
+        Ok((_, register)) => register,
+        Err(CommandError::Rejected(refused)) => {
+            return Ok(Some(refusal(invoice_id, "number", refused)))
+        }
+        Err(other) => return Err(Box::new(other)),
+    };
+    let Some(number) = register.number_of(invoice_id) else {
+        return Err(format!("register {year} did not number invoice {invoice_id}").into());
+    };
+    match bus
+        .execute::<Invoice>(
+            &invoice_id.to_string(),
+            InvoiceCommand::Issue { number },
+            context,
+        )
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(CommandError::Rejected(refused)) => Ok(Some(refusal(invoice_id, "issue", refused))),
+        Err(other) => Err(Box::new(other)),
     }
 }
 
@@ -59,47 +101,7 @@ impl ProcessManager for InvoiceIssuing {
             return Ok(None);
         };
         let invoice_id: Uuid = event.aggregate_id.parse()?;
-        let metadata = event.metadata()?;
-        let context = || {
-            let mut context = CommandContext::new(Actor::system(NAME));
-            context.request_id = metadata.request_id.clone();
-            context.correlation_id = Some(metadata.correlation_id.clone());
-            context.causation_id = Some(format!("event:{}", event.at.position));
-            context.occurred_at = Some(metadata.occurred_at);
-            context
-        };
-        let year = issued_at.year();
-        let assign = RegisterCommand::Assign { year, invoice_id };
-        let register = match self
-            .bus
-            .execute_and_read::<InvoiceRegister>(
-                &InvoiceRegister::id_for(year).to_string(),
-                assign,
-                &context(),
-            )
-            .await
-        {
-            Ok((_, register)) => register,
-            Err(CommandError::Rejected(refused)) => {
-                return Ok(Some(refusal(invoice_id, "number", refused)))
-            }
-            Err(other) => return Err(Box::new(other)),
-        };
-        let Some(number) = register.number_of(invoice_id) else {
-            return Err(format!("register {year} did not number invoice {invoice_id}").into());
-        };
-        match self
-            .bus
-            .execute::<Invoice>(
-                &invoice_id.to_string(),
-                InvoiceCommand::Issue { number },
-                &context(),
-            )
-            .await
-        {
-            Ok(_) => Ok(None),
-            Err(CommandError::Rejected(refused)) => Ok(Some(refusal(invoice_id, "issue", refused))),
-            Err(other) => Err(Box::new(other)),
-        }
+        let context = reaction_to(event, NAME)?;
+        issue(&self.bus, invoice_id, issued_at, &context).await
     }
 }

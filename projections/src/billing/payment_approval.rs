@@ -1,28 +1,36 @@
-//! Process manager `payment_approval`: what follows when a manual payment is approved or
-//! refunded.
+//! Process manager `payment_approval`: what follows when a manual payment is recorded, approved
+//! or refunded.
 //!
-//! Approval: grant the purchased credits to the account, then activate the account if it was
-//! suspended. Refund: reverse the credits. Each step is an ordinary command with an idempotency
-//! key derived from the payment and the step, so replays, retries and crashes never act twice.
-//! Further steps (mark the invoice paid, activate the subscription) are further entries in
-//! `steps`.
+//! Recorded for a credit package: the package's invoice is drafted, locked and numbered, so it
+//! is pending before the payment can be approved (this manager reacts in log order).
+//! Approval: grant the purchased credits, mark the invoice paid, activate the account if it was
+//! suspended. Refund: reverse the credits, mark the invoice refunded. Each step is an ordinary
+//! command with an idempotency key derived from the payment and the step (or idempotent by
+//! itself), so replays, retries and crashes never act twice.
 //!
-//! A step the account refuses (e.g. it was deleted meanwhile) is recorded in
+//! A step its target refuses (e.g. the account was deleted meanwhile) is recorded in
 //! `read.process_issues` for a person to resolve, and the manager moves on; infrastructure
 //! failures fail the batch, which is retried.
 
+use super::invoice_issuing::issue;
 use crate::store::bus::{CommandBus, CommandContext, CommandError};
-use crate::store::engine::{Consumes, HandlerError, ProcessManager, Refusal};
+use crate::store::engine::{reaction_to, Consumes, HandlerError, ProcessManager, Refusal};
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
+use chrono::Duration;
 use cqrs_es::Aggregate;
+use domain::billing::invoice::{Invoice, InvoiceCommand, InvoiceLine, InvoiceSubject, LineKind};
+use domain::billing::invoice_register::InvoiceRegister;
 use domain::billing::payment::{Payment, PaymentEvent};
 use domain::kit::error::Coded;
+use domain::kit::event::{StoredAggregate, StoredEvent};
 use domain::tenancy::account::{Account, AccountCommand};
-use domain::Actor;
 use uuid::Uuid;
 
 pub const NAME: &str = "payment_approval";
+
+/// How long a credit package's invoice is payable for.
+const PACKAGE_TERMS: Duration = Duration::days(14);
 
 pub struct PaymentApproval {
     bus: CommandBus,
@@ -32,49 +40,38 @@ impl PaymentApproval {
     pub fn new(bus: CommandBus) -> Self {
         Self { bus }
     }
-}
 
-/// The commands a payment event calls for, each named for its idempotency key.
-fn steps(
-    payment_id: Uuid,
-    event: PaymentEvent,
-) -> (Option<Uuid>, Vec<(&'static str, AccountCommand)>) {
-    match event {
-        PaymentEvent::PaymentApproved {
-            account_id,
-            credits,
-            ..
-        } => (
-            Some(account_id),
-            vec![
-                (
-                    "grant",
-                    AccountCommand::GrantPurchasedCredits {
-                        payment_id,
-                        credits,
-                    },
+    /// Runs one step, keyed by the payment and the step's name; `Some` when it was refused.
+    async fn step<A>(
+        &self,
+        payment_id: Uuid,
+        name: &str,
+        aggregate_id: Uuid,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<Option<Refusal>, HandlerError>
+    where
+        A: StoredAggregate<Services = ()> + Clone + 'static,
+        A::Command: Clone,
+        A::Event: StoredEvent,
+        A::Error: Coded + std::error::Error + Send + Sync + 'static,
+    {
+        let mut context = context.clone();
+        context.idempotency_key = Some(format!("{NAME}:{payment_id}:{name}"));
+        match self
+            .bus
+            .execute::<A>(&aggregate_id.to_string(), command, &context)
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(CommandError::Rejected(refusal)) => Ok(Some(Refusal {
+                code: refusal.code(),
+                message: format!(
+                    "payment {payment_id}, step {name} on {} {aggregate_id}: {refusal}",
+                    A::TYPE
                 ),
-                ("activate", AccountCommand::Activate),
-            ],
-        ),
-        PaymentEvent::PaymentRefunded {
-            account_id,
-            credits,
-            reason,
-            ..
-        } => (
-            Some(account_id),
-            vec![(
-                "reverse",
-                AccountCommand::ReverseRefundedCredits {
-                    payment_id,
-                    credits,
-                    reason,
-                },
-            )],
-        ),
-        PaymentEvent::PaymentRecorded { .. } | PaymentEvent::PaymentRejected { .. } => {
-            (None, Vec::new())
+            })),
+            Err(other) => Err(Box::new(other)),
         }
     }
 }
@@ -90,7 +87,7 @@ impl ProcessManager for PaymentApproval {
     }
 
     fn emits(&self) -> &'static [&'static str] {
-        &[Account::TYPE]
+        &[Account::TYPE, Invoice::TYPE, InvoiceRegister::TYPE]
     }
 
     async fn react(&self, event: &RecordedEvent) -> Result<Option<Refusal>, HandlerError> {
@@ -98,34 +95,115 @@ impl ProcessManager for PaymentApproval {
             return Ok(None);
         };
         let payment_id: Uuid = event.aggregate_id.parse()?;
-        let (Some(account_id), steps) = steps(payment_id, parsed) else {
-            return Ok(None);
-        };
-        let metadata = event.metadata()?;
-        for (step, command) in steps {
-            let mut context = CommandContext::new(Actor::system(NAME));
-            context.request_id = metadata.request_id.clone();
-            context.correlation_id = Some(metadata.correlation_id.clone());
-            context.causation_id = Some(format!("event:{}", event.at.position));
-            context.occurred_at = Some(metadata.occurred_at);
-            context.idempotency_key = Some(format!("{NAME}:{payment_id}:{step}"));
-            match self
-                .bus
-                .execute::<Account>(&account_id.to_string(), command, &context)
-                .await
-            {
-                Ok(_) => {}
-                Err(CommandError::Rejected(refusal)) => {
-                    return Ok(Some(Refusal {
-                        code: refusal.code(),
-                        message: format!(
-                            "payment {payment_id}, step {step} for account {account_id}: {refusal}"
-                        ),
-                    }))
+        let context = reaction_to(event, NAME)?;
+        match parsed {
+            PaymentEvent::PaymentRecorded {
+                account_id,
+                amount,
+                credits,
+                invoice_id: Some(invoice_id),
+                package: Some(package),
+                ..
+            } => {
+                let draft = InvoiceCommand::Draft {
+                    account_id,
+                    currency: amount.currency.clone(),
+                    lines: vec![InvoiceLine {
+                        kind: LineKind::CreditPackage,
+                        description: format!("Credit package: {credits} credits"),
+                        quantity: 1,
+                        unit_price_minor: amount.minor_units,
+                    }],
+                    subject: Some(InvoiceSubject::CreditPackage {
+                        package_id: package.package_id,
+                        version: package.version,
+                    }),
+                };
+                let issued_at = event.metadata()?.occurred_at;
+                let request = InvoiceCommand::RequestIssue {
+                    issued_at,
+                    due_at: issued_at + PACKAGE_TERMS,
+                };
+                for (name, command) in [("invoice", draft), ("invoice-issue", request)] {
+                    let step =
+                        self.step::<Invoice>(payment_id, name, invoice_id, command, &context);
+                    if let Some(refused) = step.await? {
+                        return Ok(Some(refused));
+                    }
                 }
-                Err(other) => return Err(Box::new(other)),
+                issue(&self.bus, invoice_id, issued_at, &context).await
             }
+            PaymentEvent::PaymentApproved {
+                account_id,
+                credits,
+                invoice_id,
+                ..
+            } => {
+                if credits.get() > 0 {
+                    let grant = AccountCommand::GrantPurchasedCredits {
+                        payment_id,
+                        credits,
+                    };
+                    let step =
+                        self.step::<Account>(payment_id, "grant", account_id, grant, &context);
+                    if let Some(refused) = step.await? {
+                        return Ok(Some(refused));
+                    }
+                }
+                if let Some(invoice_id) = invoice_id {
+                    let paid = InvoiceCommand::MarkPaid {
+                        payment_id: Some(payment_id),
+                    };
+                    let step = self.step::<Invoice>(
+                        payment_id,
+                        "invoice-paid",
+                        invoice_id,
+                        paid,
+                        &context,
+                    );
+                    if let Some(refused) = step.await? {
+                        return Ok(Some(refused));
+                    }
+                }
+                let activate = AccountCommand::Activate;
+                self.step::<Account>(payment_id, "activate", account_id, activate, &context)
+                    .await
+            }
+            PaymentEvent::PaymentRefunded {
+                account_id,
+                credits,
+                reason,
+                invoice_id,
+                ..
+            } => {
+                if credits.get() > 0 {
+                    let reverse = AccountCommand::ReverseRefundedCredits {
+                        payment_id,
+                        credits,
+                        reason,
+                    };
+                    let step =
+                        self.step::<Account>(payment_id, "reverse", account_id, reverse, &context);
+                    if let Some(refused) = step.await? {
+                        return Ok(Some(refused));
+                    }
+                }
+                match invoice_id {
+                    Some(invoice_id) => {
+                        let refund = InvoiceCommand::Refund { payment_id };
+                        self.step::<Invoice>(
+                            payment_id,
+                            "invoice-refund",
+                            invoice_id,
+                            refund,
+                            &context,
+                        )
+                        .await
+                    }
+                    None => Ok(None),
+                }
+            }
+            PaymentEvent::PaymentRecorded { .. } | PaymentEvent::PaymentRejected { .. } => Ok(None),
         }
-        Ok(None)
     }
 }

@@ -52,10 +52,13 @@ impl EventHandler for PaymentsProjection {
                     method,
                     reference,
                     note,
+                    invoice_id,
+                    package,
                 } => sqlx::query(
                     "INSERT INTO read.payments (id, account_id, amount_minor, currency, credits, \
-                     method, reference, note, status, recorded_by, recorded_at, updated_at, last_position) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $9, $10, $10, $11)",
+                     method, reference, note, status, recorded_by, recorded_at, updated_at, last_position, \
+                     invoice_id, package_id, package_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $9, $10, $10, $11, $13, $14, $15)",
                 )
                 .bind(id)
                 .bind(account_id)
@@ -68,7 +71,10 @@ impl EventHandler for PaymentsProjection {
                 .bind(metadata.actor.id.clone())
                 .bind(at)
                 .bind(position)
-                .bind(PaymentStatus::Pending.as_str()),
+                .bind(PaymentStatus::Pending.as_str())
+                .bind(invoice_id)
+                .bind(package.map(|p| p.package_id))
+                .bind(package.map(|p| p.version)),
                 PaymentEvent::PaymentApproved { approver, .. } => sqlx::query(
                     "UPDATE read.payments SET status = $5, approved_by = $2, approved_at = $3, \
                      updated_at = $3, last_position = $4 WHERE id = $1",

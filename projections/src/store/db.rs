@@ -155,6 +155,10 @@ mod tests {
             18,
             "f6759ff98b6254cc1c9f2504a720118ad69cb4cb8b6bf54764a157cbcd7c8796ea9c94eec4cbeea05332f4cc0792cf8e",
         ),
+        (
+            19,
+            "6b9f82025d2764ee5f9df4c135445a5379ad99d535101dc91a8e2cd44401f063b8de272c94acced048deea215916ebfb",
+        ),
     ];
 
     #[test]

@@ -611,6 +611,13 @@ async fn a_consumption_without_credits_is_priced_by_the_version_in_force_when_it
         .unwrap();
     }
 
+    // Set through the bus, so nothing waited for the catalogue: wait for it here.
+    let projected = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        costs(&app, "site_audit").await.len() == 2
+    })
+    .await;
+    assert!(projected, "the catalogue shows both prices");
+
     let consume = |occurred_at: chrono::DateTime<chrono::Utc>, units: i64| {
         let platform = platform.clone();
         let app = &app;

@@ -542,3 +542,194 @@ async fn a_grant_the_account_refuses_is_recorded_for_a_person_and_the_manager_mo
         "{body}"
     );
 }
+
+/// Creates an active credit package; its id.
+async fn create_package(app: &TestApp, credits: i64, price_minor: i64) -> String {
+    let body = app
+        .graphql(
+            "mutation($input: CreateCreditPackageInput!) { createCreditPackage(input: $input) { package { id } } }",
+            json!({ "input": { "name": format!("{credits} credits"), "credits": credits,
+                               "priceMinor": price_minor, "currency": "USD", "reason": "offer" } }),
+        )
+        .await;
+    body["data"]["createCreditPackage"]["package"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string()
+}
+
+async fn invoice_of(app: &TestApp, id: &Value) -> Value {
+    let body = app
+        .graphql(
+            "query($id: ID!) { invoice(id: $id) { id number status totalMinor paymentId subjectKind \
+             lines { kind amountMinor } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    body["data"]["invoice"].clone()
+}
+
+#[tokio::test]
+async fn twenty_concurrent_approvals_of_a_package_payment_grant_once_and_pay_its_invoice_once() {
+    let app = spawn_for_load().await;
+    let account_id = open_account(&app, "package-buyer").await;
+    let package = create_package(&app, 5_000, 4_500).await;
+    let body = payment_mutation(
+        &app,
+        "recordPayment",
+        "RecordPaymentInput",
+        json!({ "accountId": account_id, "packageId": package, "method": "WIRE" }),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let payment = &body["data"]["recordPayment"]["payment"];
+    assert_eq!(
+        (payment["amountMinor"].clone(), payment["credits"].clone()),
+        (json!(4_500), json!(5_000)),
+        "the package sets the price and the credits"
+    );
+    let payment_id = payment["id"].as_str().unwrap().to_string();
+    let (_, body) = app
+        .graphql_as(
+            Some(&app.token),
+            "query($id: ID!) { payment(id: $id) { invoiceId packageId packageVersion } }",
+            json!({ "id": payment_id }),
+        )
+        .await;
+    let invoice_id = body["data"]["payment"]["invoiceId"].clone();
+    assert_eq!(body["data"]["payment"]["packageVersion"], 1, "{body}");
+    // Recording it drafted and issued the package's invoice before any approval.
+    let invoice = invoice_of(&app, &invoice_id).await;
+    assert_eq!(invoice["status"], "PENDING", "{invoice}");
+    assert_eq!(invoice["subjectKind"], "credit_package");
+    assert_eq!(invoice["totalMinor"], 4_500);
+    assert_eq!(
+        invoice["lines"],
+        json!([{ "kind": "CREDIT_PACKAGE", "amountMinor": 4_500 }])
+    );
+    assert!(invoice["number"].as_str().unwrap().starts_with("INV-"));
+
+    let app = Arc::new(app);
+    let answers = approve_concurrently(&app, &payment_id, 20).await;
+    for body in &answers {
+        assert!(body["errors"].is_null(), "every approval succeeds: {body}");
+    }
+    assert_eq!(count_events(&app, "PaymentApproved", &payment_id).await, 1);
+    assert_eq!(count_events(&app, "CreditsPurchased", &account_id).await, 1);
+    let invoice_key = invoice_id.as_str().unwrap();
+    assert_eq!(count_events(&app, "InvoicePaid", invoice_key).await, 1);
+    assert_eq!(account(&app, &account_id).await["balance"], 5_000);
+    let invoice = invoice_of(&app, &invoice_id).await;
+    assert_eq!(invoice["status"], "PAID", "{invoice}");
+    assert_eq!(invoice["paymentId"], json!(payment_id));
+
+    // A refund takes the credits back and marks the invoice refunded.
+    let body = refund_payment(&app, &payment_id, "changed their mind").await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(account(&app, &account_id).await["balance"], 0);
+    assert_eq!(invoice_of(&app, &invoice_id).await["status"], "REFUNDED");
+}
+
+#[tokio::test]
+async fn a_payment_of_an_invoice_pays_it_and_bad_package_or_invoice_payments_are_refused() {
+    let app = spawn_app().await;
+    let account_id = open_account(&app, "invoice-payer").await;
+    let other = open_account(&app, "someone-else").await;
+    let drafted = app
+        .graphql(
+            "mutation($input: DraftInvoiceInput!) { draftInvoice(input: $input) { invoice { id } } }",
+            json!({ "input": { "accountId": account_id, "currency": "USD", "reason": "setup",
+                               "lines": [{ "kind": "MANUAL", "description": "Setup", "unitPriceMinor": 12_000 }] } }),
+        )
+        .await;
+    let invoice_id = drafted["data"]["draftInvoice"]["invoice"]["id"].clone();
+    let record = |input: Value| {
+        let app = &app;
+        async move { payment_mutation(app, "recordPayment", "RecordPaymentInput", input).await }
+    };
+    // Not yet issued: a draft is not paid.
+    let body =
+        record(json!({ "accountId": account_id, "invoiceId": invoice_id, "method": "CHECK" }))
+            .await;
+    assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
+    let issued = app
+        .graphql(
+            "mutation($input: IssueInvoiceInput!) { issueInvoice(input: $input) { invoice { status } } }",
+            json!({ "input": { "invoiceId": invoice_id, "reason": "setup" } }),
+        )
+        .await;
+    assert_eq!(
+        issued["data"]["issueInvoice"]["invoice"]["status"], "PENDING",
+        "{issued}"
+    );
+
+    let package = create_package(&app, 1_000, 1_200).await;
+    let before = event_count(&app).await;
+    for (input, code) in [
+        (
+            json!({ "accountId": account_id, "invoiceId": invoice_id, "amountMinor": 100, "method": "CHECK" }),
+            "VALIDATION",
+        ),
+        (
+            json!({ "accountId": account_id, "invoiceId": invoice_id, "currency": "EUR", "method": "CHECK" }),
+            "VALIDATION",
+        ),
+        (
+            json!({ "accountId": other, "invoiceId": invoice_id, "method": "CHECK" }),
+            "VALIDATION",
+        ),
+        (
+            json!({ "accountId": account_id, "packageId": package, "credits": 9_999, "method": "WIRE" }),
+            "VALIDATION",
+        ),
+        (
+            json!({ "accountId": account_id, "packageId": package, "invoiceId": invoice_id, "method": "WIRE" }),
+            "VALIDATION",
+        ),
+        (
+            json!({ "accountId": account_id, "method": "WIRE" }),
+            "VALIDATION",
+        ),
+        (
+            json!({ "accountId": account_id, "packageId": "00000000-0000-0000-0000-0000000000aa", "method": "WIRE" }),
+            "NOT_FOUND",
+        ),
+    ] {
+        let body = record(input.clone()).await;
+        assert_eq!(error_code(&body), Some(code), "{input}: {body}");
+    }
+    app.graphql(
+        "mutation($input: CreditPackageInput!) { deactivateCreditPackage(input: $input) { position } }",
+        json!({ "input": { "packageId": package, "reason": "sold out" } }),
+    )
+    .await;
+    let before_inactive = event_count(&app).await;
+    let body =
+        record(json!({ "accountId": account_id, "packageId": package, "method": "WIRE" })).await;
+    assert_eq!(
+        error_code(&body),
+        Some("CONFLICT"),
+        "an inactive package: {body}"
+    );
+    assert_eq!(event_count(&app).await, before_inactive);
+    assert_eq!(
+        before + 1,
+        before_inactive,
+        "only the deactivation was appended"
+    );
+
+    // Paying the invoice: its total, no credits; approval marks it paid.
+    let body =
+        record(json!({ "accountId": account_id, "invoiceId": invoice_id, "method": "CHECK" }))
+            .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let payment = &body["data"]["recordPayment"]["payment"];
+    assert_eq!(
+        (payment["amountMinor"].clone(), payment["credits"].clone()),
+        (json!(12_000), json!(0))
+    );
+    let body = approve_payment(&app, payment["id"].as_str().unwrap()).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(invoice_of(&app, &invoice_id).await["status"], "PAID");
+    assert_eq!(account(&app, &account_id).await["balance"], 0);
+}

@@ -1,5 +1,6 @@
 //! Manual payments: the approval queue, its history, and the approval workflow.
 
+use super::packages::find_package;
 use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
@@ -13,6 +14,8 @@ use crate::graphql::{
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
+use domain::billing::invoice::Invoice;
+use domain::billing::package::PackageVersionRef;
 use domain::billing::payment::{Payment, PaymentCommand};
 use domain::identity::permission::Permission;
 use domain::kit::money::{Credits, Currency, Money};
@@ -68,6 +71,11 @@ pub struct PaymentNode {
     pub rejected_reason: Option<String>,
     pub refund_reason: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// The invoice it pays (a credit package's, or one named when it was recorded).
+    pub invoice_id: Option<Uuid>,
+    /// The credit package (and version) it buys.
+    pub package_id: Option<Uuid>,
+    pub package_version: Option<i32>,
     #[graphql(skip)]
     #[sqlx(default)]
     pub sort_value: Option<String>,
@@ -110,7 +118,7 @@ crate::graphql::kit::lists::listed!(PaymentNode);
 const PAYMENT_COLUMNS: &str =
     "id, account_id, amount_minor, currency, credits, method, reference, \
      note, status, recorded_by, recorded_at, approved_by, approved_at, rejected_reason, \
-     refund_reason, updated_at";
+     refund_reason, updated_at, invoice_id, package_id, package_version";
 
 async fn find_payment(pool: &PgPool, id: Uuid) -> Result<Option<PaymentNode>, ApiError> {
     Ok(sqlx::query_as(&format!(
@@ -193,20 +201,141 @@ impl PaymentQuery {
     }
 }
 
+/// A payment buys a credit package (`packageId`: its price, its credits, and an invoice for
+/// it), pays an invoice (`invoiceId`: its total; no credits unless given), or neither (amount,
+/// currency and credits given).
 #[derive(InputObject)]
 pub struct RecordPaymentInput {
     pub account_id: ID,
-    /// In minor units (cents) of `currency`.
-    pub amount_minor: i64,
+    /// In minor units (cents) of `currency`. A package's price or an invoice's total when left
+    /// out; when given for either, it must be that amount.
+    pub amount_minor: Option<i64>,
     /// ISO 4217, e.g. `USD`.
-    pub currency: String,
-    /// Credits the account receives when the payment is approved.
-    pub credits: i64,
+    pub currency: Option<String>,
+    /// Credits the account receives when the payment is approved: a package's credits (and
+    /// no other number) for a package payment, none by default for an invoice.
+    pub credits: Option<i64>,
+    /// The credit package it buys; must be active.
+    pub package_id: Option<ID>,
+    /// The (pending) invoice of this account it pays.
+    pub invoice_id: Option<ID>,
     pub method: Method,
     /// The bank or cheque reference.
     pub reference: Option<String>,
     pub note: Option<String>,
     pub idempotency_key: Option<String>,
+}
+
+/// What a payment is for, settled from its input and the catalogue or the invoice it names.
+struct PaymentTerms {
+    amount: Money,
+    credits: Credits,
+    invoice_id: Option<Uuid>,
+    package: Option<PackageVersionRef>,
+}
+
+impl PaymentTerms {
+    async fn of(
+        pool: &PgPool,
+        input: &RecordPaymentInput,
+        account_id: Uuid,
+        payment_id: Uuid,
+    ) -> Result<Self, ApiError> {
+        let currency = input.currency.as_deref().map(Currency::parse).transpose()?;
+        // A stated figure must agree with the one the package or invoice sets.
+        let agree = |field: &str, stated: Option<i64>, set: i64| match stated {
+            Some(stated) if stated != set => Err(ApiError::validation(format!(
+                "`{field}` is {set} for this {}; leave it out or give {set}, not {stated}",
+                if input.package_id.is_some() {
+                    "package"
+                } else {
+                    "invoice"
+                }
+            ))),
+            _ => Ok(set),
+        };
+        let same_currency = |set: &str| match &currency {
+            Some(stated) if stated.as_str() != set => Err(ApiError::validation(format!(
+                "`currency` is {set} here, not {stated}"
+            ))),
+            _ => Ok(Currency::parse(set)?),
+        };
+        match (&input.package_id, &input.invoice_id) {
+            (Some(_), Some(_)) => Err(ApiError::validation(
+                "a payment buys a package or pays an invoice, not both",
+            )),
+            (Some(package_id), None) => {
+                let package = find_package(pool, parse_id("packageId", package_id)?)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("no such credit package"))?;
+                if !package.active {
+                    return Err(ApiError::new(
+                        domain::ErrorCode::Conflict,
+                        "the credit package is inactive and takes no new payments",
+                    ));
+                }
+                Ok(Self {
+                    amount: Money::new(
+                        agree("amountMinor", input.amount_minor, package.price_minor)?,
+                        same_currency(&package.currency)?,
+                    ),
+                    credits: Credits::new(agree("credits", input.credits, package.credits)?),
+                    invoice_id: Some(Invoice::id_for_payment(payment_id)),
+                    package: Some(PackageVersionRef {
+                        package_id: package.id,
+                        version: package.current_version,
+                    }),
+                })
+            }
+            (None, Some(invoice_id)) => {
+                let id = parse_id("invoiceId", invoice_id)?;
+                let invoice: Option<(Uuid, String, i64, String)> = sqlx::query_as(
+                    "SELECT account_id, status, total_minor, currency FROM read.invoices WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+                let (owner, status, total, invoice_currency) =
+                    invoice.ok_or_else(|| ApiError::not_found("no such invoice"))?;
+                if owner != account_id {
+                    return Err(ApiError::validation("the invoice is another account's"));
+                }
+                if status != domain::billing::invoice::InvoiceStatus::Pending.as_str() {
+                    return Err(ApiError::new(
+                        domain::ErrorCode::Conflict,
+                        format!("the invoice is {status}; only a pending invoice is paid"),
+                    ));
+                }
+                Ok(Self {
+                    amount: Money::new(
+                        agree("amountMinor", input.amount_minor, total)?,
+                        same_currency(&invoice_currency)?,
+                    ),
+                    credits: Credits::new(input.credits.unwrap_or(0)),
+                    invoice_id: Some(id),
+                    package: None,
+                })
+            }
+            (None, None) => {
+                let (Some(amount), Some(currency), Some(credits)) =
+                    (input.amount_minor, currency, input.credits)
+                else {
+                    return Err(ApiError::validation(
+                        "give `amountMinor`, `currency` and `credits`, or a `packageId` or an `invoiceId`",
+                    ));
+                };
+                if amount <= 0 {
+                    return Err(ApiError::validation("`amountMinor` must be positive"));
+                }
+                Ok(Self {
+                    amount: Money::new(amount, currency),
+                    credits: Credits::positive(credits)?,
+                    invoice_id: None,
+                    package: None,
+                })
+            }
+        }
+    }
 }
 
 #[derive(InputObject)]
@@ -272,10 +401,8 @@ impl PaymentMutation {
         input: RecordPaymentInput,
     ) -> Result<PaymentPayload, ApiError> {
         let account_id = parse_id("accountId", &input.account_id)?;
-        if input.amount_minor <= 0 {
-            return Err(ApiError::validation("`amountMinor` must be positive"));
-        }
-        let account = find_account(&services(ctx).pool, account_id)
+        let pool = &services(ctx).pool;
+        let account = find_account(pool, account_id)
             .await?
             .ok_or_else(|| ApiError::not_found("no such account"))?;
         if account.status == crate::graphql::tenancy::accounts::AccountStatus::Deleted {
@@ -284,10 +411,20 @@ impl PaymentMutation {
                 "the account is deleted; restore it first",
             ));
         }
+        let payment_id = match &input.idempotency_key {
+            Some(key) => Uuid::new_v5(
+                &Uuid::NAMESPACE_OID,
+                format!("record-payment:{key}").as_bytes(),
+            ),
+            None => Uuid::now_v7(),
+        };
+        let terms = PaymentTerms::of(pool, &input, account_id, payment_id).await?;
         let command = PaymentCommand::Record {
             account_id,
-            amount: Money::new(input.amount_minor, Currency::parse(&input.currency)?),
-            credits: Credits::positive(input.credits)?,
+            amount: terms.amount,
+            credits: terms.credits,
+            invoice_id: terms.invoice_id,
+            package: terms.package,
             method: input.method.into(),
             reference: input
                 .reference
@@ -295,13 +432,6 @@ impl PaymentMutation {
                 .map(PaymentReference::parse)
                 .transpose()?,
             note: input.note.as_deref().map(Note::parse).transpose()?,
-        };
-        let payment_id = match &input.idempotency_key {
-            Some(key) => Uuid::new_v5(
-                &Uuid::NAMESPACE_OID,
-                format!("record-payment:{key}").as_bytes(),
-            ),
-            None => Uuid::now_v7(),
         };
         run(ctx, payment_id, command, None, input.idempotency_key).await
     }

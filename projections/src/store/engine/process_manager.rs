@@ -8,10 +8,27 @@
 //! (replaying could act again), and follows what it `emits` for read-your-writes.
 
 use super::{Consumes, EventHandler, HandlerError};
+use crate::store::bus::CommandContext;
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use domain::ErrorCode;
 use sqlx::PgConnection;
+
+/// The context of a command a process manager issues in reaction to `event`: the manager
+/// (`component`) acts as a system actor, in the event's request and correlation, caused by the
+/// event, on the event's business time. Steps add their idempotency keys.
+pub fn reaction_to(
+    event: &RecordedEvent,
+    component: &str,
+) -> Result<CommandContext, crate::store::log::UndecodableEvent> {
+    let metadata = event.metadata()?;
+    let mut context = CommandContext::new(domain::Actor::system(component));
+    context.request_id = metadata.request_id.clone();
+    context.correlation_id = Some(metadata.correlation_id.clone());
+    context.causation_id = Some(format!("event:{}", event.at.position));
+    context.occurred_at = Some(metadata.occurred_at);
+    Ok(context)
+}
 
 /// A step the target of a command refused.
 #[derive(Debug, Clone)]
