@@ -5,6 +5,7 @@ mod access_matrix;
 mod account_scope;
 mod accounts;
 mod authorization;
+mod bulk;
 mod catalog;
 mod command_bus;
 mod demo;

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
+use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::lists::{db_enum, like_pattern, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::{confine, parse_id, run_explained, services, visible, Rule, WriteReceipt};
@@ -372,6 +373,24 @@ async fn act(
     run(ctx, id, command, &input.reason, input.idempotency_key).await
 }
 
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum InvoiceBulkAction {
+    MarkPaid,
+    MarkPending,
+    Cancel,
+    Void,
+    SendReminder,
+}
+
+#[derive(InputObject)]
+pub struct BulkInvoiceInput {
+    pub action: InvoiceBulkAction,
+    pub ids: Vec<ID>,
+    pub reason: String,
+    /// Names this bulk request: retrying with the same key does nothing twice.
+    pub bulk_key: String,
+}
+
 #[derive(Default)]
 pub struct InvoiceMutation;
 
@@ -488,5 +507,33 @@ impl InvoiceMutation {
     ) -> Result<InvoicePayload, ApiError> {
         let on = Utc::now().date_naive();
         act(ctx, input, InvoiceCommand::SendReminder { on }).await
+    }
+
+    /// One action on many invoices, answered per invoice (see `BulkResult`).
+    #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
+    async fn bulk_invoice_action(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkInvoiceInput,
+    ) -> Result<BulkResult, ApiError> {
+        use InvoiceBulkAction as A;
+        let on = Utc::now().date_naive();
+        let command = |_| match input.action {
+            A::MarkPaid => InvoiceCommand::MarkPaid { payment_id: None },
+            A::MarkPending => InvoiceCommand::MarkPending,
+            A::Cancel => InvoiceCommand::Cancel,
+            A::Void => InvoiceCommand::Void,
+            A::SendReminder => InvoiceCommand::SendReminder { on },
+        };
+        let action = format!("invoice-{:?}", input.action);
+        bulk::run::<Invoice, _>(
+            ctx,
+            &action,
+            &input.bulk_key,
+            &input.reason,
+            &input.ids,
+            command,
+        )
+        .await
     }
 }

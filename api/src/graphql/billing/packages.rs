@@ -1,10 +1,12 @@
 //! Credit packages: credits sold at a price, created, revised, activated and deactivated by
 //! billing staff, and bought with a manual payment.
 
+use super::plans::{BulkCatalogInput, CatalogBulkAction};
 use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
+use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::page::Page;
 use crate::graphql::{parse_id, run_explained, services, Rule, WriteReceipt};
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
@@ -230,6 +232,22 @@ impl PackageMutation {
         let id = parse_id("packageId", &input.package_id)?;
         let command = PackageCommand::Activate;
         run(ctx, id, command, &input.reason, input.idempotency_key).await
+    }
+
+    /// Activates or deactivates many credit packages, answered per package.
+    #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
+    async fn bulk_credit_package_action(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkCatalogInput,
+    ) -> Result<BulkResult, ApiError> {
+        let command = |_| match input.action {
+            CatalogBulkAction::Activate => PackageCommand::Activate,
+            CatalogBulkAction::Deactivate => PackageCommand::Deactivate,
+        };
+        let action = format!("package-{:?}", input.action);
+        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
+        bulk::run::<CreditPackage, _>(ctx, &action, key, reason, ids, command).await
     }
 
     /// The package takes no new payments; those recorded keep it. Safe to repeat.

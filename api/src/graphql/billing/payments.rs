@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
+use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
 use crate::graphql::tenancy::accounts::{find_account, AccountNode};
@@ -388,6 +389,23 @@ async fn run(
     })
 }
 
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PaymentBulkAction {
+    Approve,
+    Reject,
+    Refund,
+}
+
+#[derive(InputObject)]
+pub struct BulkPaymentInput {
+    pub action: PaymentBulkAction,
+    pub ids: Vec<ID>,
+    /// Recorded on every item; a rejection's or a refund's reason.
+    pub reason: String,
+    /// Names this bulk request: retrying with the same key does nothing twice.
+    pub bulk_key: String,
+}
+
 #[derive(Default)]
 pub struct PaymentMutation;
 
@@ -477,6 +495,31 @@ impl PaymentMutation {
             input.idempotency_key,
         )
         .await
+    }
+
+    /// Approves, rejects or refunds many payments, answered per payment.
+    #[graphql(guard = "Rule::Can(Permission::PaymentsApprove)")]
+    async fn bulk_payment_action(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkPaymentInput,
+    ) -> Result<BulkResult, ApiError> {
+        let approver = principal(ctx)?.id.to_string();
+        let reason = Reason::parse(&input.reason)?;
+        let command = |_| match input.action {
+            PaymentBulkAction::Approve => PaymentCommand::Approve {
+                approver: approver.clone(),
+            },
+            PaymentBulkAction::Reject => PaymentCommand::Reject {
+                reason: reason.clone(),
+            },
+            PaymentBulkAction::Refund => PaymentCommand::Refund {
+                reason: reason.clone(),
+            },
+        };
+        let action = format!("payment-{:?}", input.action);
+        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
+        bulk::run::<Payment, _>(ctx, &action, key, reason, ids, command).await
     }
 
     /// Refunds an approved payment; its credits are taken back (what is left of them).

@@ -5,9 +5,10 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
+use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::page::Page;
 use crate::graphql::{parse_id, run_explained, services, Rule, WriteReceipt};
-use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::billing::plan::{
@@ -312,6 +313,22 @@ async fn run(
     })
 }
 
+/// What a bulk action does to each plan or credit package.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CatalogBulkAction {
+    Activate,
+    Deactivate,
+}
+
+#[derive(InputObject)]
+pub struct BulkCatalogInput {
+    pub action: CatalogBulkAction,
+    pub ids: Vec<ID>,
+    pub reason: String,
+    /// Names this bulk request: retrying with the same key does nothing twice.
+    pub bulk_key: String,
+}
+
 #[derive(Default)]
 pub struct PlanMutation;
 
@@ -365,6 +382,29 @@ impl PlanMutation {
             PlanCommand::Deactivate,
             &input.reason,
             input.idempotency_key,
+        )
+        .await
+    }
+
+    /// Activates or deactivates many plans, answered per plan.
+    #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
+    async fn bulk_plan_action(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkCatalogInput,
+    ) -> Result<BulkResult, ApiError> {
+        let command = |_| match input.action {
+            CatalogBulkAction::Activate => PlanCommand::Activate,
+            CatalogBulkAction::Deactivate => PlanCommand::Deactivate,
+        };
+        let action = format!("plan-{:?}", input.action);
+        bulk::run::<Plan, _>(
+            ctx,
+            &action,
+            &input.bulk_key,
+            &input.reason,
+            &input.ids,
+            command,
         )
         .await
     }

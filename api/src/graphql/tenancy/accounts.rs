@@ -5,6 +5,7 @@ use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
 use crate::graphql::billing::credit_costs::price_at;
+use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::lists::{
     db_enum, filter_text, like_pattern, DateRange, List, Order, SortDirection,
 };
@@ -389,6 +390,34 @@ pub struct ConsumeCreditsInput {
     pub idempotency_key: Option<String>,
 }
 
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AccountBulkAction {
+    Activate,
+    Suspend,
+    /// Soft delete.
+    Delete,
+    Restore,
+}
+
+#[derive(InputObject)]
+pub struct BulkAccountInput {
+    pub action: AccountBulkAction,
+    pub ids: Vec<ID>,
+    pub reason: String,
+    /// Names this bulk request: retrying with the same key does nothing twice.
+    pub bulk_key: String,
+}
+
+#[derive(InputObject)]
+pub struct BulkAdjustCreditsInput {
+    pub ids: Vec<ID>,
+    /// Added to each account (negative subtracts).
+    pub amount: i64,
+    pub reason: String,
+    /// Names this bulk request: retrying with the same key does nothing twice.
+    pub bulk_key: String,
+}
+
 #[derive(Default)]
 pub struct AccountMutation;
 
@@ -572,6 +601,46 @@ impl AccountMutation {
             input.idempotency_key,
         )
         .await
+    }
+
+    /// Activates, suspends, deletes or restores many accounts, answered per account.
+    #[graphql(guard = "Rule::Can(Permission::AccountsWrite)")]
+    async fn bulk_account_action(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkAccountInput,
+    ) -> Result<BulkResult, ApiError> {
+        let reason = reason(&input.reason)?;
+        let command = |_| match input.action {
+            AccountBulkAction::Activate => AccountCommand::Activate,
+            AccountBulkAction::Suspend => AccountCommand::Suspend {
+                reason: reason.clone(),
+            },
+            AccountBulkAction::Delete => AccountCommand::Delete {
+                reason: reason.clone(),
+            },
+            AccountBulkAction::Restore => AccountCommand::Restore,
+        };
+        let action = format!("account-{:?}", input.action);
+        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
+        bulk::run::<Account, _>(ctx, &action, key, reason, ids, command).await
+    }
+
+    /// Adds (or subtracts) the same credits on many accounts, answered per account.
+    #[graphql(guard = "Rule::Can(Permission::CreditsAdjust)")]
+    async fn bulk_adjust_credits(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkAdjustCreditsInput,
+    ) -> Result<BulkResult, ApiError> {
+        let amount = Credits::signed(input.amount)?;
+        let reason = reason(&input.reason)?;
+        let command = |_| AccountCommand::AdjustCredits {
+            amount,
+            reason: reason.clone(),
+        };
+        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
+        bulk::run::<Account, _>(ctx, "account-adjust", key, reason, ids, command).await
     }
 
     /// A manual correction of the balance, with the reason auditors will read.
