@@ -1,5 +1,5 @@
 //! Exports for auditors and analysts: the audit trail and one aggregate's history, as CSV or
-//! XLSX, with the same filters as their GraphQL lists.
+//! XLSX, with the same filters as their GraphQL lists; the other lists are in [`lists`].
 //!
 //! `GET /export/audit-log?format=csv|xlsx&actorId=&action=&aggregateType=&aggregateId=&accountId=&occurredFrom=&occurredTo=`
 //! `GET /export/history?format=csv|xlsx&aggregateType=&aggregateId=&actorId=&action=&field=&occurredFrom=&occurredTo=`
@@ -9,6 +9,8 @@
 //! only the current row in memory) and then streamed from it. A failure after the first bytes
 //! aborts the response rather than end it early, so a truncated file is never taken for whole.
 //! Cells that a spreadsheet would run as formulas (`=`, `+`, `-`, `@`) are prefixed with `'`.
+
+pub mod lists;
 
 use crate::error::ApiError;
 use crate::graphql::audit::audit_log::{AuditEntry, AuditFilter};

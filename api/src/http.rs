@@ -53,6 +53,14 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/export/audit-log", get(crate::export::audit_log))
         .route("/export/history", get(crate::export::aggregate_history))
+        .route("/export/accounts", get(crate::export::lists::accounts))
+        .route(
+            "/export/credit-ledger",
+            get(crate::export::lists::credit_ledger),
+        )
+        .route("/export/payments", get(crate::export::lists::payments))
+        .route("/export/invoices", get(crate::export::lists::invoices))
+        .route("/export/plans", get(crate::export::lists::plans))
         .with_state(state)
 }
 

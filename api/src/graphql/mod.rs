@@ -2,11 +2,11 @@
 //! through the schema's data (`Services`) and the request's data (`Principal`, `RequestMeta`).
 
 pub(crate) mod audit;
-mod billing;
+pub(crate) mod billing;
 mod identity;
 pub mod kit;
 mod store;
-mod tenancy;
+pub(crate) mod tenancy;
 
 use crate::auth::Principal;
 use crate::error::ApiError;

@@ -129,3 +129,117 @@ async fn exports_refuse_strangers_the_platform_and_bad_parameters_with_codes() {
     }
     let _ = account;
 }
+
+/// The CSV's lines, header first.
+fn csv_lines(body: &[u8]) -> Vec<String> {
+    String::from_utf8(body.to_vec())
+        .unwrap()
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn encoded(filter: &str) -> String {
+    filter
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_list_exports_with_its_graphql_filter_and_a_tenant_exports_their_own_rows() {
+    let app = TestApp::spawn().await;
+    let mine = open_account(&app, "export-mine").await;
+    let theirs = open_account(&app, "export-theirs").await;
+    adjust(&app, &mine, 40, "first").await;
+    adjust(&app, &theirs, 70, "second").await;
+
+    // Accounts, filtered as the list filters them.
+    let filter = encoded(r#"{"search":"export-"}"#);
+    let (status, _, body) = get(
+        &app,
+        Some(&app.token),
+        &format!("/export/accounts?format=csv&filter={filter}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let lines = csv_lines(&body);
+    assert!(
+        lines[0].starts_with("id,name,slug,owner_email,plan,status,balance"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 3, "{lines:?}");
+
+    // The ledger: every line of one account, in posting order.
+    let filter = encoded(&format!(r#"{{"accountId":"{mine}"}}"#));
+    let (_, _, body) = get(
+        &app,
+        Some(&app.token),
+        &format!("/export/credit-ledger?format=csv&filter={filter}"),
+    )
+    .await;
+    let lines = csv_lines(&body);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains(",adjustment,40,40,first,"), "{lines:?}");
+
+    // Plans (joined with their version in force), payments and invoices, in both formats.
+    let (status, _, body) = get(&app, Some(&app.token), "/export/plans?format=csv").await;
+    assert_eq!(status, 200);
+    let lines = csv_lines(&body);
+    assert_eq!(lines.len(), 5, "four plans: {lines:?}");
+    assert!(
+        lines[0].starts_with("id,code,name,active,version,price_minor"),
+        "{lines:?}"
+    );
+    for list in ["payments", "invoices", "plans", "accounts", "credit-ledger"] {
+        let (status, content_type, body) = get(
+            &app,
+            Some(&app.token),
+            &format!("/export/{list}?format=xlsx"),
+        )
+        .await;
+        assert_eq!(status, 200, "{list}");
+        assert!(
+            content_type.contains("spreadsheetml"),
+            "{list}: {content_type}"
+        );
+        assert!(body.starts_with(b"PK"), "{list}: a zip");
+    }
+
+    // Bad filters are 400s with codes, before any byte of a file.
+    for (path, expected) in [
+        ("/export/accounts?format=csv&filter=%7Bnope", "VALIDATION"),
+        ("/export/invoices?format=csv&filter=%7B%22status%22%3A%5B%22LOST%22%5D%7D", "VALIDATION"),
+        ("/export/invoices?format=csv&filter=%7B%22total%22%3A%7B%22min%22%3A5%2C%22max%22%3A1%7D%7D", "VALIDATION"),
+        ("/export/payments?format=pdf", "VALIDATION"),
+        ("/export/payments?format=csv&limit=5", "VALIDATION"),
+    ] {
+        let (status, _, body) = get(&app, Some(&app.token), path).await;
+        assert_eq!((status, code(&body)), (400, expected.to_string()), "{path}");
+    }
+
+    // A tenant exports their own account's rows only, whatever the filter names.
+    let owner = crate::access_matrix::platform_user_token(&app, &mine, "owner").await;
+    let filter = encoded(&format!(r#"{{"accountId":"{theirs}"}}"#));
+    let (status, _, body) = get(
+        &app,
+        Some(&owner),
+        &format!("/export/credit-ledger?format=csv&filter={filter}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(csv_lines(&body).len(), 1, "nothing of another account");
+    let (_, _, body) = get(&app, Some(&owner), "/export/accounts?format=csv").await;
+    let lines = csv_lines(&body);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].starts_with(&mine), "{lines:?}");
+    let service = create_service(&app.db.settings(), "platform@igny8.com").await;
+    let (status, _, body) = get(&app, Some(&service), "/export/payments?format=csv").await;
+    assert_eq!((status, code(&body)), (403, "FORBIDDEN".to_string()));
+    let (status, _, _) = get(&app, None, "/export/invoices?format=csv").await;
+    assert_eq!(status, 401);
+}

@@ -163,7 +163,7 @@ pub struct InvoiceFilter {
 }
 
 impl InvoiceFilter {
-    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+    pub(crate) fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         if let Some(statuses) = &self.status {
             let statuses: Vec<&str> = statuses.iter().map(|s| s.as_db()).collect();
             qb.push(" AND status = ANY(").push_bind(statuses).push(")");

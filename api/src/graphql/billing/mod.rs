@@ -2,9 +2,9 @@
 //! manual payments and their approval.
 
 pub(crate) mod credit_costs;
-mod invoices;
+pub(crate) mod invoices;
 mod packages;
-mod payments;
+pub(crate) mod payments;
 mod plans;
 
 #[derive(async_graphql::MergedObject, Default)]

@@ -140,7 +140,7 @@ pub struct PaymentFilter {
 }
 
 impl PaymentFilter {
-    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+    pub(crate) fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         if let Some(statuses) = &self.status {
             let statuses: Vec<&str> = statuses.iter().map(|s| s.as_db()).collect();
             qb.push(" AND status = ANY(").push_bind(statuses).push(")");

@@ -186,7 +186,7 @@ pub struct AccountFilter {
 }
 
 impl AccountFilter {
-    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+    pub(crate) fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         match &self.status {
             Some(statuses) => {
                 let statuses: Vec<&str> = statuses.iter().map(|s| s.as_db()).collect();

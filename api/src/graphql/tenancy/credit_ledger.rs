@@ -74,7 +74,7 @@ pub struct LedgerFilter {
 }
 
 impl LedgerFilter {
-    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+    pub(crate) fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         if let Some(account) = &self.account_id {
             qb.push(" AND account_id = ")
                 .push_bind(parse_id("accountId", account)?);

@@ -1,7 +1,7 @@
 //! Tenancy in GraphQL: accounts and their credit ledger.
 
 pub(crate) mod accounts;
-mod credit_ledger;
+pub(crate) mod credit_ledger;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct TenancyQuery(accounts::AccountQuery, credit_ledger::LedgerQuery);
