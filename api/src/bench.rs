@@ -17,11 +17,12 @@ use crate::startup::{self, Application};
 use anyhow::Context;
 use cqrs_es::persist::GenericQuery;
 use cqrs_es::{Aggregate, DomainEvent, EventEnvelope, Query, View};
+use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
 use domain::billing::plan::PlanTier;
 use domain::identity::account_users::{AccountUsers, AccountUsersCommand, UserAction, UserRole};
 use domain::identity::group::{Group, GroupCommand};
 use domain::identity::user_email_claim::{user_id_for, UserEmailClaim, UserEmailClaimCommand};
-use domain::kit::money::Credits;
+use domain::kit::money::{Credits, Currency, Money};
 use domain::kit::values::{AccountName, DisplayName, Email, GroupName, Label, Reason, Slug};
 use domain::tenancy::account::{Account, AccountCommand};
 use domain::Actor;
@@ -32,7 +33,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -46,6 +47,8 @@ pub struct BenchOptions {
     pub small_events: i64,
     /// Events of the one long account that time travel crosses.
     pub long_account_events: i64,
+    /// Pending payments approved by one bulk action.
+    pub bulk_payments: usize,
     pub out_dir: std::path::PathBuf,
 }
 
@@ -56,6 +59,7 @@ impl BenchOptions {
             events: 1_000_000,
             small_events: 10_000,
             long_account_events: 100_000,
+            bulk_payments: 10_000,
             out_dir: "docs/benchmarks".into(),
         }
     }
@@ -66,6 +70,7 @@ impl BenchOptions {
             events: 6_000,
             small_events: 2_000,
             long_account_events: 1_000,
+            bulk_payments: 200,
             out_dir: std::env::temp_dir().join("igny8-bench-quick"),
         }
     }
@@ -492,6 +497,8 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         });
     }
 
+    rows.push(measure_bulk_approval(&bus, &http, &url, &token, options.bulk_payments).await?);
+
     grow_log(&pool, options.events).await?;
     for name in engine.handler_names() {
         engine.catch_up(name).await?;
@@ -521,6 +528,131 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     shutdown.cancel();
     server.await??;
     Ok(rows)
+}
+
+/// Bulk-approves `count` pending payments through GraphQL (`bulkPaymentAction`, 500 ids per
+/// request, the most one takes), from the first request until every grant is in the ledger
+/// (the process manager grants after each approval). Checks every payment granted once.
+async fn measure_bulk_approval(
+    bus: &CommandBus,
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    count: usize,
+) -> anyhow::Result<Row> {
+    let name = format!("bulk-approve {count} pending payments, until every grant is in the ledger");
+    tracing::info!(measurement = name.as_str(), "preparing");
+    let pool = bus.pool();
+    // Fifty payments per account, as a busy billing desk would see them.
+    let mut accounts = Vec::new();
+    for n in 0..count.div_ceil(50) {
+        let id = Uuid::now_v7();
+        crate::tenancy::open(
+            bus,
+            &CommandContext::new(Actor::system("bench")),
+            id,
+            AccountName::parse(&format!("Bulk buyer {n}"))?,
+            Slug::parse(&format!("bulk-buyer-{n}"))?,
+            Email::parse(&format!("buyer{n}@bench.example"))?,
+            PlanTier::Starter,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        accounts.push(id);
+    }
+    let mut payments = Vec::with_capacity(count);
+    for n in 0..count {
+        let id = Uuid::now_v7();
+        let record = PaymentCommand::Record {
+            account_id: accounts[n / 50],
+            amount: Money::new(1_000, Currency::parse("USD")?),
+            credits: Credits::positive(100)?,
+            method: PaymentMethod::Wire,
+            reference: None,
+            note: None,
+            invoice_id: None,
+            package: None,
+        };
+        bus.execute::<Payment>(
+            &id.to_string(),
+            record,
+            &CommandContext::new(Actor::system("bench")),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        payments.push(id);
+    }
+    tracing::info!(measurement = name.as_str(), "measuring");
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    for (n, chunk) in payments
+        .chunks(crate::graphql::kit::bulk::MAX_ITEMS)
+        .enumerate()
+    {
+        let t = Instant::now();
+        let body: serde_json::Value = http
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({
+                "query": "mutation($input: BulkPaymentInput!) { bulkPaymentAction(input: $input) { done refused } }",
+                "variables": { "input": { "action": "APPROVE", "ids": chunk, "reason": "wires arrived",
+                                          "bulkKey": format!("bench-approve-{n}") } },
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if body["data"]["bulkPaymentAction"]["done"] != json!(chunk.len()) {
+            anyhow::bail!("a bulk approval did not approve every payment: {body}");
+        }
+        latencies.push(t.elapsed());
+    }
+    let ids: Vec<Uuid> = payments.clone();
+    loop {
+        let granted: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM read.credit_ledger WHERE kind = 'purchase' AND payment_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_one(pool)
+        .await?;
+        if granted as usize >= count {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("only {granted} of {count} grants after ten minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    let (lines, distinct): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT payment_id) FROM read.credit_ledger \
+         WHERE kind = 'purchase' AND payment_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_one(pool)
+    .await?;
+    if lines as usize != count || distinct as usize != count {
+        anyhow::bail!(
+            "{lines} grants for {distinct} of {count} payments: each must be granted once"
+        );
+    }
+    latencies.sort();
+    let pick = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    Ok(Row {
+        name: format!(
+            "{name} ({:.1} s; p50/p99 per request of 500)",
+            elapsed.as_secs_f64()
+        ),
+        clients: 1,
+        ops: count,
+        per_second: count as f64 / elapsed.as_secs_f64(),
+        p50_ms: pick(0.5),
+        p99_ms: pick(0.99),
+        of_ceiling: None,
+    })
 }
 
 /// Whether the sealer keeps up with the write path: right after the command bus ran at 16
