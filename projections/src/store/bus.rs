@@ -188,6 +188,16 @@ impl<E> From<sqlx::Error> for CommandError<E> {
     }
 }
 
+/// The latest event appended under an idempotency key, and how many there were. The
+/// `metadata ? 'idempotency_key'` condition is what lets PostgreSQL use the partial index
+/// `events_idempotency_key`: without it the planner cannot prove the index covers the rows,
+/// and walks the whole log backwards instead (27 ms at 56,000 events, growing with the log).
+pub const EARLIER_WITH_KEY: &str =
+    "SELECT aggregate_type, aggregate_id, position, transaction_id, \
+        count(*) OVER () AS events \
+     FROM events WHERE metadata ? 'idempotency_key' AND metadata ->> 'idempotency_key' = $1 \
+     ORDER BY transaction_id DESC, position DESC LIMIT 1";
+
 #[derive(Clone)]
 pub struct CommandBus {
     pool: PgPool,
@@ -305,15 +315,10 @@ impl CommandBus {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(50));
         };
-        let earlier = sqlx::query(
-            "SELECT aggregate_type, aggregate_id, position, transaction_id, \
-                    count(*) OVER () AS events \
-             FROM events WHERE metadata ->> 'idempotency_key' = $1 \
-             ORDER BY transaction_id DESC, position DESC LIMIT 1",
-        )
-        .bind(key)
-        .fetch_optional(&mut *guard)
-        .await?;
+        let earlier = sqlx::query(EARLIER_WITH_KEY)
+            .bind(key)
+            .fetch_optional(&mut *guard)
+            .await?;
         let outcome = match earlier {
             Some(row) => {
                 let same_target = row.try_get::<&str, _>("aggregate_type")? == A::TYPE

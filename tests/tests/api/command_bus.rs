@@ -358,3 +358,28 @@ async fn a_refusal_is_never_answered_from_a_warm_aggregate() {
     .unwrap();
     assert_eq!(balance, 50);
 }
+
+/// Every idempotent command (process-manager steps, bulk items, clients' keys) looks its key up
+/// first: the lookup must use the key's index, or it walks the whole log each time.
+#[tokio::test]
+async fn the_idempotency_lookup_uses_the_keys_index_however_long_the_log() {
+    let db = TestDb::new().await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    // Whatever the table's size, a plan that cannot use the index would be chosen over one
+    // that can only if the index is unusable: forbid the alternatives' cheap paths.
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: Value = sqlx::query_scalar(&format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        projections::store::bus::EARLIER_WITH_KEY.replace("$1", "'bulk:k:a:1'")
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert!(
+        plan.to_string().contains("events_idempotency_key"),
+        "the lookup must use events_idempotency_key: {plan}"
+    );
+}
