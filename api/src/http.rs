@@ -60,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/export/payments", get(crate::export::lists::payments))
         .route("/export/invoices", get(crate::export::lists::invoices))
+        .route(
+            "/export/subscriptions",
+            get(crate::export::lists::subscriptions),
+        )
         .route("/export/plans", get(crate::export::lists::plans))
         .with_state(state)
 }

@@ -2,7 +2,7 @@
 //!
 //! `GET /export/<list>?format=csv|xlsx&filter=<the list's GraphQL filter, as JSON>`
 //!
-//! for `accounts`, `credit-ledger`, `payments`, `invoices` and `plans`. The filter is parsed by
+//! for `accounts`, `credit-ledger`, `payments`, `invoices`, `subscriptions` and `plans`. The filter is parsed by
 //! the GraphQL input type itself, so an export holds exactly the rows the list shows (all of
 //! them, in the list's stable order, not a page). Who may read the list may export it; a
 //! tenant's export is confined to their account, as their list is.
@@ -11,6 +11,7 @@ use super::{refuse, stream, Format};
 use crate::error::ApiError;
 use crate::graphql::billing::invoices::InvoiceFilter;
 use crate::graphql::billing::payments::PaymentFilter;
+use crate::graphql::billing::subscriptions::SubscriptionFilter;
 use crate::graphql::tenancy::accounts::AccountFilter;
 use crate::graphql::tenancy::credit_ledger::LedgerFilter;
 use crate::http::{principal_of, AppState};
@@ -49,7 +50,13 @@ macro_rules! list_filters {
     )*};
 }
 
-list_filters!(AccountFilter, LedgerFilter, PaymentFilter, InvoiceFilter);
+list_filters!(
+    AccountFilter,
+    LedgerFilter,
+    PaymentFilter,
+    InvoiceFilter,
+    SubscriptionFilter,
+);
 
 /// The plans export's filter: active or not.
 #[derive(async_graphql::InputObject, Default)]
@@ -175,6 +182,33 @@ const INVOICES: ListExport = ListExport {
         "created_at",
     ],
     order: "created_at, id",
+    permission: Permission::BillingRead,
+    account_column: Some("account_id"),
+};
+
+const SUBSCRIPTIONS: ListExport = ListExport {
+    name: "subscriptions",
+    from: "read.subscriptions",
+    columns: &[
+        "id",
+        "account_id",
+        "plan_code",
+        "plan_version",
+        "plan_name",
+        "price_minor",
+        "currency",
+        "included_credits",
+        "status",
+        "period_start",
+        "period_end",
+        "cancels_at_period_end",
+        "cancel_reason",
+        "downgrade_plan_code",
+        "downgrade_plan_version",
+        "started_at",
+        "ended_at",
+    ],
+    order: "period_end, id",
     permission: Permission::BillingRead,
     account_column: Some("account_id"),
 };
@@ -325,5 +359,6 @@ export_routes!(
     credit_ledger => (CREDIT_LEDGER, LedgerFilter),
     payments => (PAYMENTS, PaymentFilter),
     invoices => (INVOICES, InvoiceFilter),
+    subscriptions => (SUBSCRIPTIONS, SubscriptionFilter),
     plans => (PLANS, PlanExportFilter),
 );

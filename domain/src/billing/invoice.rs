@@ -108,6 +108,11 @@ pub enum InvoiceSubject {
     CreditPackage { package_id: Uuid, version: i32 },
     /// The late fee on an overdue invoice for one overdue period.
     LateFee { invoice_id: Uuid, period: i32 },
+    /// The prorated charge of a subscription's upgrade at `at`.
+    Upgrade {
+        subscription_id: Uuid,
+        at: DateTime<Utc>,
+    },
 }
 
 /// An invoice number: `INV-<year>-<six digits>`, the `n`th invoice issued in `year`.
@@ -310,6 +315,13 @@ impl Invoice {
     /// The id of the invoice drafted for what payment `payment_id` buys (a credit package).
     pub fn id_for_payment(payment_id: Uuid) -> Uuid {
         Uuid::new_v5(&INVOICE_NAMESPACE, payment_id.as_bytes())
+    }
+
+    /// The id of the invoice billing `subject` (a subscription's period, an upgrade's proration,
+    /// a late fee): derived, so billing the same thing twice names the same invoice.
+    pub fn id_for_subject(subject: &InvoiceSubject) -> Uuid {
+        let key = serde_json::to_vec(subject).expect("a subject serializes");
+        Uuid::new_v5(&INVOICE_NAMESPACE, &key)
     }
 
     pub fn status(&self) -> Option<InvoiceStatus> {

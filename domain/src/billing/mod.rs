@@ -1,5 +1,5 @@
 //! Billing: the catalogue (plans, credit packages, credit costs), invoices and their yearly
-//! registers, and manual payments (later subscriptions).
+//! registers, and manual payments, and subscriptions.
 
 pub mod credit_cost;
 pub mod invoice;
@@ -7,3 +7,4 @@ pub mod invoice_register;
 pub mod package;
 pub mod payment;
 pub mod plan;
+pub mod subscription;

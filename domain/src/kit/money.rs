@@ -144,6 +144,25 @@ impl Money {
     }
 }
 
+/// `amount × part / whole`, rounded half to even (banker's rounding): the share of a period's
+/// price or credits that an upgrade charges or grants for the part of the period left. Exact in
+/// integers; halves go to the even neighbour so that rounding does not drift one way across
+/// many invoices. `whole` must be positive; `part` is clamped to `0..=whole`.
+pub fn prorate(amount: i64, part: i64, whole: i64) -> i64 {
+    assert!(whole > 0, "a proration needs a positive whole");
+    let part = part.clamp(0, whole);
+    let numerator = i128::from(amount) * i128::from(part);
+    let whole = i128::from(whole);
+    let quotient = numerator.div_euclid(whole);
+    let twice_remainder = 2 * numerator.rem_euclid(whole);
+    let rounded = if twice_remainder > whole || (twice_remainder == whole && quotient % 2 != 0) {
+        quotient + 1
+    } else {
+        quotient
+    };
+    i64::try_from(rounded).expect("a share of an i64 fits an i64")
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} minor units", self.minor_units, self.currency)
@@ -153,6 +172,21 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prorations_round_half_to_even() {
+        assert_eq!(prorate(100, 1, 2), 50);
+        assert_eq!(prorate(5, 1, 2), 2, "2.5 rounds to the even 2");
+        assert_eq!(prorate(7, 1, 2), 4, "3.5 rounds to the even 4");
+        assert_eq!(prorate(-5, 1, 2), -2, "-2.5 rounds to the even -2");
+        assert_eq!(prorate(-7, 1, 2), -4, "-3.5 rounds to the even -4");
+        assert_eq!(prorate(10, 1, 3), 3);
+        assert_eq!(prorate(20, 1, 3), 7);
+        assert_eq!(prorate(5_000, 15, 30), 2_500);
+        assert_eq!(prorate(5_000, 45, 30), 5_000, "never more than the whole");
+        assert_eq!(prorate(5_000, -1, 30), 0);
+        assert_eq!(prorate(i64::MAX, 1, 1), i64::MAX);
+    }
 
     #[test]
     fn currencies_are_three_uppercase_letters() {

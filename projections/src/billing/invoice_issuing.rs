@@ -8,7 +8,7 @@
 //! draft is locked), so no number is ever left without its invoice.
 
 use crate::store::bus::{CommandBus, CommandContext, CommandError};
-use crate::store::engine::{reaction_to, Consumes, HandlerError, ProcessManager, Refusal};
+use crate::store::engine::{reaction_to, step, Consumes, HandlerError, ProcessManager, Refusal};
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
@@ -28,6 +28,28 @@ impl InvoiceIssuing {
     pub fn new(bus: CommandBus) -> Self {
         Self { bus }
     }
+}
+
+/// Drafts an invoice, locks it for issuing on `issued_at` (payable by `due_at`) and numbers it:
+/// what a process manager does to bill something. Steps are keyed `{key}:invoice` and
+/// `{key}:invoice-issue`; numbering is safe to repeat by itself.
+pub(crate) async fn draft_and_issue(
+    bus: &CommandBus,
+    key: &str,
+    invoice_id: Uuid,
+    draft: InvoiceCommand,
+    issued_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    context: &CommandContext,
+) -> Result<Option<Refusal>, HandlerError> {
+    let request = InvoiceCommand::RequestIssue { issued_at, due_at };
+    for (name, command) in [("invoice", draft), ("invoice-issue", request)] {
+        let key = format!("{key}:{name}");
+        if let Some(refused) = step::<Invoice>(bus, key, invoice_id, command, context).await? {
+            return Ok(Some(refused));
+        }
+    }
+    issue(bus, invoice_id, issued_at, context).await
 }
 
 /// Numbers an invoice locked for issuing on `issued_at` and records the number on it: the

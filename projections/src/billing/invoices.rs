@@ -109,9 +109,14 @@ async fn apply(
         } => {
             let (subject_kind, subject_id) = match subject {
                 None => (None, None),
-                Some(InvoiceSubject::Subscription {
-                    subscription_id, ..
-                }) => (Some("subscription"), Some(subscription_id)),
+                Some(
+                    InvoiceSubject::Subscription {
+                        subscription_id, ..
+                    }
+                    | InvoiceSubject::Upgrade {
+                        subscription_id, ..
+                    },
+                ) => (Some("subscription"), Some(subscription_id)),
                 Some(InvoiceSubject::CreditPackage { package_id, .. }) => {
                     (Some("credit_package"), Some(package_id))
                 }

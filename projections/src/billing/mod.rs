@@ -1,12 +1,14 @@
 //! Billing's read models and process managers: the catalogue (plans, credit packages, credit
-//! costs), invoices and their numbering, the payments queue, and what follows an approval or a
-//! refund.
+//! costs), invoices and their numbering, the payments queue, subscriptions, and what follows an
+//! approval, a refund or a subscription's change.
 
 pub mod catalog;
 pub mod invoice_issuing;
 pub mod invoices;
 pub mod payment_approval;
 pub mod payments;
+pub mod subscription_billing;
+pub mod subscriptions;
 
 use crate::audit::history::{chronicle_of, Chronicle};
 use crate::store::bus::CommandBus;
@@ -17,6 +19,7 @@ use domain::billing::invoice_register::InvoiceRegister;
 use domain::billing::package::CreditPackage;
 use domain::billing::payment::Payment;
 use domain::billing::plan::Plan;
+use domain::billing::subscription::Subscription;
 use std::sync::Arc;
 
 /// The context's aggregates, whose histories can be told.
@@ -28,6 +31,7 @@ pub fn chronicles() -> Vec<Arc<dyn Chronicle>> {
         chronicle_of::<CreditCost>(),
         chronicle_of::<Invoice>(),
         chronicle_of::<InvoiceRegister>(),
+        chronicle_of::<Subscription>(),
     ]
 }
 
@@ -37,7 +41,11 @@ pub fn handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
         Arc::new(catalog::CatalogProjection),
         Arc::new(invoices::InvoicesProjection),
         Arc::new(payments::PaymentsProjection),
+        Arc::new(subscriptions::SubscriptionsProjection),
         Arc::new(Managed(invoice_issuing::InvoiceIssuing::new(bus.clone()))),
         Arc::new(Managed(payment_approval::PaymentApproval::new(bus.clone()))),
+        Arc::new(Managed(subscription_billing::SubscriptionBilling::new(
+            bus.clone(),
+        ))),
     ]
 }

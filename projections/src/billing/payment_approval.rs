@@ -12,9 +12,9 @@
 //! `read.process_issues` for a person to resolve, and the manager moves on; infrastructure
 //! failures fail the batch, which is retried.
 
-use super::invoice_issuing::issue;
-use crate::store::bus::{CommandBus, CommandContext, CommandError};
-use crate::store::engine::{reaction_to, Consumes, HandlerError, ProcessManager, Refusal};
+use super::invoice_issuing::draft_and_issue;
+use crate::store::bus::{CommandBus, CommandContext};
+use crate::store::engine::{reaction_to, step, Consumes, HandlerError, ProcessManager, Refusal};
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::Duration;
@@ -56,23 +56,8 @@ impl PaymentApproval {
         A::Event: StoredEvent,
         A::Error: Coded + std::error::Error + Send + Sync + 'static,
     {
-        let mut context = context.clone();
-        context.idempotency_key = Some(format!("{NAME}:{payment_id}:{name}"));
-        match self
-            .bus
-            .execute::<A>(&aggregate_id.to_string(), command, &context)
-            .await
-        {
-            Ok(_) => Ok(None),
-            Err(CommandError::Rejected(refusal)) => Ok(Some(Refusal {
-                code: refusal.code(),
-                message: format!(
-                    "payment {payment_id}, step {name} on {} {aggregate_id}: {refusal}",
-                    A::TYPE
-                ),
-            })),
-            Err(other) => Err(Box::new(other)),
-        }
+        let key = format!("{NAME}:{payment_id}:{name}");
+        step::<A>(&self.bus, key, aggregate_id, command, context).await
     }
 }
 
@@ -120,18 +105,16 @@ impl ProcessManager for PaymentApproval {
                     }),
                 };
                 let issued_at = event.metadata()?.occurred_at;
-                let request = InvoiceCommand::RequestIssue {
+                draft_and_issue(
+                    &self.bus,
+                    &format!("{NAME}:{payment_id}"),
+                    invoice_id,
+                    draft,
                     issued_at,
-                    due_at: issued_at + PACKAGE_TERMS,
-                };
-                for (name, command) in [("invoice", draft), ("invoice-issue", request)] {
-                    let step =
-                        self.step::<Invoice>(payment_id, name, invoice_id, command, &context);
-                    if let Some(refused) = step.await? {
-                        return Ok(Some(refused));
-                    }
-                }
-                issue(&self.bus, invoice_id, issued_at, &context).await
+                    issued_at + PACKAGE_TERMS,
+                    &context,
+                )
+                .await
             }
             PaymentEvent::PaymentApproved {
                 account_id,

@@ -159,6 +159,10 @@ mod tests {
             19,
             "6b9f82025d2764ee5f9df4c135445a5379ad99d535101dc91a8e2cd44401f063b8de272c94acced048deea215916ebfb",
         ),
+        (
+            20,
+            "c65ca0d6f643b217af5d93ff0b18414a2410f0ca5fc3d138fd2959125725e032281c35c316f042c27a4afd84b75e6a2d",
+        ),
     ];
 
     #[test]

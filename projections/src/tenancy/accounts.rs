@@ -60,7 +60,9 @@ impl Fold {
             AccountEvent::CreditsAdjusted { balance_after, .. }
             | AccountEvent::CreditsPurchased { balance_after, .. }
             | AccountEvent::CreditsConsumed { balance_after, .. }
-            | AccountEvent::CreditsRefunded { balance_after, .. } => {
+            | AccountEvent::CreditsRefunded { balance_after, .. }
+            | AccountEvent::IncludedCreditsGranted { balance_after, .. }
+            | AccountEvent::IncludedCreditsExpired { balance_after, .. } => {
                 self.balance = Some(balance_after.get())
             }
         }

@@ -86,6 +86,16 @@ impl<'a> Line<'a> {
                 shortfall: Some(shortfall.get()),
                 ..line(LedgerKind::Refund, -reversed.get(), balance_after.get())
             },
+            AccountEvent::IncludedCreditsGranted {
+                credits,
+                balance_after,
+                ..
+            } => line(LedgerKind::Included, credits.get(), balance_after.get()),
+            AccountEvent::IncludedCreditsExpired {
+                credits,
+                balance_after,
+                ..
+            } => line(LedgerKind::Expiry, -credits.get(), balance_after.get()),
             _ => return None,
         })
     }

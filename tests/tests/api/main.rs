@@ -26,3 +26,4 @@ mod projector;
 mod rebuild;
 mod requests;
 mod seals;
+mod subscriptions;

@@ -107,12 +107,13 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
     use domain::billing::invoice::{InvoiceStatus, LineKind};
     use domain::billing::payment::{PaymentMethod, PaymentStatus};
     use domain::billing::plan::PlanTier;
+    use domain::billing::subscription::SubscriptionStatus;
     use domain::tenancy::account::{AccountState, LedgerKind};
     use domain::ActorKind;
     use strum::VariantNames;
     let db = TestDb::new().await;
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
-    let expected: [(&str, std::collections::BTreeSet<String>); 9] = [
+    let expected: [(&str, std::collections::BTreeSet<String>); 10] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -122,6 +123,10 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
         ("audit_log_actor_kind_check", set(ActorKind::VARIANTS)),
         ("invoices_status_check", set(InvoiceStatus::VARIANTS)),
         ("invoice_lines_kind_check", set(LineKind::VARIANTS)),
+        (
+            "subscriptions_status_check",
+            set(SubscriptionStatus::VARIANTS),
+        ),
     ];
     for (constraint, values) in expected {
         assert_eq!(allowed(&db, constraint).await, values, "{constraint}");

@@ -23,6 +23,7 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "credit_costs",
         "invoices",
         "invoice_lines",
+        "subscriptions",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

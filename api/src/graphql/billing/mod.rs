@@ -1,11 +1,12 @@
-//! Billing in GraphQL: the catalogue (plans, credit packages, credit costs), invoices, and
-//! manual payments and their approval.
+//! Billing in GraphQL: the catalogue (plans, credit packages, credit costs), invoices,
+//! manual payments and their approval, and subscriptions.
 
 pub(crate) mod credit_costs;
 pub(crate) mod invoices;
 mod packages;
 pub(crate) mod payments;
 mod plans;
+pub(crate) mod subscriptions;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct BillingQuery(
@@ -14,6 +15,7 @@ pub struct BillingQuery(
     credit_costs::CreditCostQuery,
     invoices::InvoiceQuery,
     payments::PaymentQuery,
+    subscriptions::SubscriptionQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -23,4 +25,5 @@ pub struct BillingMutation(
     credit_costs::CreditCostMutation,
     invoices::InvoiceMutation,
     payments::PaymentMutation,
+    subscriptions::SubscriptionMutation,
 );

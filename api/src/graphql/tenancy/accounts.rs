@@ -509,23 +509,38 @@ impl AccountMutation {
         .await
     }
 
+    /// Moves the account to the tier's plan. With a live subscription this is a subscription
+    /// change: an upgrade (a dearer plan) now with a prorated charge, a downgrade at the
+    /// period's end, and the account's plan follows the subscription's. An account without a
+    /// subscription only changes its plan label (`startSubscription` puts it under billing).
     #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
     async fn change_account_plan(
         &self,
         ctx: &Context<'_>,
         input: ChangeAccountPlanInput,
     ) -> Result<AccountPayload, ApiError> {
-        let command = AccountCommand::ChangePlan {
-            plan: input.plan.into(),
-        };
-        run(
-            ctx,
-            &input.account_id,
-            command,
-            input.reason,
-            input.idempotency_key,
-        )
-        .await
+        use crate::graphql::billing::subscriptions::change_plan_of_account;
+        let account_id = parse_id("accountId", &input.account_id)?;
+        let tier = input.plan.into();
+        let reason = input.reason.clone();
+        let key = input.idempotency_key.clone();
+        match change_plan_of_account(ctx, account_id, tier, reason, key).await? {
+            Some(receipt) => Ok(AccountPayload {
+                account: find_account(&services(ctx).pool, account_id).await?,
+                receipt,
+            }),
+            None => {
+                let command = AccountCommand::ChangePlan { plan: tier };
+                run(
+                    ctx,
+                    &input.account_id,
+                    command,
+                    input.reason,
+                    input.idempotency_key,
+                )
+                .await
+            }
+        }
     }
 
     /// Suspends an account; it can no longer consume credits. Not the system account.

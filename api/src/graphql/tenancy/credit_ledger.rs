@@ -24,6 +24,8 @@ pub enum LedgerKind {
     Purchase,
     Consumption,
     Refund,
+    Included,
+    Expiry,
 }
 
 db_enum!(LedgerKind => domain::tenancy::account::LedgerKind);

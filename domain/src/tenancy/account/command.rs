@@ -1,8 +1,9 @@
 //! What may be asked of an account.
 
-use crate::billing::plan::PlanTier;
+use crate::billing::plan::{PlanTier, PlanVersionRef};
 use crate::kit::money::Credits;
 use crate::kit::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -48,6 +49,22 @@ pub enum AccountCommand {
         credits: Credits,
         /// The credit-cost version that priced it, when the service priced it.
         cost_version: Option<i32>,
+    },
+    /// The included credits of a subscription's period (or an upgrade's top-up within it,
+    /// `plan` naming the version that includes them). Granting for a later period first
+    /// expires what is left of the earlier one. Safe to repeat: a period and plan already
+    /// granted, or a period older than the one granted, record nothing.
+    GrantIncludedCredits {
+        subscription_id: Uuid,
+        period_start: DateTime<Utc>,
+        plan: PlanVersionRef,
+        credits: Credits,
+    },
+    /// Expires what is left of a period's included credits (its subscription ended). Safe to
+    /// repeat; records nothing for any period but the one whose credits the account holds.
+    ExpireIncludedCredits {
+        subscription_id: Uuid,
+        period_start: DateTime<Utc>,
     },
     /// Takes back the credits a refunded payment granted. Safe to repeat for the same payment.
     ReverseRefundedCredits {

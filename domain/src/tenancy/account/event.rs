@@ -1,9 +1,10 @@
 //! What an account records: facts already decided (e.g. `balance_after`), so readers only fold.
 
 use super::AccountStatus;
-use crate::billing::plan::PlanTier;
+use crate::billing::plan::{PlanTier, PlanVersionRef};
 use crate::kit::money::Credits;
 use crate::kit::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -66,6 +67,22 @@ pub enum AccountEvent {
         /// `requested - reversed`: credits already spent that could not be taken back.
         shortfall: Credits,
         reason: Reason,
+        balance_after: Credits,
+    },
+    /// A plan's included credits for one period of a subscription. They expire at the
+    /// period's end; purchased credits never do.
+    IncludedCreditsGranted {
+        subscription_id: Uuid,
+        period_start: DateTime<Utc>,
+        plan: PlanVersionRef,
+        credits: Credits,
+        balance_after: Credits,
+    },
+    /// What was left of a period's included credits when the period ended.
+    IncludedCreditsExpired {
+        subscription_id: Uuid,
+        period_start: DateTime<Utc>,
+        credits: Credits,
         balance_after: Credits,
     },
 }

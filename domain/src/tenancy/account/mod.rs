@@ -21,6 +21,13 @@
 //! - **Suspension stops consumption** (`FORBIDDEN`): the platform debits before it works, so a
 //!   suspended account does no work. Grants, adjustments and refund reversals still apply, so a
 //!   payment approved while suspended can be credited before the account is activated.
+//! - **Included credits expire; purchased credits never do.** A subscription's period grants
+//!   its plan's included credits (`IncludedCreditsGranted`); what is left of them when the
+//!   period ends expires (`IncludedCreditsExpired`), recorded just before the next period's
+//!   grant or when the subscription ends. Consumption and negative adjustments draw on the
+//!   included credits first (they would expire anyway); a refund reversal takes back
+//!   purchased credits first. So the included credits left are never more than the balance,
+//!   and an expiry never touches credits someone paid for.
 //! - **Restore** returns an account to the status it had when it was deleted; the
 //!   `AccountRestored` event carries that status.
 //!
@@ -37,10 +44,11 @@ pub use command::AccountCommand;
 pub use error::AccountError;
 pub use event::AccountEvent;
 
-use crate::billing::plan::PlanTier;
+use crate::billing::plan::{PlanTier, PlanVersionRef};
 use crate::kit::money::Credits;
 use crate::kit::text_enum;
 use crate::kit::values::{AccountName, Slug};
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -90,6 +98,26 @@ text_enum! {
         Consumption,
         /// Credits taken back when their payment was refunded.
         Refund,
+        /// A plan's included credits for a subscription period.
+        Included,
+        /// Included credits left unused when their period ended.
+        Expiry,
+    }
+}
+
+/// The included credits of the latest period granted, and what is left of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Included {
+    subscription_id: Uuid,
+    period_start: DateTime<Utc>,
+    /// The plan versions whose credits were granted for the period (an upgrade adds one).
+    plans: Vec<PlanVersionRef>,
+    remaining: Credits,
+}
+
+impl Included {
+    fn is_period(&self, subscription_id: Uuid, period_start: DateTime<Utc>) -> bool {
+        self.subscription_id == subscription_id && self.period_start == period_start
     }
 }
 
@@ -110,6 +138,8 @@ pub struct Account {
     deleted: bool,
     balance: Credits,
     grants: BTreeMap<Uuid, Grant>,
+    #[serde(default)]
+    included: Option<Included>,
 }
 
 impl Default for Account {
@@ -123,6 +153,7 @@ impl Default for Account {
             deleted: false,
             balance: Credits::ZERO,
             grants: BTreeMap::new(),
+            included: None,
         }
     }
 }
@@ -156,6 +187,13 @@ impl Account {
         self.balance
     }
 
+    /// What is left of the latest period's included credits (part of the balance).
+    pub fn included_credits(&self) -> Credits {
+        self.included
+            .as_ref()
+            .map_or(Credits::ZERO, |i| i.remaining)
+    }
+
     pub fn is_system(&self) -> bool {
         self.slug
             .as_ref()
@@ -177,6 +215,22 @@ impl Account {
         self.balance
             .checked_add(amount)
             .ok_or(AccountError::BalanceOverflow)
+    }
+
+    /// The expiry a grant for a later period records first: what is left of the earlier one.
+    fn expiry_before(&self, command: &AccountCommand) -> Option<AccountEvent> {
+        let AccountCommand::GrantIncludedCredits { period_start, .. } = command else {
+            return None;
+        };
+        let included = self.included.as_ref()?;
+        (included.period_start < *period_start && included.remaining > Credits::ZERO).then(|| {
+            AccountEvent::IncludedCreditsExpired {
+                subscription_id: included.subscription_id,
+                period_start: included.period_start,
+                credits: included.remaining,
+                balance_after: Credits::new(self.balance.get() - included.remaining.get()),
+            }
+        })
     }
 
     /// `Ok(None)` means the command is already satisfied and nothing is recorded.
@@ -275,6 +329,43 @@ impl Account {
                     cost_version,
                 }))
             }
+            C::GrantIncludedCredits {
+                subscription_id,
+                period_start,
+                plan,
+                credits,
+            } => {
+                let credits = Credits::positive(credits.get())?;
+                let granted = self.included.as_ref().is_some_and(|included| {
+                    included.period_start > period_start
+                        || (included.is_period(subscription_id, period_start)
+                            && included.plans.contains(&plan))
+                });
+                if granted {
+                    return Ok(None);
+                }
+                Ok(Some(E::IncludedCreditsGranted {
+                    subscription_id,
+                    period_start,
+                    plan,
+                    credits,
+                    balance_after: self.credit(credits)?,
+                }))
+            }
+            C::ExpireIncludedCredits {
+                subscription_id,
+                period_start,
+            } => Ok(self
+                .included
+                .as_ref()
+                .filter(|i| i.is_period(subscription_id, period_start))
+                .filter(|i| i.remaining > Credits::ZERO)
+                .map(|i| E::IncludedCreditsExpired {
+                    subscription_id,
+                    period_start,
+                    credits: i.remaining,
+                    balance_after: Credits::new(self.balance.get() - i.remaining.get()),
+                })),
             C::ReverseRefundedCredits {
                 payment_id,
                 credits,
@@ -323,14 +414,27 @@ impl Aggregate for Account {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        if let Some(event) = self.decide(command)? {
-            sink.write(event, self).await;
+        // A grant for a new period first expires the old one's remainder; both are decided
+        // before either is written, so a refused grant expires nothing.
+        let Some(expiry) = self.expiry_before(&command) else {
+            if let Some(event) = self.decide(command)? {
+                sink.write(event, self).await;
+            }
+            return Ok(());
+        };
+        let mut expired = self.clone();
+        expired.apply(expiry.clone());
+        let grant = expired.decide(command)?;
+        sink.write(expiry, self).await;
+        if let Some(grant) = grant {
+            sink.write(grant, self).await;
         }
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
         use AccountEvent as E;
+        self.draw_included(&event);
         match event {
             E::AccountOpened {
                 name, slug, plan, ..
@@ -377,6 +481,58 @@ impl Aggregate for Account {
                 }
                 self.balance = balance_after;
             }
+            E::IncludedCreditsGranted {
+                subscription_id,
+                period_start,
+                plan,
+                credits,
+                balance_after,
+            } => {
+                match &mut self.included {
+                    Some(included) if included.is_period(subscription_id, period_start) => {
+                        included.plans.push(plan);
+                        included.remaining = Credits::new(included.remaining.get() + credits.get());
+                    }
+                    _ => {
+                        self.included = Some(Included {
+                            subscription_id,
+                            period_start,
+                            plans: vec![plan],
+                            remaining: credits,
+                        })
+                    }
+                }
+                self.balance = balance_after;
+            }
+            E::IncludedCreditsExpired { balance_after, .. } => {
+                if let Some(included) = &mut self.included {
+                    included.remaining = Credits::ZERO;
+                }
+                self.balance = balance_after;
+            }
         }
+    }
+}
+
+impl Account {
+    /// Takes a debit out of the included credits first (consumption, negative adjustment);
+    /// any other decrease (a refund reversal) leaves them but never above the balance after.
+    fn draw_included(&mut self, event: &AccountEvent) {
+        let Some(included) = &mut self.included else {
+            return;
+        };
+        let drawn = match event {
+            AccountEvent::CreditsConsumed { credits, .. } => credits.get(),
+            AccountEvent::CreditsAdjusted { amount, .. } if amount.get() < 0 => -amount.get(),
+            _ => 0,
+        };
+        let balance_after = match event {
+            AccountEvent::CreditsConsumed { balance_after, .. }
+            | AccountEvent::CreditsAdjusted { balance_after, .. }
+            | AccountEvent::CreditsRefunded { balance_after, .. } => *balance_after,
+            _ => return,
+        };
+        let remaining = (included.remaining.get() - drawn).max(0);
+        included.remaining = Credits::new(remaining.min(balance_after.get()));
     }
 }

@@ -765,3 +765,142 @@ fn a_consumption_written_before_prices_were_versioned_reads_and_writes_unchanged
     ));
     assert_eq!(serde_json::to_value(&event).unwrap(), old);
 }
+
+// Included credits.
+
+const SUBSCRIPTION: Uuid = Uuid::from_u128(0x5ab);
+
+fn month(month: u32) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    Utc.with_ymd_and_hms(2026, month, 1, 0, 0, 0).unwrap()
+}
+
+fn version(version: i32) -> PlanVersionRef {
+    PlanVersionRef {
+        plan_id: Uuid::from_u128(0x91a),
+        version,
+    }
+}
+
+fn grant_included(period: u32, plan: i32, credits: i64) -> AccountCommand {
+    AccountCommand::GrantIncludedCredits {
+        subscription_id: SUBSCRIPTION,
+        period_start: month(period),
+        plan: version(plan),
+        credits: Credits::new(credits),
+    }
+}
+
+fn included(period: u32, plan: i32, credits: i64, balance_after: i64) -> AccountEvent {
+    AccountEvent::IncludedCreditsGranted {
+        subscription_id: SUBSCRIPTION,
+        period_start: month(period),
+        plan: version(plan),
+        credits: Credits::new(credits),
+        balance_after: Credits::new(balance_after),
+    }
+}
+
+fn expired(period: u32, credits: i64, balance_after: i64) -> AccountEvent {
+    AccountEvent::IncludedCreditsExpired {
+        subscription_id: SUBSCRIPTION,
+        period_start: month(period),
+        credits: Credits::new(credits),
+        balance_after: Credits::new(balance_after),
+    }
+}
+
+fn folded(events: Vec<AccountEvent>) -> Account {
+    let mut account = Account::default();
+    for event in events {
+        account.apply(event);
+    }
+    account
+}
+
+#[tokio::test]
+async fn a_new_period_expires_what_is_left_of_the_last_ones_included_credits_first() {
+    // 1,000 included and 500 purchased; 300 consumed come out of the included credits, so 700
+    // expire and the purchased 500 stay.
+    let given = vec![
+        opened(),
+        included(4, 1, 1_000, 1_000),
+        purchased(PAYMENT, 500, 1_500),
+        consumed(300, 1_200),
+    ];
+    assert_eq!(folded(given.clone()).included_credits(), Credits::new(700));
+    AccountTest::with(())
+        .given(given)
+        .when_async(grant_included(5, 1, 1_000))
+        .await
+        .then_expect_events(vec![expired(4, 700, 500), included(5, 1, 1_000, 1_500)]);
+}
+
+#[tokio::test]
+async fn granting_a_period_twice_or_an_older_one_records_nothing() {
+    let given = vec![opened(), included(5, 1, 1_000, 1_000)];
+    for command in [grant_included(5, 1, 1_000), grant_included(4, 1, 1_000)] {
+        AccountTest::with(())
+            .given(given.clone())
+            .when_async(command)
+            .await
+            .then_expect_events(vec![]);
+    }
+    // An upgrade's top-up is another plan version's grant for the same period.
+    AccountTest::with(())
+        .given(given)
+        .when_async(grant_included(5, 2, 400))
+        .await
+        .then_expect_events(vec![included(5, 2, 400, 1_400)]);
+}
+
+#[tokio::test]
+async fn a_refund_takes_back_purchased_credits_before_included_ones() {
+    let given = vec![
+        opened(),
+        purchased(PAYMENT, 500, 500),
+        included(4, 1, 1_000, 1_500),
+        consumed(1_200, 300),
+        refunded(500, 300, 0),
+    ];
+    // Consumption drew 1,000 included then 200 purchased; the refund took the 300 left.
+    assert_eq!(folded(given).included_credits(), Credits::ZERO);
+    let given = vec![
+        opened(),
+        purchased(PAYMENT, 500, 500),
+        included(4, 1, 1_000, 1_500),
+        refunded(500, 500, 1_000),
+    ];
+    assert_eq!(
+        folded(given.clone()).included_credits(),
+        Credits::new(1_000)
+    );
+    let expire = AccountCommand::ExpireIncludedCredits {
+        subscription_id: SUBSCRIPTION,
+        period_start: month(4),
+    };
+    AccountTest::with(())
+        .given(given.clone())
+        .when_async(expire.clone())
+        .await
+        .then_expect_events(vec![expired(4, 1_000, 0)]);
+    let mut after = given;
+    after.push(expired(4, 1_000, 0));
+    AccountTest::with(())
+        .given(after)
+        .when_async(expire)
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn a_refused_grant_expires_nothing() {
+    let given = vec![opened(), included(4, 1, 1_000, 1_000), deleted()];
+    let error = AccountTest::with(())
+        .given(given)
+        .when_async(grant_included(5, 1, 1_000))
+        .await
+        .inspect_result()
+        .expect_err("a deleted account takes no grant");
+    assert_eq!(error.code(), ErrorCode::Conflict);
+}

@@ -19,7 +19,7 @@ mod runner;
 mod status;
 
 pub use handler::{Consumes, EventHandler, EventRef, HandlerError};
-pub use process_manager::{reaction_to, Managed, ProcessManager, Refusal};
+pub use process_manager::{reaction_to, step, Managed, ProcessManager, Refusal};
 pub use rebuild::RebuildReport;
 pub use runner::Batch;
 pub use status::{HandlerStatus, Stuck, PENDING_COUNT_CAP};

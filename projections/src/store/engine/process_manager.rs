@@ -8,11 +8,14 @@
 //! (replaying could act again), and follows what it `emits` for read-your-writes.
 
 use super::{Consumes, EventHandler, HandlerError};
-use crate::store::bus::CommandContext;
+use crate::store::bus::{CommandBus, CommandContext, CommandError};
 use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
+use domain::kit::error::Coded;
+use domain::kit::event::{StoredAggregate, StoredEvent};
 use domain::ErrorCode;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 /// The context of a command a process manager issues in reaction to `event`: the manager
 /// (`component`) acts as a system actor, in the event's request and correlation, caused by the
@@ -28,6 +31,40 @@ pub fn reaction_to(
     context.causation_id = Some(format!("event:{}", event.at.position));
     context.occurred_at = Some(metadata.occurred_at);
     Ok(context)
+}
+
+/// Runs one step of a reaction: `command` on `aggregate_id`, with idempotency key `key`
+/// (derived from what the manager reacts to and the step). `Some` when the target refused it.
+pub async fn step<A>(
+    bus: &CommandBus,
+    key: String,
+    aggregate_id: Uuid,
+    command: A::Command,
+    context: &CommandContext,
+) -> Result<Option<Refusal>, HandlerError>
+where
+    A: StoredAggregate<Services = ()> + Clone + 'static,
+    A::Command: Clone,
+    A::Event: StoredEvent,
+    A::Error: Coded + std::error::Error + Send + Sync + 'static,
+{
+    let mut context = context.clone();
+    context.idempotency_key = Some(key);
+    match bus
+        .execute::<A>(&aggregate_id.to_string(), command, &context)
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(CommandError::Rejected(refusal)) => Ok(Some(Refusal {
+            code: refusal.code(),
+            message: format!(
+                "{} on {} {aggregate_id}: {refusal}",
+                context.idempotency_key.unwrap_or_default(),
+                A::TYPE
+            ),
+        })),
+        Err(other) => Err(Box::new(other)),
+    }
 }
 
 /// A step the target of a command refused.

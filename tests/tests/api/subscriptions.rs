@@ -1,0 +1,438 @@
+//! Subscriptions through GraphQL: started, upgraded with a prorated charge, downgraded at the
+//! period's end, cancelled and activated again, with the included credits they grant and
+//! expire, the invoices they issue, the account's plan following them, the list's filters,
+//! bulk actions and bad input.
+
+use crate::accounts::{event_count, open_account};
+use crate::helpers::{error_code, TestApp};
+use domain::billing::plan::{Plan, PlanTier};
+use serde_json::{json, Value};
+
+const SUBSCRIPTION: &str = "subscription { id accountId planCode planVersion status \
+    priceMinor includedCredits periodStart periodEnd cancelsAtPeriodEnd cancelReason \
+    downgradePlanCode endedAt } position caughtUp";
+
+fn plan_id(tier: PlanTier) -> String {
+    Plan::id_for(&tier.code()).to_string()
+}
+
+async fn call(app: &TestApp, mutation: &str, input: Value) -> Value {
+    let input_type = match mutation {
+        "startSubscription" => "StartSubscriptionInput",
+        "cancelSubscription" => "CancelSubscriptionInput",
+        "upgradeSubscription" | "downgradeSubscription" => "ChangeSubscriptionPlanInput",
+        _ => "SubscriptionInput",
+    };
+    app.graphql(
+        &format!(
+            "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ {SUBSCRIPTION} }} }}"
+        ),
+        json!({ "input": input }),
+    )
+    .await
+}
+
+async fn must(app: &TestApp, mutation: &str, input: Value) -> Value {
+    let body = call(app, mutation, input).await;
+    assert!(body["errors"].is_null(), "{mutation}: {body}");
+    assert_eq!(body["data"][mutation]["caughtUp"], true, "{body}");
+    body["data"][mutation]["subscription"].clone()
+}
+
+async fn refused(app: &TestApp, mutation: &str, input: Value, code: &str) -> Value {
+    let before = event_count(app).await;
+    let body = call(app, mutation, input).await;
+    assert_eq!(error_code(&body), Some(code), "{mutation}: {body}");
+    assert_eq!(
+        event_count(app).await,
+        before,
+        "{mutation}: a refusal appends nothing"
+    );
+    body
+}
+
+async fn start(app: &TestApp, account: &str, tier: PlanTier) -> Value {
+    must(
+        app,
+        "startSubscription",
+        json!({ "accountId": account, "planId": plan_id(tier), "reason": "signed up" }),
+    )
+    .await
+}
+
+async fn query(app: &TestApp, query: &str) -> Value {
+    let body = app.graphql(query, json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"].clone()
+}
+
+/// The account's plan, balance, ledger (kind, amount, balance after) and invoices (kind of
+/// their line, total, status), oldest first.
+async fn books(
+    app: &TestApp,
+    account: &str,
+) -> (Value, Vec<(String, i64, i64)>, Vec<(String, i64, String)>) {
+    let data = query(
+        app,
+        &format!(
+            "{{ account(id: \"{account}\") {{ plan balance }} \
+             creditLedger(first: 100, filter: {{ accountId: \"{account}\" }}) {{ nodes {{ kind amount balanceAfter position }} }} \
+             invoices(first: 100, filter: {{ accountId: \"{account}\" }}, sort: {{ field: CREATED_AT, direction: ASC }}) \
+             {{ nodes {{ status totalMinor lines {{ kind }} }} }} }}"
+        ),
+    )
+    .await;
+    let mut ledger: Vec<(i64, String, i64, i64)> = data["creditLedger"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["position"].as_i64().unwrap(),
+                n["kind"].as_str().unwrap().to_string(),
+                n["amount"].as_i64().unwrap(),
+                n["balanceAfter"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    ledger.sort();
+    let invoices = data["invoices"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["lines"][0]["kind"].as_str().unwrap().to_string(),
+                n["totalMinor"].as_i64().unwrap(),
+                n["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (
+        data["account"].clone(),
+        ledger.into_iter().map(|(_, k, a, b)| (k, a, b)).collect(),
+        invoices,
+    )
+}
+
+fn line(kind: &str, amount: i64, balance_after: i64) -> (String, i64, i64) {
+    (kind.to_string(), amount, balance_after)
+}
+
+fn invoice(kind: &str, total: i64, status: &str) -> (String, i64, String) {
+    (kind.to_string(), total, status.to_string())
+}
+
+#[tokio::test]
+async fn a_subscription_grants_invoices_upgrades_downgrades_cancels_and_starts_again() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "subscriber").await;
+
+    let started = start(&app, &account, PlanTier::Starter).await;
+    let id = started["id"].as_str().unwrap().to_string();
+    assert_eq!(started["status"], "ACTIVE");
+    assert_eq!(started["planCode"], "starter");
+    assert_eq!(started["includedCredits"], 1_000);
+    let (owner, ledger, invoices) = books(&app, &account).await;
+    assert_eq!(owner, json!({ "plan": "STARTER", "balance": 1_000 }));
+    assert_eq!(ledger, vec![line("INCLUDED", 1_000, 1_000)]);
+    assert_eq!(
+        invoices,
+        vec![invoice("SUBSCRIPTION_PERIOD", 2_900, "PENDING")]
+    );
+
+    // A second start is a conflict; the upgrade goes through `changeAccountPlan` too.
+    refused(
+        &app,
+        "startSubscription",
+        json!({ "accountId": account, "planId": plan_id(PlanTier::Growth), "reason": "again" }),
+        "CONFLICT",
+    )
+    .await;
+    let body = app
+        .graphql(
+            "mutation($input: ChangeAccountPlanInput!) { changeAccountPlan(input: $input) { \
+             account { plan } caughtUp } }",
+            json!({ "input": { "accountId": account, "plan": "GROWTH", "reason": "more sites" } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["changeAccountPlan"]["account"]["plan"],
+        "GROWTH"
+    );
+    // Upgraded seconds into a month: the whole difference, rounded half-even, is charged
+    // (7,900 - 2,900) and granted (5,000 - 1,000).
+    let (_, ledger, invoices) = books(&app, &account).await;
+    assert_eq!(
+        ledger,
+        vec![
+            line("INCLUDED", 1_000, 1_000),
+            line("INCLUDED", 4_000, 5_000)
+        ]
+    );
+    assert_eq!(
+        invoices,
+        vec![
+            invoice("SUBSCRIPTION_PERIOD", 2_900, "PENDING"),
+            invoice("PRORATION", 5_000, "PENDING"),
+        ]
+    );
+    // Upgrading to a cheaper plan is refused; downgrading is scheduled for the period's end.
+    let cheaper =
+        json!({ "subscriptionId": id, "planId": plan_id(PlanTier::Starter), "reason": "cheaper" });
+    let body = refused(&app, "upgradeSubscription", cheaper.clone(), "VALIDATION").await;
+    assert!(body.to_string().contains("downgrade"), "{body}");
+    let downgraded = must(&app, "downgradeSubscription", cheaper).await;
+    assert_eq!(downgraded["planCode"], "growth");
+    assert_eq!(downgraded["downgradePlanCode"], "starter");
+
+    // Cancelled at the period's end: still live; then now: the included credits expire.
+    let scheduled = must(
+        &app,
+        "cancelSubscription",
+        json!({ "subscriptionId": id, "reason": "budget cut", "atPeriodEnd": true }),
+    )
+    .await;
+    assert_eq!(scheduled["status"], "ACTIVE");
+    assert_eq!(scheduled["cancelsAtPeriodEnd"], true);
+    assert_eq!(scheduled["cancelReason"], "budget cut");
+    let cancelled = must(
+        &app,
+        "cancelSubscription",
+        json!({ "subscriptionId": id, "reason": "closing now" }),
+    )
+    .await;
+    assert_eq!(cancelled["status"], "CANCELLED");
+    assert!(cancelled["endedAt"].is_string());
+    let (owner, ledger, _) = books(&app, &account).await;
+    assert_eq!(owner["balance"], 0);
+    assert_eq!(ledger.last(), Some(&line("EXPIRY", -5_000, 0)));
+    let body = refused(
+        &app,
+        "cancelSubscription",
+        json!({ "subscriptionId": id, "reason": "again" }),
+        "CONFLICT",
+    )
+    .await;
+    assert!(body.to_string().contains("cancelled"), "{body}");
+
+    // Activated again: a new period on the plan it was on, granted and invoiced.
+    let activated = must(
+        &app,
+        "activateSubscription",
+        json!({ "subscriptionId": id, "reason": "came back" }),
+    )
+    .await;
+    assert_eq!(activated["status"], "ACTIVE");
+    assert_eq!(activated["planCode"], "growth");
+    assert_eq!(activated["endedAt"], Value::Null);
+    let (owner, ledger, invoices) = books(&app, &account).await;
+    assert_eq!(owner, json!({ "plan": "GROWTH", "balance": 5_000 }));
+    assert_eq!(ledger.last(), Some(&line("INCLUDED", 5_000, 5_000)));
+    assert_eq!(invoices.len(), 3);
+    assert_eq!(
+        invoices[2],
+        invoice("SUBSCRIPTION_PERIOD", 7_900, "PENDING")
+    );
+    // Activating an active subscription records nothing.
+    let before = event_count(&app).await;
+    must(
+        &app,
+        "activateSubscription",
+        json!({ "subscriptionId": id, "reason": "again" }),
+    )
+    .await;
+    assert_eq!(event_count(&app).await, before);
+}
+
+#[tokio::test]
+async fn purchased_credits_never_expire_and_consumption_draws_on_included_ones_first() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "spender").await;
+    let body = app
+        .graphql(
+            "mutation($input: AdjustCreditsInput!) { adjustCredits(input: $input) { caughtUp } }",
+            json!({ "input": { "accountId": account, "amount": 300, "reason": "goodwill" } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let id = start(&app, &account, PlanTier::Starter).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = app
+        .graphql(
+            "mutation($input: AdjustCreditsInput!) { adjustCredits(input: $input) { caughtUp } }",
+            json!({ "input": { "accountId": account, "amount": -400, "reason": "correction" } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    must(
+        &app,
+        "cancelSubscription",
+        json!({ "subscriptionId": id, "reason": "done" }),
+    )
+    .await;
+    let (owner, ledger, _) = books(&app, &account).await;
+    assert_eq!(
+        ledger,
+        vec![
+            line("ADJUSTMENT", 300, 300),
+            line("INCLUDED", 1_000, 1_300),
+            line("ADJUSTMENT", -400, 900),
+            line("EXPIRY", -600, 300),
+        ]
+    );
+    assert_eq!(owner["balance"], 300, "the 300 given by hand stay");
+}
+
+#[tokio::test]
+async fn the_list_filters_by_status_plan_and_renewal_and_bulk_actions_answer_per_item() {
+    let app = TestApp::spawn().await;
+    let mut ids = vec![];
+    for (slug, tier) in [
+        ("one", PlanTier::Starter),
+        ("two", PlanTier::Growth),
+        ("three", PlanTier::Growth),
+    ] {
+        let account = open_account(&app, slug).await;
+        ids.push(
+            start(&app, &account, tier).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let count = |filter: &str| {
+        let app = &app;
+        let filter = filter.to_string();
+        async move {
+            query(
+                app,
+                &format!("{{ subscriptions(filter: {filter}) {{ totalCount }} }}"),
+            )
+            .await["subscriptions"]["totalCount"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    assert_eq!(count(r#"{ plan: ["growth"] }"#).await, 2);
+    assert_eq!(count("{ status: [ACTIVE] }").await, 3);
+    assert_eq!(count("{ status: [CANCELLED] }").await, 0);
+    let in_a_month = (chrono::Utc::now() + chrono::Duration::days(40)).to_rfc3339();
+    assert_eq!(
+        count(&format!(r#"{{ renewing: {{ to: "{in_a_month}" }} }}"#)).await,
+        3
+    );
+    assert_eq!(
+        count(r#"{ renewing: { to: "2026-01-01T00:00:00Z" } }"#).await,
+        0
+    );
+    let body = app
+        .graphql(
+            r#"{ subscriptions(filter: { plan: ["Not A Code!"] }) { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
+
+    let bulk = |action: &str, ids: Vec<String>, key: &str| {
+        let app = &app;
+        let input =
+            json!({ "action": action, "ids": ids, "reason": "end of the pilot", "bulkKey": key });
+        async move {
+            let body = app
+                .graphql(
+                    "mutation($input: BulkSubscriptionInput!) { bulkSubscriptionAction(input: $input) \
+                     { done noOp refused items { id outcome code } } }",
+                    json!({ "input": input }),
+                )
+                .await;
+            assert!(body["errors"].is_null(), "{body}");
+            body["data"]["bulkSubscriptionAction"].clone()
+        }
+    };
+    let mut targets = ids[..2].to_vec();
+    targets.push("00000000-0000-0000-0000-000000000000".into());
+    let result = bulk("CANCEL", targets.clone(), "pilot-1").await;
+    assert_eq!(
+        (&result["done"], &result["noOp"], &result["refused"]),
+        (&json!(2), &json!(0), &json!(1)),
+        "{result}"
+    );
+    assert_eq!(result["items"][2]["code"], "NOT_FOUND");
+    // The same request again does nothing twice; a new one refuses the cancelled ones.
+    let before = event_count(&app).await;
+    let again = bulk("CANCEL", targets.clone(), "pilot-1").await;
+    assert_eq!(again["done"], 2, "{again}");
+    assert_eq!(event_count(&app).await, before);
+    let fresh = bulk("CANCEL", targets, "pilot-2").await;
+    assert_eq!(fresh["refused"], 3, "{fresh}");
+    assert_eq!(fresh["items"][0]["code"], "CONFLICT");
+    assert_eq!(count("{ status: [CANCELLED] }").await, 2);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_code_and_appends_nothing() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "careful").await;
+    let unknown = "00000000-0000-0000-0000-000000000001";
+    refused(
+        &app,
+        "startSubscription",
+        json!({ "accountId": account, "planId": unknown, "reason": "x" }),
+        "NOT_FOUND",
+    )
+    .await;
+    refused(
+        &app,
+        "startSubscription",
+        json!({ "accountId": unknown, "planId": plan_id(PlanTier::Starter), "reason": "x" }),
+        "NOT_FOUND",
+    )
+    .await;
+    for days in [0, 91, -3] {
+        refused(
+            &app,
+            "startSubscription",
+            json!({ "accountId": account, "planId": plan_id(PlanTier::Starter), "trialDays": days, "reason": "x" }),
+            "VALIDATION",
+        )
+        .await;
+    }
+    refused(
+        &app,
+        "cancelSubscription",
+        json!({ "subscriptionId": unknown, "reason": "x" }),
+        "NOT_FOUND",
+    )
+    .await;
+    // An inactive plan takes no new subscriptions.
+    let body = app
+        .graphql(
+            "mutation($input: PlanInput!) { deactivatePlan(input: $input) { caughtUp } }",
+            json!({ "input": { "planId": plan_id(PlanTier::Scale), "reason": "retired" } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    refused(
+        &app,
+        "startSubscription",
+        json!({ "accountId": account, "planId": plan_id(PlanTier::Scale), "reason": "x" }),
+        "CONFLICT",
+    )
+    .await;
+    // A trial is granted but not invoiced.
+    let trial = must(
+        &app,
+        "startSubscription",
+        json!({ "accountId": account, "planId": plan_id(PlanTier::Growth), "trialDays": 14, "reason": "trial" }),
+    )
+    .await;
+    assert_eq!(trial["status"], "TRIALING");
+    let (owner, ledger, invoices) = books(&app, &account).await;
+    assert_eq!(owner, json!({ "plan": "GROWTH", "balance": 5_000 }));
+    assert_eq!(ledger, vec![line("INCLUDED", 5_000, 5_000)]);
+    assert!(invoices.is_empty(), "{invoices:?}");
+}
