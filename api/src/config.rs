@@ -52,6 +52,10 @@ pub struct Settings {
     pub ready_max_lag: Duration,
     /// `IGNY8_SHUTDOWN_GRACE_SECS`: how long shutdown waits for requests and workers.
     pub shutdown_grace: Duration,
+    /// `IGNY8_SCHEDULER_EVERY_SECS`: how often the scheduler looks for due deadlines (period
+    /// ends); `0` turns it off on this server (one server running it is enough: runs take a
+    /// lock, so several never act at once).
+    pub scheduler_every: Duration,
     /// `IGNY8_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
     /// `IGNY8_SEAL_KEY`: the Ed25519 seed (64 hex characters) that signs the seal chain's
@@ -131,6 +135,10 @@ impl Settings {
             shutdown_grace: Duration::from_secs(number(
                 "IGNY8_SHUTDOWN_GRACE_SECS",
                 parsed("IGNY8_SHUTDOWN_GRACE_SECS", "10")?,
+            )?),
+            scheduler_every: Duration::from_secs(number(
+                "IGNY8_SCHEDULER_EVERY_SECS",
+                parsed("IGNY8_SCHEDULER_EVERY_SECS", "30")?,
             )?),
             log_format,
             seal_checkpoint_every: number(

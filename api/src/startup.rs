@@ -20,6 +20,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     settings: Settings,
+    scheduler: projections::billing::scheduler::Scheduler,
 }
 
 /// The command bus (and through it the pool) and the engine every entry point (server and
@@ -79,6 +80,7 @@ impl Application {
         let seal_public_key = seal_key.public_key();
         let (bus, engine) = open_with(&settings, seal_key).await?;
         let pool = bus.pool().clone();
+        let scheduler = projections::billing::scheduler::Scheduler::new(bus.clone());
         let chronicles = projections::all_chronicles();
         let schema = graphql::build(Some(Services {
             pool: pool.clone(),
@@ -114,6 +116,7 @@ impl Application {
             listener,
             state,
             settings,
+            scheduler,
         })
     }
 
@@ -129,6 +132,10 @@ impl Application {
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let workers_stop = CancellationToken::new();
         let mut workers = self.state.engine.spawn(workers_stop.clone());
+        if !self.settings.scheduler_every.is_zero() {
+            let every = self.settings.scheduler_every;
+            workers.spawn(self.scheduler.run_every(every, workers_stop.clone()));
+        }
         let grace = self.settings.shutdown_grace;
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         tracing::info!(address = %self.listener.local_addr()?, "serving");

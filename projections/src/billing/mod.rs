@@ -3,10 +3,12 @@
 //! approval, a refund or a subscription's change.
 
 pub mod catalog;
+pub mod deadlines;
 pub mod invoice_issuing;
 pub mod invoices;
 pub mod payment_approval;
 pub mod payments;
+pub mod scheduler;
 pub mod subscription_billing;
 pub mod subscriptions;
 
@@ -42,6 +44,7 @@ pub fn handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
         Arc::new(invoices::InvoicesProjection),
         Arc::new(payments::PaymentsProjection),
         Arc::new(subscriptions::SubscriptionsProjection),
+        Arc::new(deadlines::DeadlinesProjection),
         Arc::new(Managed(invoice_issuing::InvoiceIssuing::new(bus.clone()))),
         Arc::new(Managed(payment_approval::PaymentApproval::new(bus.clone()))),
         Arc::new(Managed(subscription_billing::SubscriptionBilling::new(

@@ -163,6 +163,10 @@ mod tests {
             20,
             "c65ca0d6f643b217af5d93ff0b18414a2410f0ca5fc3d138fd2959125725e032281c35c316f042c27a4afd84b75e6a2d",
         ),
+        (
+            21,
+            "21038d59a96070ecdba08b05b28fea4aabc5e45a3aa0eacd61ee1343cfa3098b60d21898be22712459ed8873a2f149a2",
+        ),
     ];
 
     #[test]

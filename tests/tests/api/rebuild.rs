@@ -24,6 +24,7 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "invoices",
         "invoice_lines",
         "subscriptions",
+        "deadlines",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

@@ -436,3 +436,215 @@ async fn bad_input_is_refused_with_a_code_and_appends_nothing() {
     assert_eq!(ledger, vec![line("INCLUDED", 5_000, 5_000)]);
     assert!(invoices.is_empty(), "{invoices:?}");
 }
+
+mod simulated_year {
+    //! A subscription driven through most of a year of simulated time by the scheduler, with
+    //! an explicit clock: renewals, an upgrade, a downgrade at a period's end, a cancellation
+    //! at a period's end; the ledger and the invoices written out in full.
+
+    use super::*;
+    use chrono::{DateTime, TimeZone, Utc};
+    use domain::billing::plan::builtin;
+    use domain::billing::subscription::{SubscribedPlan, Subscription, SubscriptionCommand};
+    use domain::kit::money::Credits;
+    use domain::kit::values::Reason;
+    use domain::tenancy::account::{Account, AccountCommand};
+    use domain::Actor;
+    use projections::billing::scheduler::Scheduler;
+    use projections::{CommandBus, CommandContext};
+    use std::time::Duration;
+    use uuid::Uuid;
+
+    fn on(year: i32, month: u32, day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(year, month, day, 0, 0, 0).unwrap()
+    }
+
+    fn plan(tier: PlanTier) -> SubscribedPlan {
+        let (code, terms) = builtin()
+            .into_iter()
+            .find(|(code, _)| code.as_str() == tier.as_str())
+            .unwrap();
+        SubscribedPlan {
+            plan_id: Plan::id_for(&code),
+            code,
+            version: 1,
+            tier,
+            name: terms.name,
+            monthly_price: terms.monthly_price,
+            included_credits: terms.included_credits,
+        }
+    }
+
+    /// A command as billing staff would give it at `at` (business time).
+    fn context(at: DateTime<Utc>) -> CommandContext {
+        CommandContext::new(Actor::system("billing-desk"))
+            .with_reason("as the customer asked")
+            .occurred_at(at)
+    }
+
+    async fn settled(app: &TestApp) {
+        let settled = crate::helpers::eventually(Duration::from_secs(20), || async {
+            let body = app.graphql("{ projections { pending } }", json!({})).await;
+            body["data"]["projections"]
+                .as_array()
+                .is_some_and(|all| all.iter().all(|p| p["pending"] == 0))
+        })
+        .await;
+        assert!(settled, "every projection and process manager caught up");
+    }
+
+    /// Runs the scheduler as of `now` until nothing is due: each run's renewals make the next
+    /// deadlines, which the next run carries out once the projection has them.
+    async fn run_until(app: &TestApp, scheduler: &Scheduler, now: DateTime<Utc>) {
+        loop {
+            settled(app).await;
+            let report = scheduler.run_due(now).await.unwrap();
+            assert!(report.ran);
+            assert_eq!(report.refused, 0);
+            if report.carried_out == 0 {
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn renewals_an_upgrade_a_downgrade_and_a_cancellation_leave_exact_books() {
+        let app = TestApp::spawn_with(|s| s.scheduler_every = std::time::Duration::ZERO).await;
+        let account = open_account(&app, "a-year").await;
+        let account_id: Uuid = account.parse().unwrap();
+        let bus = CommandBus::new(app.db.pool.clone());
+        let scheduler = Scheduler::new(bus.clone());
+        let subscription = Subscription::id_for(account_id).to_string();
+        let subscribe = |command: SubscriptionCommand, at: DateTime<Utc>| {
+            let bus = bus.clone();
+            let subscription = subscription.clone();
+            async move {
+                bus.execute::<Subscription>(&subscription, command, &context(at))
+                    .await
+                    .unwrap();
+            }
+        };
+
+        let start = on(2025, 1, 31);
+        let command = SubscriptionCommand::Start {
+            account_id,
+            plan: plan(PlanTier::Starter),
+            at: start,
+            trial_days: None,
+        };
+        subscribe(command, start).await;
+        run_until(&app, &scheduler, on(2025, 3, 10)).await;
+        let goodwill = AccountCommand::AdjustCredits {
+            amount: Credits::new(250),
+            reason: Reason::parse("goodwill").unwrap(),
+        };
+        bus.execute::<Account>(&account, goodwill, &context(on(2025, 3, 10)))
+            .await
+            .unwrap();
+        run_until(&app, &scheduler, on(2025, 5, 5)).await;
+        let upgrade = SubscriptionCommand::Upgrade {
+            plan: plan(PlanTier::Growth),
+            at: on(2025, 5, 5),
+        };
+        subscribe(upgrade, on(2025, 5, 5)).await;
+        run_until(&app, &scheduler, on(2025, 8, 20)).await;
+        let downgrade = SubscriptionCommand::Downgrade {
+            plan: plan(PlanTier::Starter),
+        };
+        subscribe(downgrade, on(2025, 8, 20)).await;
+        run_until(&app, &scheduler, on(2025, 11, 10)).await;
+        let cancel = SubscriptionCommand::Cancel {
+            reason: Reason::parse("moving to another tool").unwrap(),
+            at_period_end: true,
+            at: on(2025, 11, 10),
+        };
+        subscribe(cancel, on(2025, 11, 10)).await;
+        // Long after: nothing more than the expiry at the period's end.
+        run_until(&app, &scheduler, on(2026, 2, 15)).await;
+        settled(&app).await;
+
+        let (owner, ledger, invoices) = books(&app, &account).await;
+        assert_eq!(owner, json!({ "plan": "STARTER", "balance": 250 }));
+        let renewal = |lost: i64, granted: i64| {
+            [
+                line("EXPIRY", -lost, 250),
+                line("INCLUDED", granted, 250 + granted),
+            ]
+        };
+        let mut expected = vec![
+            // 31 January: Starter.
+            line("INCLUDED", 1_000, 1_000),
+            // 28 February.
+            line("EXPIRY", -1_000, 0),
+            line("INCLUDED", 1_000, 1_000),
+            // 10 March: given by hand, never expires.
+            line("ADJUSTMENT", 250, 1_250),
+        ];
+        // 31 March, 30 April.
+        expected.extend(renewal(1_000, 1_000));
+        expected.extend(renewal(1_000, 1_000));
+        // 5 May: Growth for the 26 of April 30's 31 days left: 4,000 × 26/31 = 3,354.8.
+        expected.push(line("INCLUDED", 3_355, 4_605));
+        // 31 May, 30 June, 31 July: Growth.
+        expected.extend(renewal(4_355, 5_000));
+        expected.extend(renewal(5_000, 5_000));
+        expected.extend(renewal(5_000, 5_000));
+        // 31 August (the downgrade), 30 September, 31 October: Starter.
+        expected.extend(renewal(5_000, 1_000));
+        expected.extend(renewal(1_000, 1_000));
+        expected.extend(renewal(1_000, 1_000));
+        // 30 November: expired.
+        expected.push(line("EXPIRY", -1_000, 250));
+        assert_eq!(ledger, expected);
+
+        let pending = |kind: &str, total: i64| invoice(kind, total, "PENDING");
+        assert_eq!(
+            invoices,
+            vec![
+                pending("SUBSCRIPTION_PERIOD", 2_900),
+                pending("SUBSCRIPTION_PERIOD", 2_900),
+                pending("SUBSCRIPTION_PERIOD", 2_900),
+                pending("SUBSCRIPTION_PERIOD", 2_900),
+                // 5,000 × 26/31 = 4,193.5 → 4,194.
+                pending("PRORATION", 4_194),
+                pending("SUBSCRIPTION_PERIOD", 7_900),
+                pending("SUBSCRIPTION_PERIOD", 7_900),
+                pending("SUBSCRIPTION_PERIOD", 7_900),
+                pending("SUBSCRIPTION_PERIOD", 2_900),
+                pending("SUBSCRIPTION_PERIOD", 2_900),
+                pending("SUBSCRIPTION_PERIOD", 2_900),
+            ]
+        );
+        let data = query(
+            &app,
+            &format!(
+                "{{ invoices(first: 20, filter: {{ accountId: \"{account}\" }}, \
+                 sort: {{ field: NUMBER, direction: ASC }}) {{ nodes {{ number issuedAt }} }} \
+                 subscriptions(filter: {{ accountId: \"{account}\" }}) {{ nodes {{ status \
+                 periodStart periodEnd endedAt planCode }} }} }}"
+            ),
+        )
+        .await;
+        let numbers: Vec<&str> = data["invoices"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["number"].as_str().unwrap())
+            .collect();
+        let gap_free: Vec<String> = (1..=11).map(|n| format!("INV-2025-{n:06}")).collect();
+        assert_eq!(numbers, gap_free);
+        assert_eq!(
+            data["subscriptions"]["nodes"][0],
+            json!({
+                "status": "EXPIRED",
+                "periodStart": "2025-10-31T00:00:00+00:00",
+                "periodEnd": "2025-11-30T00:00:00+00:00",
+                "endedAt": "2025-11-30T00:00:00+00:00",
+                "planCode": "starter",
+            })
+        );
+        // Nothing is due any more, and another run does nothing.
+        let again = scheduler.run_due(on(2026, 2, 15)).await.unwrap();
+        assert_eq!(again.carried_out, 0);
+    }
+}

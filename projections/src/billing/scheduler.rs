@@ -1,0 +1,146 @@
+//! The scheduler: carries out the [deadlines](super::deadlines) that are due.
+//!
+//! - **Explicit clock.** [`Scheduler::run_due`] takes the time to act as of; the server's loop
+//!   passes the wall clock, tests pass the moment they simulate. Each command is recorded at the
+//!   deadline's own time (business time), not when the scheduler got to it, so a run that
+//!   catches up after downtime writes the same history as one that never stopped.
+//! - **One runner across servers.** A run holds a PostgreSQL advisory lock; a server that
+//!   cannot take it skips its turn.
+//! - **Nothing twice.** Every command names the deadline it carries out (the period end it is
+//!   for) and carries an idempotency key derived from it: a repeat, a late run, or a race with a
+//!   person records nothing more.
+//! - A deadline is pending until the event it causes reaches the `deadlines` projection; a run
+//!   acts on each due deadline once, so one that its target refuses waits for a person (it is
+//!   logged) rather than spinning.
+
+use crate::store::bus::{CommandBus, CommandContext, CommandError};
+use crate::store::engine::HandlerError;
+use chrono::{DateTime, Utc};
+use domain::billing::subscription::{Subscription, SubscriptionCommand};
+use domain::Actor;
+use sqlx::PgPool;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The advisory-lock key the runner holds (`hashtext('igny8.scheduler')`, fixed).
+const LOCK_KEY: i64 = 0x5c4e_d01e;
+
+/// The most deadlines one run carries out; the next run takes the rest.
+const BATCH: i64 = 1_000;
+
+/// What a deadline is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineKind {
+    /// A subscription's period ends: it renews, or expires if its cancellation is scheduled.
+    PeriodEnd,
+}
+
+impl DeadlineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PeriodEnd => "period_end",
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    /// Deadlines carried out (their commands accepted, whether or not they recorded anything).
+    pub carried_out: usize,
+    /// Deadlines whose target refused them (logged).
+    pub refused: usize,
+    /// False when another server held the runner's lock, so this one did nothing.
+    pub ran: bool,
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    bus: CommandBus,
+}
+
+impl Scheduler {
+    pub fn new(bus: CommandBus) -> Self {
+        Self { bus }
+    }
+
+    fn pool(&self) -> &PgPool {
+        self.bus.pool()
+    }
+
+    /// Carries out every deadline due at `now`, oldest first.
+    pub async fn run_due(&self, now: DateTime<Utc>) -> Result<RunReport, HandlerError> {
+        let mut lock = self.pool().acquire().await?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut *lock)
+            .await?;
+        if !held {
+            return Ok(RunReport::default());
+        }
+        let report = self.carry_out(now).await;
+        // Released with the connection too, should this fail.
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *lock)
+            .await?;
+        report
+    }
+
+    async fn carry_out(&self, now: DateTime<Utc>) -> Result<RunReport, HandlerError> {
+        let due: Vec<(String, Uuid, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT kind, aggregate_id, due_at FROM read.deadlines WHERE due_at <= $1 \
+             ORDER BY due_at, kind, aggregate_id LIMIT $2",
+        )
+        .bind(now)
+        .bind(BATCH)
+        .fetch_all(self.pool())
+        .await?;
+        let mut report = RunReport {
+            ran: true,
+            ..RunReport::default()
+        };
+        for (kind, id, due_at) in due {
+            let key = format!("deadline:{kind}:{id}:{}", due_at.timestamp_micros());
+            let mut context = CommandContext::new(Actor::system("scheduler"))
+                .with_idempotency_key(key)
+                .with_reason("the period ended")
+                .occurred_at(due_at);
+            context.correlation_id = Some(format!("deadline:{kind}:{id}"));
+            let command = SubscriptionCommand::EndPeriod { period_end: due_at };
+            match self
+                .bus
+                .execute::<Subscription>(&id.to_string(), command, &context)
+                .await
+            {
+                Ok(_) => report.carried_out += 1,
+                Err(CommandError::Rejected(refusal)) => {
+                    tracing::warn!(%kind, %id, %due_at, %refusal, "a deadline was refused");
+                    report.refused += 1;
+                }
+                Err(other) => return Err(Box::new(other)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs every `every` on the wall clock until `stop`.
+    pub async fn run_every(self, every: Duration, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            match self.run_due(Utc::now()).await {
+                Ok(report) if report.carried_out + report.refused > 0 => {
+                    tracing::info!(?report, "scheduler ran");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(%error, "scheduler run failed"),
+            }
+        }
+    }
+}
