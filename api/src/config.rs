@@ -1,6 +1,7 @@
 //! Typed configuration from the environment (12-factor), with defaults that work on a
 //! developer machine with a local PostgreSQL and nothing else set.
 
+use domain::billing::invoice::LateFeePolicy;
 use projections::audit::seal_key::{SealKey, SealKeyError};
 use projections::EngineConfig;
 use std::fmt;
@@ -56,6 +57,10 @@ pub struct Settings {
     /// ends); `0` turns it off on this server (one server running it is enough: runs take a
     /// lock, so several never act at once).
     pub scheduler_every: Duration,
+    /// `IGNY8_LATE_FEE`: the late fee on an invoice unpaid 7 days past its due date: a
+    /// percentage of its total (`5%`, `2.5%`, rounded half to even) or a fixed amount in minor
+    /// units (`1500`); `0` charges none.
+    pub late_fee: LateFeePolicy,
     /// `IGNY8_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
     /// `IGNY8_SEAL_KEY`: the Ed25519 seed (64 hex characters) that signs the seal chain's
@@ -106,6 +111,11 @@ impl Settings {
                 })
             }
         };
+        let late_fee = parsed("IGNY8_LATE_FEE", "5%")?;
+        let late_fee = LateFeePolicy::parse(&late_fee).map_err(|e| ConfigError {
+            name: "IGNY8_LATE_FEE",
+            problem: e.0,
+        })?;
         Ok(Self {
             database_url: Secret::new(parsed("DATABASE_URL", DEFAULT_DATABASE_URL)?),
             bind: number("IGNY8_BIND", parsed("IGNY8_BIND", DEFAULT_BIND)?)?,
@@ -140,6 +150,7 @@ impl Settings {
                 "IGNY8_SCHEDULER_EVERY_SECS",
                 parsed("IGNY8_SCHEDULER_EVERY_SECS", "30")?,
             )?),
+            late_fee,
             log_format,
             seal_checkpoint_every: number(
                 "IGNY8_SEAL_CHECKPOINT_EVERY",

@@ -80,7 +80,8 @@ impl Application {
         let seal_public_key = seal_key.public_key();
         let (bus, engine) = open_with(&settings, seal_key).await?;
         let pool = bus.pool().clone();
-        let scheduler = projections::billing::scheduler::Scheduler::new(bus.clone());
+        let scheduler =
+            projections::billing::scheduler::Scheduler::new(bus.clone(), settings.late_fee);
         let chronicles = projections::all_chronicles();
         let schema = graphql::build(Some(Services {
             pool: pool.clone(),

@@ -179,6 +179,7 @@ const INVOICES: ListExport = ListExport {
         "reminders_sent",
         "last_reminder_on",
         "late_fees",
+        "dunning_stage",
         "created_at",
     ],
     order: "created_at, id",

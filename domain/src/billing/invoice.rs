@@ -16,6 +16,12 @@
 //!   or refunded instead, so the payment it records is never silently dropped.
 //! - A late fee is itself an invoice; the overdue invoice records which period it was for, so
 //!   each overdue period is charged at most once.
+//! - **Dunning**: an issued invoice left unpaid is chased in [`DunningStage`]s, each at a fixed
+//!   time after its due date and recorded once (`InvoiceDunned`): overdue at the due date (a
+//!   reminder; a subscription's invoice makes the subscription past due), a late fee
+//!   [`LATE_FEE_AFTER`] later, the account's suspension [`SUSPENSION_AFTER`] later (the grace
+//!   period). A paid, cancelled or void invoice is chased no more (dunning it records nothing);
+//!   a late-fee invoice is never dunned itself.
 
 use crate::kit::error::{Coded, ErrorCode};
 use crate::kit::money::{Currency, Money, MAX_PRICE_MINOR_UNITS};
@@ -51,6 +57,100 @@ text_enum! {
         CreditPackage,
         LateFee,
         Manual,
+    }
+}
+
+text_enum! {
+    /// The steps of chasing an unpaid invoice, in order.
+    #[derive(PartialOrd, Ord)]
+    pub enum DunningStage {
+        /// At the due date: a reminder; a subscription's invoice makes it past due.
+        Overdue,
+        /// [`LATE_FEE_AFTER`] past due: a late fee (a separate invoice) and a reminder.
+        LateFee,
+        /// [`SUSPENSION_AFTER`] past due, the end of the grace period: the account is suspended.
+        Suspension,
+    }
+}
+
+/// How long after the due date an unpaid invoice is charged a late fee.
+pub const LATE_FEE_AFTER: chrono::Duration = chrono::Duration::days(7);
+
+/// The grace period: how long after the due date an unpaid invoice suspends its account.
+pub const SUSPENSION_AFTER: chrono::Duration = chrono::Duration::days(14);
+
+impl DunningStage {
+    /// Every stage, in order.
+    pub const ALL: [Self; 3] = [Self::Overdue, Self::LateFee, Self::Suspension];
+
+    /// When an invoice due at `due_at` reaches this stage.
+    pub fn at(self, due_at: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Overdue => due_at,
+            Self::LateFee => due_at + LATE_FEE_AFTER,
+            Self::Suspension => due_at + SUSPENSION_AFTER,
+        }
+    }
+}
+
+/// How the late fee on an overdue invoice is computed (configured per installation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LateFeePolicy {
+    /// A share of the invoice's total in basis points (500 = 5 %), rounded half to even.
+    Percent { basis_points: i64 },
+    /// The same amount on every overdue invoice, in its currency's minor units.
+    Fixed { minor_units: i64 },
+}
+
+impl LateFeePolicy {
+    /// The fee on an invoice of `total`; zero means none is charged.
+    pub fn fee(self, total: &Money) -> Money {
+        let minor = match self {
+            Self::Percent { basis_points } => {
+                crate::kit::money::prorate(total.minor_units, basis_points, 10_000)
+            }
+            Self::Fixed { minor_units } => minor_units,
+        };
+        Money::new(minor.max(0), total.currency.clone())
+    }
+
+    /// Parses `5%`, `2.5%` (basis points to two decimals) or a fixed amount in minor units
+    /// (`1500`).
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let text = text.trim();
+        let invalid = || {
+            InvalidValue(format!(
+                "a late fee is a percentage (`5%`, `2.5%`) or minor units (`1500`), got `{text}`"
+            ))
+        };
+        let policy = match text.strip_suffix('%') {
+            Some(percent) => {
+                let (whole, fraction) = percent.split_once('.').unwrap_or((percent, ""));
+                if fraction.len() > 2 || whole.is_empty() {
+                    return Err(invalid());
+                }
+                let whole: i64 = whole.parse().map_err(|_| invalid())?;
+                let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| invalid())?;
+                Self::Percent {
+                    basis_points: whole * 100 + fraction,
+                }
+            }
+            None => Self::Fixed {
+                minor_units: text.parse().map_err(|_| invalid())?,
+            },
+        };
+        match policy {
+            Self::Percent { basis_points } if !(0..=10_000).contains(&basis_points) => Err(
+                InvalidValue(format!("a late fee percentage is 0% to 100%, got `{text}`")),
+            ),
+            Self::Fixed { minor_units } if !(0..=MAX_PRICE_MINOR_UNITS).contains(&minor_units) => {
+                Err(InvalidValue(format!(
+                    "a fixed late fee is 0 to {MAX_PRICE_MINOR_UNITS} minor units, got `{text}`"
+                )))
+            }
+            policy => Ok(policy),
+        }
     }
 }
 
@@ -167,6 +267,13 @@ pub enum InvoiceCommand {
     Refund {
         payment_id: Uuid,
     },
+    /// The scheduler's step when an unpaid invoice reaches `stage`; `late_fee` prices the
+    /// `LateFee` stage. Records nothing for a stage already reached or an invoice no longer
+    /// pending.
+    Dun {
+        stage: DunningStage,
+        late_fee: LateFeePolicy,
+    },
 }
 
 #[derive(
@@ -192,11 +299,28 @@ pub enum InvoiceEvent {
         issued_at: DateTime<Utc>,
         due_at: DateTime<Utc>,
         total: Money,
+        /// What it bills for (as drafted), for readers that act on it: dunning, reinstating
+        /// a subscription. Optional and omitted when empty, so older payloads read unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<InvoiceSubject>,
     },
     InvoicePaid {
         account_id: Uuid,
         payment_id: Option<Uuid>,
         total: Money,
+        /// As on `InvoiceIssued`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<InvoiceSubject>,
+    },
+    /// The unpaid invoice reached a dunning stage; `late_fee` is the fee to charge at the
+    /// `LateFee` stage (none when the policy makes it zero).
+    InvoiceDunned {
+        account_id: Uuid,
+        stage: DunningStage,
+        due_at: DateTime<Utc>,
+        total: Money,
+        subject: Option<InvoiceSubject>,
+        late_fee: Option<Money>,
     },
     InvoiceReopened {
         account_id: Uuid,
@@ -283,6 +407,10 @@ struct State {
     paid_by: Option<Uuid>,
     last_reminder: Option<NaiveDate>,
     late_fee_periods: Vec<i32>,
+    #[serde(default)]
+    subject: Option<InvoiceSubject>,
+    #[serde(default)]
+    dunned: Vec<DunningStage>,
 }
 
 impl State {
@@ -402,6 +530,7 @@ impl Invoice {
                     issued_at: issuing.issued_at,
                     due_at: issuing.due_at,
                     total: state.total(),
+                    subject: state.subject.clone(),
                 })),
             },
             C::MarkPaid { .. } if state.status == S::Paid => Ok(None),
@@ -409,6 +538,7 @@ impl Invoice {
                 account_id,
                 payment_id,
                 total: state.total(),
+                subject: state.subject.clone(),
             })),
             C::MarkPaid { .. } => wrong("only a pending invoice can be paid"),
             C::MarkPending if state.status == S::Pending => Ok(None),
@@ -460,6 +590,28 @@ impl Invoice {
                 total: state.total(),
             })),
             C::Refund { .. } => wrong("only a paid invoice is refunded"),
+            C::Dun { .. } if state.status != S::Pending => Ok(None),
+            C::Dun { .. } if matches!(state.subject, Some(InvoiceSubject::LateFee { .. })) => {
+                Ok(None)
+            }
+            C::Dun { stage, .. } if state.dunned.contains(&stage) => Ok(None),
+            C::Dun { stage, late_fee } => {
+                let Some(issuing) = &state.issuing else {
+                    return wrong("only an issued invoice is chased");
+                };
+                let total = state.total();
+                let late_fee = (stage == DunningStage::LateFee)
+                    .then(|| late_fee.fee(&total))
+                    .filter(Money::is_positive);
+                Ok(Some(E::InvoiceDunned {
+                    account_id,
+                    stage,
+                    due_at: issuing.due_at,
+                    total,
+                    subject: state.subject.clone(),
+                    late_fee,
+                }))
+            }
         }
     }
 }
@@ -491,7 +643,7 @@ impl Aggregate for Invoice {
             account_id,
             currency,
             lines,
-            ..
+            subject,
         } = event
         {
             self.state = Some(State {
@@ -504,6 +656,8 @@ impl Aggregate for Invoice {
                 paid_by: None,
                 last_reminder: None,
                 late_fee_periods: Vec::new(),
+                subject,
+                dunned: Vec::new(),
             });
             return;
         }
@@ -533,6 +687,7 @@ impl Aggregate for Invoice {
             E::InvoiceReminderSent { on, .. } => state.last_reminder = Some(on),
             E::InvoiceLateFeeApplied { period, .. } => state.late_fee_periods.push(period),
             E::InvoiceRefunded { .. } => state.status = InvoiceStatus::Refunded,
+            E::InvoiceDunned { stage, .. } => state.dunned.push(stage),
         }
     }
 }

@@ -1,9 +1,15 @@
 //! Projection `deadlines`: what the [scheduler](super::scheduler) is to do, and when.
 //!
-//! Derived from the events alone: a subscription period that starts has its end to act on
-//! (`period_end`, due at the period's end); the renewal that follows moves it to the next
-//! period's end, and a cancellation or an expiry removes it. A deadline the scheduler carried
-//! out is gone because of the event it caused, so a rebuild yields exactly the pending ones.
+//! Derived from the events alone:
+//! - a subscription period that starts has its end to act on (`period_end`); the renewal that
+//!   follows moves it to the next period's end, a cancellation or an expiry removes it;
+//! - an issued invoice (not a late fee) has its dunning stages (`overdue`, `late_fee`,
+//!   `suspension`, at the times `DunningStage::at` gives); each goes when the invoice records
+//!   it, and all go when the invoice is paid, cancelled, voided or refunded. (An invoice put
+//!   back to pending is not chased again on its own: its stages stay as they were.)
+//!
+//! A deadline the scheduler carried out is gone because of the event it caused, so a rebuild
+//! yields exactly the pending ones.
 
 use super::scheduler::DeadlineKind;
 use crate::store::engine::{Consumes, EventHandler, HandlerError};
@@ -11,6 +17,7 @@ use crate::store::log::RecordedEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
+use domain::billing::invoice::{DunningStage, Invoice, InvoiceEvent, InvoiceSubject};
 use domain::billing::subscription::{Subscription, SubscriptionEvent};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -26,7 +33,7 @@ impl EventHandler for DeadlinesProjection {
     }
 
     fn consumes(&self) -> Consumes {
-        Consumes::Only(&[Subscription::TYPE])
+        Consumes::Only(&[Subscription::TYPE, Invoice::TYPE])
     }
 
     fn tables(&self) -> &'static [&'static str] {
@@ -43,37 +50,97 @@ impl EventHandler for DeadlinesProjection {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), HandlerError> {
-        use SubscriptionEvent as E;
-        for event in events
-            .iter()
-            .filter(|e| e.aggregate_type == Subscription::TYPE)
-        {
-            let Some(parsed) = event.decode::<SubscriptionEvent>()? else {
-                continue;
+        for event in events {
+            let id: Uuid = match event.aggregate_type.as_str() {
+                Subscription::TYPE | Invoice::TYPE => event.aggregate_id.parse()?,
+                _ => continue,
             };
-            let id: Uuid = event.aggregate_id.parse()?;
             let position = event.at.position;
-            match parsed {
-                E::SubscriptionStarted { period_end, .. }
-                | E::SubscriptionActivated { period_end, .. }
-                | E::SubscriptionRenewed { period_end, .. } => {
-                    set(conn, DeadlineKind::PeriodEnd, id, period_end, position).await?
-                }
-                E::SubscriptionCancelled { .. } | E::SubscriptionExpired { .. } => {
-                    sqlx::query("DELETE FROM read.deadlines WHERE kind = $1 AND aggregate_id = $2")
-                        .bind(DeadlineKind::PeriodEnd.as_str())
-                        .bind(id)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                E::SubscriptionUpgraded { .. }
-                | E::SubscriptionDowngradeScheduled { .. }
-                | E::SubscriptionCancellationScheduled { .. }
-                | E::SubscriptionPastDue { .. } => {}
+            if let Some(parsed) = event.decode::<SubscriptionEvent>()? {
+                on_subscription(conn, id, parsed, position).await?;
+            } else if let Some(parsed) = event.decode::<InvoiceEvent>()? {
+                on_invoice(conn, id, parsed, position).await?;
             }
         }
         Ok(())
     }
+}
+
+async fn on_subscription(
+    conn: &mut PgConnection,
+    id: Uuid,
+    event: SubscriptionEvent,
+    position: i64,
+) -> Result<(), HandlerError> {
+    use SubscriptionEvent as E;
+    match event {
+        E::SubscriptionStarted { period_end, .. }
+        | E::SubscriptionActivated { period_end, .. }
+        | E::SubscriptionRenewed { period_end, .. } => {
+            set(conn, DeadlineKind::PeriodEnd, id, period_end, position).await
+        }
+        E::SubscriptionCancelled { .. } | E::SubscriptionExpired { .. } => {
+            clear(conn, &[DeadlineKind::PeriodEnd], id).await
+        }
+        E::SubscriptionUpgraded { .. }
+        | E::SubscriptionDowngradeScheduled { .. }
+        | E::SubscriptionCancellationScheduled { .. }
+        | E::SubscriptionPastDue { .. } => Ok(()),
+    }
+}
+
+async fn on_invoice(
+    conn: &mut PgConnection,
+    id: Uuid,
+    event: InvoiceEvent,
+    position: i64,
+) -> Result<(), HandlerError> {
+    use InvoiceEvent as E;
+    let dunning: Vec<DeadlineKind> = DunningStage::ALL.map(DeadlineKind::Dun).to_vec();
+    match event {
+        E::InvoiceIssued {
+            subject: Some(InvoiceSubject::LateFee { .. }),
+            ..
+        } => Ok(()),
+        E::InvoiceIssued { due_at, .. } => {
+            for stage in DunningStage::ALL {
+                set(
+                    conn,
+                    DeadlineKind::Dun(stage),
+                    id,
+                    stage.at(due_at),
+                    position,
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        E::InvoiceDunned { stage, .. } => clear(conn, &[DeadlineKind::Dun(stage)], id).await,
+        E::InvoicePaid { .. }
+        | E::InvoiceCancelled { .. }
+        | E::InvoiceVoided { .. }
+        | E::InvoiceRefunded { .. } => clear(conn, &dunning, id).await,
+        E::InvoiceDrafted { .. }
+        | E::InvoiceLineAdded { .. }
+        | E::InvoiceIssueRequested { .. }
+        | E::InvoiceReopened { .. }
+        | E::InvoiceReminderSent { .. }
+        | E::InvoiceLateFeeApplied { .. } => Ok(()),
+    }
+}
+
+async fn clear(
+    conn: &mut PgConnection,
+    kinds: &[DeadlineKind],
+    id: Uuid,
+) -> Result<(), HandlerError> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    sqlx::query("DELETE FROM read.deadlines WHERE kind = ANY($1) AND aggregate_id = $2")
+        .bind(kinds)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn set(

@@ -227,6 +227,18 @@ async fn apply(
             .execute(conn)
             .await?;
         }
+        E::InvoiceDunned { stage, .. } => {
+            sqlx::query(
+                "UPDATE read.invoices SET dunning_stage = $2, updated_at = $3, \
+                 last_position = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(stage.as_str())
+            .bind(at)
+            .bind(position)
+            .execute(conn)
+            .await?;
+        }
         E::InvoiceLateFeeApplied { .. } => {
             sqlx::query(
                 "UPDATE read.invoices SET late_fees = late_fees + 1, updated_at = $2, \

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod deadlines;
+pub mod dunning;
 pub mod invoice_issuing;
 pub mod invoices;
 pub mod payment_approval;
@@ -50,5 +51,6 @@ pub fn handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
         Arc::new(Managed(subscription_billing::SubscriptionBilling::new(
             bus.clone(),
         ))),
+        Arc::new(Managed(dunning::Dunning::new(bus.clone()))),
     ]
 }

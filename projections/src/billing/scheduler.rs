@@ -16,7 +16,10 @@
 use crate::store::bus::{CommandBus, CommandContext, CommandError};
 use crate::store::engine::HandlerError;
 use chrono::{DateTime, Utc};
+use domain::billing::invoice::{DunningStage, Invoice, InvoiceCommand, LateFeePolicy};
 use domain::billing::subscription::{Subscription, SubscriptionCommand};
+use domain::kit::error::Coded;
+use domain::kit::event::{StoredAggregate, StoredEvent};
 use domain::Actor;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -34,12 +37,22 @@ const BATCH: i64 = 1_000;
 pub enum DeadlineKind {
     /// A subscription's period ends: it renews, or expires if its cancellation is scheduled.
     PeriodEnd,
+    /// An unpaid invoice reaches a dunning stage.
+    Dun(DunningStage),
 }
 
 impl DeadlineKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PeriodEnd => "period_end",
+            Self::Dun(stage) => stage.as_str(),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "period_end" => Some(Self::PeriodEnd),
+            stage => stage.parse().ok().map(Self::Dun),
         }
     }
 }
@@ -58,11 +71,46 @@ pub struct RunReport {
 #[derive(Clone)]
 pub struct Scheduler {
     bus: CommandBus,
+    late_fee: LateFeePolicy,
+}
+
+/// How one deadline went.
+enum Outcome {
+    CarriedOut,
+    Refused,
 }
 
 impl Scheduler {
-    pub fn new(bus: CommandBus) -> Self {
-        Self { bus }
+    /// `late_fee` prices the late fees it charges.
+    pub fn new(bus: CommandBus, late_fee: LateFeePolicy) -> Self {
+        Self { bus, late_fee }
+    }
+
+    /// Runs `command` on `id` in `context`; a refusal is logged, not an error.
+    async fn execute<A>(
+        &self,
+        id: Uuid,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<Outcome, HandlerError>
+    where
+        A: StoredAggregate<Services = ()> + Clone + 'static,
+        A::Command: Clone,
+        A::Event: StoredEvent,
+        A::Error: Coded + std::error::Error + Send + Sync + 'static,
+    {
+        match self
+            .bus
+            .execute::<A>(&id.to_string(), command, context)
+            .await
+        {
+            Ok(_) => Ok(Outcome::CarriedOut),
+            Err(CommandError::Rejected(refusal)) => {
+                tracing::warn!(%id, key = ?context.idempotency_key, %refusal, "a deadline was refused");
+                Ok(Outcome::Refused)
+            }
+            Err(other) => Err(Box::new(other)),
+        }
     }
 
     fn pool(&self) -> &PgPool {
@@ -103,23 +151,34 @@ impl Scheduler {
         };
         for (kind, id, due_at) in due {
             let key = format!("deadline:{kind}:{id}:{}", due_at.timestamp_micros());
+            let Some(kind) = DeadlineKind::parse(&kind) else {
+                return Err(format!("unknown deadline kind `{kind}`").into());
+            };
+            let reason = match kind {
+                DeadlineKind::PeriodEnd => "the period ended",
+                DeadlineKind::Dun(_) => "the invoice is unpaid past its due date",
+            };
             let mut context = CommandContext::new(Actor::system("scheduler"))
                 .with_idempotency_key(key)
-                .with_reason("the period ended")
+                .with_reason(reason)
                 .occurred_at(due_at);
-            context.correlation_id = Some(format!("deadline:{kind}:{id}"));
-            let command = SubscriptionCommand::EndPeriod { period_end: due_at };
-            match self
-                .bus
-                .execute::<Subscription>(&id.to_string(), command, &context)
-                .await
-            {
-                Ok(_) => report.carried_out += 1,
-                Err(CommandError::Rejected(refusal)) => {
-                    tracing::warn!(%kind, %id, %due_at, %refusal, "a deadline was refused");
-                    report.refused += 1;
+            context.correlation_id = Some(format!("deadline:{}:{id}", kind.as_str()));
+            let outcome = match kind {
+                DeadlineKind::PeriodEnd => {
+                    let command = SubscriptionCommand::EndPeriod { period_end: due_at };
+                    self.execute::<Subscription>(id, command, &context).await?
                 }
-                Err(other) => return Err(Box::new(other)),
+                DeadlineKind::Dun(stage) => {
+                    let command = InvoiceCommand::Dun {
+                        stage,
+                        late_fee: self.late_fee,
+                    };
+                    self.execute::<Invoice>(id, command, &context).await?
+                }
+            };
+            match outcome {
+                Outcome::CarriedOut => report.carried_out += 1,
+                Outcome::Refused => report.refused += 1,
             }
         }
         Ok(report)

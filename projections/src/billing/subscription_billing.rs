@@ -7,7 +7,7 @@
 //! - An upgrade: the prorated charge is invoiced and the prorated credits granted.
 //! - A cancellation or an expiry: what is left of the period's included credits expires.
 //! - The account's plan follows the subscription's (its tier).
-//! - A paid invoice reinstates a subscription it made past due.
+//! - A subscription's paid invoice reinstates the subscription if it made it past due.
 //!
 //! Every step is keyed by the event and the step, or idempotent by itself; refusals go to
 //! `read.process_issues`.
@@ -296,7 +296,19 @@ impl ProcessManager for SubscriptionBilling {
                 None => Ok(None),
             };
         }
-        let Some(InvoiceEvent::InvoicePaid { account_id, .. }) = event.decode::<InvoiceEvent>()?
+        // Only a subscription's invoice can have made it past due.
+        let Some(InvoiceEvent::InvoicePaid {
+            subject:
+                Some(
+                    InvoiceSubject::Subscription {
+                        subscription_id, ..
+                    }
+                    | InvoiceSubject::Upgrade {
+                        subscription_id, ..
+                    },
+                ),
+            ..
+        }) = event.decode::<InvoiceEvent>()?
         else {
             return Ok(None);
         };
@@ -304,7 +316,6 @@ impl ProcessManager for SubscriptionBilling {
         let key = format!("{NAME}:{}:{}:reinstate", event.aggregate_id, event.sequence);
         let reinstate = SubscriptionCommand::Reinstate { invoice_id };
         let context = reaction_to(event, NAME)?;
-        let subscription_id = Subscription::id_for(account_id);
         step::<Subscription>(&self.bus, key, subscription_id, reinstate, &context).await
     }
 }

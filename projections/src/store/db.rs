@@ -165,7 +165,7 @@ mod tests {
         ),
         (
             21,
-            "21038d59a96070ecdba08b05b28fea4aabc5e45a3aa0eacd61ee1343cfa3098b60d21898be22712459ed8873a2f149a2",
+            "b3e0d881f22304ea80fd718cd72b992beb2d550ea09d161c1c2b139b53b1dc204519e7d1ea34702acce4b505b8dab303",
         ),
     ];
 

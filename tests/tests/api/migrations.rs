@@ -104,7 +104,7 @@ async fn allowed(db: &TestDb, constraint: &str) -> std::collections::BTreeSet<St
 
 #[tokio::test]
 async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
-    use domain::billing::invoice::{InvoiceStatus, LineKind};
+    use domain::billing::invoice::{DunningStage, InvoiceStatus, LineKind};
     use domain::billing::payment::{PaymentMethod, PaymentStatus};
     use domain::billing::plan::PlanTier;
     use domain::billing::subscription::SubscriptionStatus;
@@ -113,7 +113,7 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
     use strum::VariantNames;
     let db = TestDb::new().await;
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
-    let expected: [(&str, std::collections::BTreeSet<String>); 10] = [
+    let expected: [(&str, std::collections::BTreeSet<String>); 11] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -127,6 +127,7 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
             "subscriptions_status_check",
             set(SubscriptionStatus::VARIANTS),
         ),
+        ("invoices_dunning_stage_check", set(DunningStage::VARIANTS)),
     ];
     for (constraint, values) in expected {
         assert_eq!(allowed(&db, constraint).await, values, "{constraint}");

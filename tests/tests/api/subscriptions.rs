@@ -507,13 +507,35 @@ mod simulated_year {
         }
     }
 
+    /// Like `run_until` from `from`, in steps of five days, paying every pending invoice at
+    /// each step: a customer who always pays before the due date (7 days after issue).
+    async fn run_paying(
+        app: &TestApp,
+        scheduler: &Scheduler,
+        bus: &CommandBus,
+        account: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) {
+        let account_id: Uuid = account.parse().unwrap();
+        let mut now = from;
+        while now < until {
+            now = (now + chrono::Duration::days(5)).min(until);
+            run_until(app, scheduler, now).await;
+            for (invoice, total) in pending_invoices(app, account).await {
+                pay(bus, account_id, &invoice, total, now).await;
+            }
+        }
+        settled(app).await;
+    }
+
     #[tokio::test]
     async fn renewals_an_upgrade_a_downgrade_and_a_cancellation_leave_exact_books() {
         let app = TestApp::spawn_with(|s| s.scheduler_every = std::time::Duration::ZERO).await;
         let account = open_account(&app, "a-year").await;
         let account_id: Uuid = account.parse().unwrap();
         let bus = CommandBus::new(app.db.pool.clone());
-        let scheduler = Scheduler::new(bus.clone());
+        let scheduler = Scheduler::new(bus.clone(), app.db.settings().late_fee);
         let subscription = Subscription::id_for(account_id).to_string();
         let subscribe = |command: SubscriptionCommand, at: DateTime<Utc>| {
             let bus = bus.clone();
@@ -533,7 +555,8 @@ mod simulated_year {
             trial_days: None,
         };
         subscribe(command, start).await;
-        run_until(&app, &scheduler, on(2025, 3, 10)).await;
+        let paying = |from, until| run_paying(&app, &scheduler, &bus, &account, from, until);
+        paying(start, on(2025, 3, 10)).await;
         let goodwill = AccountCommand::AdjustCredits {
             amount: Credits::new(250),
             reason: Reason::parse("goodwill").unwrap(),
@@ -541,18 +564,18 @@ mod simulated_year {
         bus.execute::<Account>(&account, goodwill, &context(on(2025, 3, 10)))
             .await
             .unwrap();
-        run_until(&app, &scheduler, on(2025, 5, 5)).await;
+        paying(on(2025, 3, 10), on(2025, 5, 5)).await;
         let upgrade = SubscriptionCommand::Upgrade {
             plan: plan(PlanTier::Growth),
             at: on(2025, 5, 5),
         };
         subscribe(upgrade, on(2025, 5, 5)).await;
-        run_until(&app, &scheduler, on(2025, 8, 20)).await;
+        paying(on(2025, 5, 5), on(2025, 8, 20)).await;
         let downgrade = SubscriptionCommand::Downgrade {
             plan: plan(PlanTier::Starter),
         };
         subscribe(downgrade, on(2025, 8, 20)).await;
-        run_until(&app, &scheduler, on(2025, 11, 10)).await;
+        paying(on(2025, 8, 20), on(2025, 11, 10)).await;
         let cancel = SubscriptionCommand::Cancel {
             reason: Reason::parse("moving to another tool").unwrap(),
             at_period_end: true,
@@ -560,8 +583,7 @@ mod simulated_year {
         };
         subscribe(cancel, on(2025, 11, 10)).await;
         // Long after: nothing more than the expiry at the period's end.
-        run_until(&app, &scheduler, on(2026, 2, 15)).await;
-        settled(&app).await;
+        paying(on(2025, 11, 10), on(2026, 2, 15)).await;
 
         let (owner, ledger, invoices) = books(&app, &account).await;
         assert_eq!(owner, json!({ "plan": "STARTER", "balance": 250 }));
@@ -597,22 +619,23 @@ mod simulated_year {
         expected.push(line("EXPIRY", -1_000, 250));
         assert_eq!(ledger, expected);
 
-        let pending = |kind: &str, total: i64| invoice(kind, total, "PENDING");
+        // Each paid within five days of its issue, so none was ever dunned.
+        let paid = |kind: &str, total: i64| invoice(kind, total, "PAID");
         assert_eq!(
             invoices,
             vec![
-                pending("SUBSCRIPTION_PERIOD", 2_900),
-                pending("SUBSCRIPTION_PERIOD", 2_900),
-                pending("SUBSCRIPTION_PERIOD", 2_900),
-                pending("SUBSCRIPTION_PERIOD", 2_900),
+                paid("SUBSCRIPTION_PERIOD", 2_900),
+                paid("SUBSCRIPTION_PERIOD", 2_900),
+                paid("SUBSCRIPTION_PERIOD", 2_900),
+                paid("SUBSCRIPTION_PERIOD", 2_900),
                 // 5,000 × 26/31 = 4,193.5 → 4,194.
-                pending("PRORATION", 4_194),
-                pending("SUBSCRIPTION_PERIOD", 7_900),
-                pending("SUBSCRIPTION_PERIOD", 7_900),
-                pending("SUBSCRIPTION_PERIOD", 7_900),
-                pending("SUBSCRIPTION_PERIOD", 2_900),
-                pending("SUBSCRIPTION_PERIOD", 2_900),
-                pending("SUBSCRIPTION_PERIOD", 2_900),
+                paid("PRORATION", 4_194),
+                paid("SUBSCRIPTION_PERIOD", 7_900),
+                paid("SUBSCRIPTION_PERIOD", 7_900),
+                paid("SUBSCRIPTION_PERIOD", 7_900),
+                paid("SUBSCRIPTION_PERIOD", 2_900),
+                paid("SUBSCRIPTION_PERIOD", 2_900),
+                paid("SUBSCRIPTION_PERIOD", 2_900),
             ]
         );
         let data = query(
@@ -646,5 +669,188 @@ mod simulated_year {
         // Nothing is due any more, and another run does nothing.
         let again = scheduler.run_due(on(2026, 2, 15)).await.unwrap();
         assert_eq!(again.carried_out, 0);
+    }
+
+    /// Pays `invoice` (its total, no credits) with a payment recorded and approved at `at`.
+    async fn pay(bus: &CommandBus, account_id: Uuid, invoice: &str, total: i64, at: DateTime<Utc>) {
+        use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
+        use domain::kit::money::{Currency, Money};
+        let payment = Uuid::now_v7().to_string();
+        let record = PaymentCommand::Record {
+            account_id,
+            amount: Money::new(total, Currency::parse("USD").unwrap()),
+            credits: Credits::new(0),
+            method: PaymentMethod::Wire,
+            reference: None,
+            note: None,
+            invoice_id: Some(invoice.parse().unwrap()),
+            package: None,
+        };
+        bus.execute::<Payment>(&payment, record, &context(at))
+            .await
+            .unwrap();
+        let approve = PaymentCommand::Approve {
+            approver: "billing-desk".into(),
+        };
+        bus.execute::<Payment>(&payment, approve, &context(at))
+            .await
+            .unwrap();
+    }
+
+    /// The account's pending invoices: (id, total).
+    async fn pending_invoices(app: &TestApp, account: &str) -> Vec<(String, i64)> {
+        let data = query(
+            app,
+            &format!(
+                "{{ invoices(first: 20, filter: {{ accountId: \"{account}\", status: [PENDING] }}) \
+                 {{ nodes {{ id totalMinor }} }} }}"
+            ),
+        )
+        .await;
+        data["invoices"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["id"].as_str().unwrap().to_string(),
+                    n["totalMinor"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    async fn event_types(app: &TestApp, aggregate_id: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT event_type FROM events WHERE aggregate_id = $1 ORDER BY sequence",
+        )
+        .bind(aggregate_id)
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_missed_payment_is_reminded_charged_a_late_fee_suspended_paid_and_reinstated() {
+        let app = TestApp::spawn_with(|s| s.scheduler_every = std::time::Duration::ZERO).await;
+        let account = open_account(&app, "late-payer").await;
+        let account_id: Uuid = account.parse().unwrap();
+        let bus = CommandBus::new(app.db.pool.clone());
+        // The default late fee: 5 % of the total, half to even.
+        let scheduler = Scheduler::new(bus.clone(), app.db.settings().late_fee);
+        let subscription = Subscription::id_for(account_id).to_string();
+        let start = SubscriptionCommand::Start {
+            account_id,
+            plan: plan(PlanTier::Starter),
+            at: on(2025, 1, 31),
+            trial_days: None,
+        };
+        bus.execute::<Subscription>(&subscription, start, &context(on(2025, 1, 31)))
+            .await
+            .unwrap();
+        settled(&app).await;
+        // January is paid on time.
+        let first = pending_invoices(&app, &account).await;
+        assert_eq!(first.len(), 1);
+        pay(&bus, account_id, &first[0].0, 2_900, on(2025, 2, 2)).await;
+        // February's invoice (issued 28 February, due 7 March) is not.
+        run_until(&app, &scheduler, on(2025, 3, 25)).await;
+        settled(&app).await;
+        let data = query(
+            &app,
+            &format!(
+                "{{ account(id: \"{account}\") {{ status }} \
+                 subscription(id: \"{subscription}\") {{ status }} \
+                 invoices(first: 20, filter: {{ accountId: \"{account}\" }}, \
+                 sort: {{ field: NUMBER, direction: ASC }}) {{ nodes {{ number status totalMinor \
+                 remindersSent lastReminderOn lateFees dunningStage dueAt }} }} }}"
+            ),
+        )
+        .await;
+        assert_eq!(data["account"]["status"], "SUSPENDED");
+        assert_eq!(data["subscription"]["status"], "PAST_DUE");
+        assert_eq!(
+            data["invoices"]["nodes"],
+            json!([
+                { "number": "INV-2025-000001", "status": "PAID", "totalMinor": 2_900,
+                  "remindersSent": 0, "lastReminderOn": null, "lateFees": 0,
+                  "dunningStage": null, "dueAt": "2025-02-07T00:00:00+00:00" },
+                { "number": "INV-2025-000002", "status": "PENDING", "totalMinor": 2_900,
+                  "remindersSent": 2, "lastReminderOn": "2025-03-14", "lateFees": 1,
+                  "dunningStage": "SUSPENSION", "dueAt": "2025-03-07T00:00:00+00:00" },
+                // 5 % of 2,900 = 145, billed on 14 March, due a week later, never dunned.
+                { "number": "INV-2025-000003", "status": "PENDING", "totalMinor": 145,
+                  "remindersSent": 0, "lastReminderOn": null, "lateFees": 0,
+                  "dunningStage": null, "dueAt": "2025-03-21T00:00:00+00:00" },
+            ])
+        );
+
+        // Paid on 25 March, with the late fee: active again, the subscription reinstated.
+        for (invoice, total) in pending_invoices(&app, &account).await {
+            pay(&bus, account_id, &invoice, total, on(2025, 3, 25)).await;
+        }
+        settled(&app).await;
+        // March 31 renews; that invoice is paid the next day, before it is due.
+        run_until(&app, &scheduler, on(2025, 4, 1)).await;
+        let april = pending_invoices(&app, &account).await;
+        assert_eq!(april.len(), 1, "{april:?}");
+        pay(&bus, account_id, &april[0].0, 2_900, on(2025, 4, 1)).await;
+        run_until(&app, &scheduler, on(2025, 4, 20)).await;
+        settled(&app).await;
+
+        let (owner, ledger, invoices) = books(&app, &account).await;
+        assert_eq!(owner, json!({ "plan": "STARTER", "balance": 1_000 }));
+        assert_eq!(
+            ledger,
+            vec![
+                line("INCLUDED", 1_000, 1_000),
+                line("EXPIRY", -1_000, 0),
+                line("INCLUDED", 1_000, 1_000),
+                line("EXPIRY", -1_000, 0),
+                line("INCLUDED", 1_000, 1_000),
+            ]
+        );
+        assert_eq!(
+            invoices,
+            vec![
+                invoice("SUBSCRIPTION_PERIOD", 2_900, "PAID"),
+                invoice("SUBSCRIPTION_PERIOD", 2_900, "PAID"),
+                invoice("LATE_FEE", 145, "PAID"),
+                invoice("SUBSCRIPTION_PERIOD", 2_900, "PAID"),
+            ]
+        );
+        assert_eq!(
+            event_types(&app, &subscription).await,
+            [
+                "SubscriptionStarted",
+                "SubscriptionRenewed",
+                "SubscriptionPastDue",
+                "SubscriptionActivated",
+                "SubscriptionRenewed",
+            ]
+        );
+        let account_events: Vec<String> = event_types(&app, &account)
+            .await
+            .into_iter()
+            .filter(|t| t.starts_with("Account"))
+            .collect();
+        assert_eq!(
+            account_events,
+            [
+                "AccountOpened",
+                "AccountPlanChanged",
+                "AccountSuspended",
+                "AccountActivated"
+            ]
+        );
+        let data = query(
+            &app,
+            &format!("{{ subscription(id: \"{subscription}\") {{ status periodEnd }} }}"),
+        )
+        .await;
+        assert_eq!(
+            data["subscription"],
+            json!({ "status": "ACTIVE", "periodEnd": "2025-04-30T00:00:00+00:00" })
+        );
     }
 }

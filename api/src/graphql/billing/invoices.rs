@@ -43,9 +43,22 @@ pub enum LineKind {
     Manual,
 }
 
+/// How far an unpaid invoice has been chased.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::billing::invoice::DunningStage")]
+pub enum DunningStage {
+    /// Past its due date: reminded, and its subscription (if any) past due.
+    Overdue,
+    /// Charged a late fee (a separate invoice), 7 days past due.
+    LateFee,
+    /// Its account suspended at the end of the 14-day grace period.
+    Suspension,
+}
+
 db_enum!(
     InvoiceStatus => domain::billing::invoice::InvoiceStatus,
     LineKind => domain::billing::invoice::LineKind,
+    DunningStage => domain::billing::invoice::DunningStage,
 );
 
 #[derive(SimpleObject, sqlx::FromRow, Debug, Clone)]
@@ -72,6 +85,8 @@ pub struct InvoiceNode {
     pub last_reminder_on: Option<NaiveDate>,
     /// Late fees charged on it (each a separate invoice), one per overdue period at most.
     pub late_fees: i32,
+    #[graphql(skip)]
+    pub dunning_stage: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
@@ -97,7 +112,7 @@ pub struct InvoiceLineNode {
 
 const INVOICE_COLUMNS: &str = "id, account_id, number, status, currency, total_minor, \
      subject_kind, subject_id, issued_at, due_at, paid_at, payment_id, reminders_sent, \
-     last_reminder_on, late_fees, created_at, updated_at";
+     last_reminder_on, late_fees, dunning_stage, created_at, updated_at";
 
 async fn find_invoice(pool: &PgPool, id: Uuid) -> Result<Option<InvoiceNode>, ApiError> {
     Ok(sqlx::query_as(&format!(
@@ -113,6 +128,15 @@ impl InvoiceNode {
     /// Pending and past its due date.
     async fn overdue(&self) -> bool {
         self.status == InvoiceStatus::Pending && self.due_at.is_some_and(|due| due < Utc::now())
+    }
+
+    /// How far it has been chased while unpaid; null if never.
+    async fn dunning_stage(&self) -> Result<Option<DunningStage>, ApiError> {
+        self.dunning_stage
+            .clone()
+            .map(DunningStage::try_from)
+            .transpose()
+            .map_err(|e| ApiError::new(domain::ErrorCode::Internal, e))
     }
 
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLineNode>, ApiError> {

@@ -54,6 +54,7 @@ fn issued() -> InvoiceEvent {
         issued_at: at(1),
         due_at: at(15),
         total: Money::new(7_900, usd()),
+        subject: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn paid() -> Vec<InvoiceEvent> {
         account_id: ACCOUNT,
         payment_id: Some(PAYMENT),
         total: Money::new(7_900, usd()),
+        subject: None,
     });
     events
 }
@@ -353,4 +355,94 @@ async fn one_reminder_a_day_and_one_late_fee_per_overdue_period() {
         expect_error(pending(), apply(0)).await,
         InvoiceError::Invalid(_)
     ));
+}
+
+// Dunning.
+
+fn dun(stage: DunningStage) -> InvoiceCommand {
+    InvoiceCommand::Dun {
+        stage,
+        late_fee: LateFeePolicy::Percent { basis_points: 250 },
+    }
+}
+
+fn dunned(stage: DunningStage, late_fee: Option<i64>) -> InvoiceEvent {
+    InvoiceEvent::InvoiceDunned {
+        account_id: ACCOUNT,
+        stage,
+        due_at: at(15),
+        total: Money::new(7_900, usd()),
+        subject: None,
+        late_fee: late_fee.map(|fee| Money::new(fee, usd())),
+    }
+}
+
+#[tokio::test]
+async fn each_dunning_stage_is_recorded_once_and_only_on_a_pending_invoice() {
+    expect(
+        pending(),
+        dun(DunningStage::Overdue),
+        vec![dunned(DunningStage::Overdue, None)],
+    )
+    .await;
+    // 2.5 % of 7,900 is 197.5: half to even, 198.
+    expect(
+        pending(),
+        dun(DunningStage::LateFee),
+        vec![dunned(DunningStage::LateFee, Some(198))],
+    )
+    .await;
+    let mut given = pending();
+    given.push(dunned(DunningStage::Overdue, None));
+    expect(given, dun(DunningStage::Overdue), vec![]).await;
+    expect(paid(), dun(DunningStage::Suspension), vec![]).await;
+}
+
+#[tokio::test]
+async fn a_late_fee_invoice_is_never_dunned_itself() {
+    let mut given = pending();
+    if let InvoiceEvent::InvoiceDrafted { subject, .. } = &mut given[0] {
+        *subject = Some(InvoiceSubject::LateFee {
+            invoice_id: Uuid::from_u128(0x1),
+            period: 1,
+        });
+    }
+    expect(given, dun(DunningStage::LateFee), vec![]).await;
+}
+
+#[test]
+fn late_fee_policies_parse_percentages_and_fixed_amounts() {
+    let parse = |text| LateFeePolicy::parse(text);
+    assert_eq!(
+        parse("5%"),
+        Ok(LateFeePolicy::Percent { basis_points: 500 })
+    );
+    assert_eq!(
+        parse("2.5%"),
+        Ok(LateFeePolicy::Percent { basis_points: 250 })
+    );
+    assert_eq!(
+        parse("0.05%"),
+        Ok(LateFeePolicy::Percent { basis_points: 5 })
+    );
+    assert_eq!(
+        parse("1500"),
+        Ok(LateFeePolicy::Fixed { minor_units: 1_500 })
+    );
+    for bad in ["", "%", "5.555%", "101%", "-1", "-5%", "five", "1e3"] {
+        assert!(parse(bad).is_err(), "{bad:?} should be refused");
+    }
+    let total = Money::new(2_900, usd());
+    assert_eq!(
+        LateFeePolicy::Percent { basis_points: 500 }
+            .fee(&total)
+            .minor_units,
+        145
+    );
+    assert_eq!(
+        LateFeePolicy::Fixed { minor_units: 1_500 }
+            .fee(&total)
+            .minor_units,
+        1_500
+    );
 }
