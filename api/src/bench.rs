@@ -49,6 +49,8 @@ pub struct BenchOptions {
     pub long_account_events: i64,
     /// Pending payments approved by one bulk action.
     pub bulk_payments: usize,
+    /// Subscriptions renewed (each invoiced) by one bulk action.
+    pub bulk_subscriptions: usize,
     pub out_dir: std::path::PathBuf,
 }
 
@@ -60,6 +62,7 @@ impl BenchOptions {
             small_events: 10_000,
             long_account_events: 100_000,
             bulk_payments: 10_000,
+            bulk_subscriptions: 10_000,
             out_dir: "docs/benchmarks".into(),
         }
     }
@@ -71,6 +74,7 @@ impl BenchOptions {
             small_events: 2_000,
             long_account_events: 1_000,
             bulk_payments: 200,
+            bulk_subscriptions: 200,
             out_dir: std::env::temp_dir().join("igny8-bench-quick"),
         }
     }
@@ -117,10 +121,7 @@ where
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let pick = |q: f64| {
-        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i].as_secs_f64() * 1000.0
-    };
+    let pick = |q: f64| percentile_ms(&latencies, q);
     Ok(Row {
         name: name.to_string(),
         clients,
@@ -130,6 +131,12 @@ where
         p99_ms: pick(0.99),
         of_ceiling: None,
     })
+}
+
+/// The `q` quantile of `sorted` latencies (nearest rank), in milliseconds.
+fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
 }
 
 // ---- the peer: plain cqrs-es + postgres-es, read model through GenericQuery ----
@@ -498,6 +505,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     }
 
     rows.push(measure_bulk_approval(&bus, &http, &url, &token, options.bulk_payments).await?);
+    rows.push(measure_bulk_renewal(&bus, &http, &url, &token, options.bulk_subscriptions).await?);
 
     grow_log(&pool, options.events).await?;
     for name in engine.handler_names() {
@@ -533,6 +541,135 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
 /// Bulk-approves `count` pending payments through GraphQL (`bulkPaymentAction`, 500 ids per
 /// request, the most one takes), from the first request until every grant is in the ledger
 /// (the process manager grants after each approval). Checks every payment granted once.
+/// Bulk-renews `count` subscriptions through `bulkSubscriptionAction` (500 per request), until
+/// every renewal's invoice is issued with its number: "bulk-issue invoices for N subscriptions".
+async fn measure_bulk_renewal(
+    bus: &CommandBus,
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    count: usize,
+) -> anyhow::Result<Row> {
+    use domain::billing::plan::{builtin, Plan};
+    use domain::billing::subscription::{SubscribedPlan, Subscription, SubscriptionCommand};
+    let name = format!("bulk-renew {count} subscriptions, until every invoice is numbered");
+    tracing::info!(measurement = name.as_str(), "preparing");
+    let pool = bus.pool();
+    let (code, terms) = builtin()
+        .into_iter()
+        .find(|(code, _)| code.as_str() == PlanTier::Starter.as_str())
+        .context("the Starter plan is built in")?;
+    let plan = SubscribedPlan {
+        plan_id: Plan::id_for(&code),
+        code,
+        version: 1,
+        tier: PlanTier::Starter,
+        name: terms.name,
+        monthly_price: terms.monthly_price,
+        included_credits: terms.included_credits,
+    };
+    let context = CommandContext::new(Actor::system("bench"));
+    let mut accounts = Vec::with_capacity(count);
+    let mut subscriptions = Vec::with_capacity(count);
+    for n in 0..count {
+        let id = Uuid::now_v7();
+        crate::tenancy::open(
+            bus,
+            &context,
+            id,
+            AccountName::parse(&format!("Subscriber {n}"))?,
+            Slug::parse(&format!("subscriber-{n}"))?,
+            Email::parse(&format!("subscriber{n}@bench.example"))?,
+            PlanTier::Free,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        let start = SubscriptionCommand::Start {
+            account_id: id,
+            plan: plan.clone(),
+            at: chrono::Utc::now(),
+            trial_days: None,
+        };
+        let subscription = Subscription::id_for(id);
+        bus.execute::<Subscription>(&subscription.to_string(), start, &context)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        accounts.push(id);
+        subscriptions.push(subscription);
+    }
+    let numbered = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM read.invoices WHERE account_id = ANY($1) AND number IS NOT NULL",
+        )
+        .bind(&accounts)
+        .fetch_one(pool)
+        .await
+    };
+    let wait_for = |target: usize, since: Instant| {
+        let numbered = &numbered;
+        async move {
+            loop {
+                let issued = numbered().await? as usize;
+                if issued >= target {
+                    return Ok::<_, anyhow::Error>(issued);
+                }
+                if since.elapsed() > Duration::from_secs(900) {
+                    anyhow::bail!("only {issued} of {target} invoices numbered after 15 minutes");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // Every start's own invoice first, so the measurement sees only the renewals'.
+    wait_for(count, Instant::now()).await?;
+    tracing::info!(measurement = name.as_str(), "measuring");
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    for (n, chunk) in subscriptions
+        .chunks(crate::graphql::kit::bulk::MAX_ITEMS)
+        .enumerate()
+    {
+        let t = Instant::now();
+        let body: serde_json::Value = http
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({
+                "query": "mutation($input: BulkSubscriptionInput!) { bulkSubscriptionAction(input: $input) { done refused } }",
+                "variables": { "input": { "action": "RENEW", "ids": chunk, "reason": "annual prepayment",
+                                          "bulkKey": format!("bench-renew-{n}") } },
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if body["data"]["bulkSubscriptionAction"]["done"] != json!(chunk.len()) {
+            anyhow::bail!("a bulk renewal did not renew every subscription: {body}");
+        }
+        latencies.push(t.elapsed());
+    }
+    let issued = wait_for(2 * count, started).await?;
+    let elapsed = started.elapsed();
+    if issued != 2 * count {
+        anyhow::bail!(
+            "{issued} invoices for {count} subscriptions renewed once: expected {}",
+            2 * count
+        );
+    }
+    latencies.sort();
+    Ok(Row {
+        name: format!(
+            "{name} ({:.1} s; p50/p99 per request of 500)",
+            elapsed.as_secs_f64()
+        ),
+        clients: 1,
+        ops: count,
+        per_second: count as f64 / elapsed.as_secs_f64(),
+        p50_ms: percentile_ms(&latencies, 0.5),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        of_ceiling: None,
+    })
+}
+
 async fn measure_bulk_approval(
     bus: &CommandBus,
     http: &reqwest::Client,
@@ -637,10 +774,7 @@ async fn measure_bulk_approval(
         );
     }
     latencies.sort();
-    let pick = |q: f64| {
-        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i].as_secs_f64() * 1000.0
-    };
+    let pick = |q: f64| percentile_ms(&latencies, q);
     Ok(Row {
         name: format!(
             "{name} ({:.1} s; p50/p99 per request of 500)",
