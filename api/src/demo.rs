@@ -1,16 +1,20 @@
 //! `igny8-admin seed-demo`: a living system for newcomers, built through the command path.
 //!
-//! A few hundred accounts over the four plans, manual payments in every state, and ninety days
-//! of ledger activity. Business times are spread over those days (the seeder is a system
-//! principal, so it may backdate), so date filters and reports show history. Every command
-//! carries an idempotency key derived from what it seeds, so running the seeder twice changes
-//! nothing the second time.
+//! A few hundred accounts over the four plans, manual payments in every state, and a year of
+//! ledger activity and billing: every account subscribes to its plan when it opens, the
+//! scheduler renews and dunns as the days pass, and most accounts pay their invoices within a
+//! few days, some late (after a late fee), a few never (and are suspended). Business times are
+//! spread over the year (the seeder is a system principal, so it may backdate), so date
+//! filters and reports show history. Every command carries an idempotency key derived from
+//! what it seeds, so running the seeder twice changes nothing the second time.
 
 use crate::error::ApiError;
 use crate::tenancy;
 use chrono::{DateTime, Duration, Utc};
+use domain::billing::invoice::LateFeePolicy;
 use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
-use domain::billing::plan::PlanTier;
+use domain::billing::plan::{self as plan, Plan, PlanTier};
+use domain::billing::subscription::{SubscribedPlan, Subscription, SubscriptionCommand};
 use domain::identity::account_users::{AccountUsers, AccountUsersCommand, UserRole};
 use domain::identity::group::{Group, GroupCommand, GroupError};
 use domain::identity::operator::{Operator, OperatorCommand, OperatorError};
@@ -24,14 +28,19 @@ use domain::kit::values::{
 use domain::tenancy::account::{Account, AccountCommand};
 use domain::{Actor, ActorKind, ErrorCode};
 use futures::stream::{self, StreamExt};
-use projections::billing::payment_approval;
+use projections::billing::scheduler::Scheduler;
+use projections::billing::{
+    deadlines, dunning, invoice_issuing, invoices, payment_approval, subscription_billing,
+    subscriptions,
+};
+use projections::tenancy::accounts;
 use projections::{CommandBus, CommandContext, CommandError, Engine};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strum::IntoEnumIterator;
 use uuid::Uuid;
 
-const DAYS: i64 = 90;
+const DAYS: i64 = 365;
 /// The system component the seeder acts as.
 const SEEDER: &str = "seed-demo";
 /// The service principal that reports the demo's usage: a registered operator, so an auditor
@@ -156,6 +165,8 @@ struct Script {
     payments: Vec<(i64, i64, i64, PaymentMethod, Outcome)>,
     suspended: Option<(i64, Option<i64>)>,
     deleted_day: Option<i64>,
+    /// How many days after an invoice is issued the account pays it; `None`: never.
+    pays_after: Option<i64>,
 }
 
 #[derive(Clone, Copy)]
@@ -211,7 +222,15 @@ fn scripts(count: usize) -> Vec<Script> {
                 )
             });
             let deleted_day = (suspended.is_none() && rng.gen_range(0..50) == 0)
-                .then(|| DAYS - rng.gen_range(1..10));
+                .then(|| DAYS - rng.gen_range(1..10))
+                .filter(|day| *day > opened_day + 1);
+            // Most pay within the week the invoice gives them, some after its late fee, a few
+            // never.
+            let pays_after = match rng.gen_range(0..20) {
+                0 => None,
+                1..=2 => Some(rng.gen_range(8..13)),
+                _ => Some(rng.gen_range(0..6)),
+            };
             Script {
                 index,
                 id: Uuid::new_v5(
@@ -227,6 +246,7 @@ fn scripts(count: usize) -> Vec<Script> {
                 payments,
                 suspended,
                 deleted_day,
+                pays_after,
             }
         })
         .collect()
@@ -301,6 +321,7 @@ async fn play_day(
     let mut seeded = Seeded::default();
     let seeder = Actor::system(SEEDER);
     let id = script.id.to_string();
+    let subscription = Subscription::id_for(script.id).to_string();
     let key = |what: &str| format!("seed-demo:{}:{day}:{what}", script.index);
     if day < script.opened_day || script.deleted_day.is_some_and(|d| day > d) {
         return Ok(seeded);
@@ -324,6 +345,18 @@ async fn play_day(
         )
         .await?;
         seeded.accounts += 1;
+        let subscribe = SubscriptionCommand::Start {
+            account_id: script.id,
+            plan: subscribed(script.plan)?,
+            at: start + Duration::days(day) + Duration::hours(9),
+            trial_days: None,
+        };
+        let context = at(&seeder, start, day, 9, key("subscribe")).with_reason("signed up");
+        tally(
+            &mut seeded,
+            bus.execute::<Subscription>(&subscription, subscribe, &context)
+                .await,
+        )?;
         let welcome = AccountCommand::AdjustCredits {
             amount: Credits::signed(100)?,
             reason: Reason::parse("welcome credits")?,
@@ -466,6 +499,22 @@ async fn play_day(
             )?;
         }
     }
+    // The subscription ends the day before the account closes, so what it leaves (the
+    // expiry of its included credits) lands on an open account.
+    if script.deleted_day == Some(day + 1) {
+        let cancel = SubscriptionCommand::Cancel {
+            reason: Reason::parse("the account is closing")?,
+            at_period_end: false,
+            at: start + Duration::days(day) + Duration::hours(18),
+        };
+        let context =
+            at(&seeder, start, day, 18, key("cancel")).with_reason("the account is closing");
+        tally(
+            &mut seeded,
+            bus.execute::<Subscription>(&subscription, cancel, &context)
+                .await,
+        )?;
+    }
     if script.deleted_day == Some(day) {
         let command = AccountCommand::Delete {
             reason: Reason::parse("customer asked to close the account")?,
@@ -480,9 +529,129 @@ async fn play_day(
     Ok(seeded)
 }
 
-/// Seeds `count` accounts and their ninety days. Payments approved on a day are credited (by
-/// the payment-approval process manager) before the next day is played, so usage meets the
-/// balance it would have met.
+/// The built-in plan of `tier`, version 1, as a subscription takes it on.
+fn subscribed(tier: PlanTier) -> Result<SubscribedPlan, ApiError> {
+    let (code, terms) = plan::builtin()
+        .into_iter()
+        .find(|(code, _)| code.as_str() == tier.as_str())
+        .ok_or_else(|| ApiError::not_found(format!("no built-in plan `{tier}`")))?;
+    Ok(SubscribedPlan {
+        plan_id: Plan::id_for(&code),
+        code,
+        version: 1,
+        tier,
+        name: terms.name,
+        monthly_price: terms.monthly_price,
+        included_credits: terms.included_credits,
+    })
+}
+
+/// Catches up what billing reads and writes, until nothing more follows.
+async fn settle_billing(engine: &Engine) -> Result<(), ApiError> {
+    const BILLING: [&str; 8] = [
+        subscriptions::NAME,
+        subscription_billing::NAME,
+        invoice_issuing::NAME,
+        invoices::NAME,
+        deadlines::NAME,
+        dunning::NAME,
+        payment_approval::NAME,
+        accounts::NAME,
+    ];
+    loop {
+        let mut applied = 0;
+        for name in BILLING {
+            applied += engine.catch_up(name).await?;
+        }
+        if applied == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// The scheduler's work up to `now`, then every invoice an account pays today: those issued
+/// `pays_after` days ago or earlier, each with a wire recorded and approved today.
+async fn bill_day(
+    bus: &CommandBus,
+    engine: &Engine,
+    scheduler: &Scheduler,
+    scripts: &[Script],
+    day: i64,
+    start: DateTime<Utc>,
+) -> Result<Seeded, ApiError> {
+    let mut seeded = Seeded::default();
+    let now = start + Duration::days(day);
+    loop {
+        settle_billing(engine).await?;
+        let report = scheduler
+            .run_due(now)
+            .await
+            .map_err(|e| ApiError::internal(&*e))?;
+        seeded.commands += report.carried_out;
+        seeded.refused += report.refused;
+        if report.carried_out + report.refused == 0 {
+            break;
+        }
+    }
+    let due: Vec<(Uuid, Uuid, i64, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, account_id, total_minor, currency, issued_at FROM read.invoices \
+         WHERE status = 'pending' AND subject_kind IN ('subscription', 'late_fee') \
+           AND issued_at < $1 ORDER BY issued_at, id",
+    )
+    .bind(now + Duration::days(1))
+    .fetch_all(bus.pool())
+    .await?;
+    let seeder = Actor::system(SEEDER);
+    for (invoice, account, total, currency, issued_at) in due {
+        let Some(script) = scripts.iter().find(|s| s.id == account) else {
+            continue;
+        };
+        let Some(after) = script.pays_after else {
+            continue;
+        };
+        if (now - issued_at).num_days() < after || script.deleted_day.is_some_and(|d| day > d) {
+            continue;
+        }
+        let payment = Uuid::new_v5(
+            &Uuid::NAMESPACE_OID,
+            format!("seed-demo:invoice-payment:{invoice}").as_bytes(),
+        )
+        .to_string();
+        let key = |what: &str| format!("seed-demo:invoice-payment:{invoice}:{what}");
+        let record = PaymentCommand::Record {
+            account_id: account,
+            amount: Money::new(total, Currency::parse(&currency)?),
+            credits: Credits::ZERO,
+            method: PaymentMethod::Wire,
+            reference: Some(PaymentReference::parse(&format!(
+                "INV-PAY-{}",
+                script.index
+            ))?),
+            note: None,
+            invoice_id: Some(invoice),
+            package: None,
+        };
+        let context = at(&seeder, start, day, 15, key("record"));
+        tally(
+            &mut seeded,
+            bus.execute::<Payment>(&payment, record, &context).await,
+        )?;
+        let approve = PaymentCommand::Approve {
+            approver: SEEDER.into(),
+        };
+        let context = at(&seeder, start, day, 16, key("approve"));
+        tally(
+            &mut seeded,
+            bus.execute::<Payment>(&payment, approve, &context).await,
+        )?;
+        seeded.payments += 1;
+    }
+    Ok(seeded)
+}
+
+/// Seeds `count` accounts and their year. Each day, billing catches up first (renewals,
+/// dunning, invoices paid), then the accounts play the day; payments approved on a day are
+/// credited before the next day is played, so usage meets the balance it would have met.
 pub async fn seed(bus: &CommandBus, engine: &Engine, count: usize) -> Result<Seeded, ApiError> {
     let platform = register_platform(bus).await?;
     register_staff(bus).await?;
@@ -493,20 +662,25 @@ pub async fn seed(bus: &CommandBus, engine: &Engine, count: usize) -> Result<See
         .expect("midnight")
         .and_utc();
     let mut total = Seeded::default();
+    let scheduler = Scheduler::new(bus.clone(), LateFeePolicy::Percent { basis_points: 500 });
+    let mut add = |seeded: Seeded| {
+        total.accounts += seeded.accounts;
+        total.payments += seeded.payments;
+        total.commands += seeded.commands;
+        total.refused += seeded.refused;
+    };
     for day in 0..DAYS {
+        add(bill_day(bus, engine, &scheduler, &scripts, day, start).await?);
         let results: Vec<_> = stream::iter(&scripts)
             .map(|script| play_day(bus, &platform, script, day, start))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         for result in results {
-            let seeded = result?;
-            total.accounts += seeded.accounts;
-            total.payments += seeded.payments;
-            total.commands += seeded.commands;
-            total.refused += seeded.refused;
+            add(result?);
         }
         engine.catch_up(payment_approval::NAME).await?;
     }
+    settle_billing(engine).await?;
     Ok(total)
 }

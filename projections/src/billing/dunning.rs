@@ -10,7 +10,7 @@
 //!   reinstates the subscription (`subscription_billing`).
 //!
 //! Steps are keyed by the invoice and the stage; refusals go to `read.process_issues`. An
-//! account already suspended is left as it is.
+//! account already suspended, or deleted, is left as it is.
 
 use super::invoice_issuing::draft_and_issue;
 use super::subscription_billing::SUBSCRIPTION_TERMS;
@@ -171,7 +171,10 @@ impl ProcessManager for Dunning {
                     .execute::<Account>(&account_id.to_string(), suspend, &context)
                     .await
                 {
-                    Ok(_) | Err(CommandError::Rejected(AccountError::AlreadySuspended)) => Ok(None),
+                    Ok(_)
+                    | Err(CommandError::Rejected(
+                        AccountError::AlreadySuspended | AccountError::Deleted,
+                    )) => Ok(None),
                     Err(CommandError::Rejected(refusal)) => Ok(Some(Refusal {
                         code: domain::kit::error::Coded::code(&refusal),
                         message: format!("{} on account {account_id}: {refusal}", key("suspend")),

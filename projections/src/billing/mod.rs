@@ -9,6 +9,7 @@ pub mod invoice_issuing;
 pub mod invoices;
 pub mod payment_approval;
 pub mod payments;
+pub mod revenue;
 pub mod scheduler;
 pub mod subscription_billing;
 pub mod subscriptions;
@@ -46,6 +47,7 @@ pub fn handlers(bus: &CommandBus) -> Vec<Arc<dyn EventHandler>> {
         Arc::new(payments::PaymentsProjection),
         Arc::new(subscriptions::SubscriptionsProjection),
         Arc::new(deadlines::DeadlinesProjection),
+        Arc::new(revenue::RevenueProjection),
         Arc::new(Managed(invoice_issuing::InvoiceIssuing::new(bus.clone()))),
         Arc::new(Managed(payment_approval::PaymentApproval::new(bus.clone()))),
         Arc::new(Managed(subscription_billing::SubscriptionBilling::new(

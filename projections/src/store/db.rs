@@ -167,6 +167,10 @@ mod tests {
             21,
             "b3e0d881f22304ea80fd718cd72b992beb2d550ea09d161c1c2b139b53b1dc204519e7d1ea34702acce4b505b8dab303",
         ),
+        (
+            22,
+            "2ad221fa2af421edadb51ac2033a87fb815b8f47fccd43cfd19595dcab032a45e85f0c9dac2add28627daf775043070d",
+        ),
     ];
 
     #[test]

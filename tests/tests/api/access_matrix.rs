@@ -98,6 +98,7 @@ fn literal(types: &BTreeMap<String, Value>, ty: &Value) -> String {
             "Float" => "1.0".into(),
             "Boolean" => "false".into(),
             "DateTime" => "\"2026-01-01T00:00:00Z\"".into(),
+            "NaiveDate" => "\"2026-01-01\"".into(),
             "JSON" => "{}".into(),
             _ => "\"x\"".into(),
         },

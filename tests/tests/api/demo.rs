@@ -75,3 +75,53 @@ async fn the_demo_has_a_staff_in_every_group_and_people_in_every_account() {
             .unwrap();
     assert_eq!(roles, ["admin", "editor", "owner", "viewer"]);
 }
+
+#[tokio::test]
+async fn the_demo_has_a_year_of_billing_with_renewals_payments_and_dunning() {
+    let db = TestDb::new().await;
+    let (bus, engine) = startup::open(&db.settings()).await.expect("open");
+    let seeded = api::demo::seed(&bus, &engine, 25).await.expect("seeded");
+    for name in engine.handler_names() {
+        engine.catch_up(name).await.expect("projected");
+    }
+    let count = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let subscriptions = count("SELECT count(*) FROM read.subscriptions").await;
+    assert_eq!(
+        subscriptions as usize, seeded.accounts,
+        "every account subscribes"
+    );
+    let renewals =
+        count("SELECT count(*) FROM events WHERE event_type = 'SubscriptionRenewed'").await;
+    assert!(renewals > 50, "months of renewals ({renewals})");
+    let paid = count("SELECT count(*) FROM read.invoices WHERE status = 'paid' AND subject_kind = 'subscription'").await;
+    assert!(paid > 30, "most subscription invoices are paid ({paid})");
+    let dunned = count("SELECT count(*) FROM read.invoices WHERE dunning_stage IS NOT NULL").await;
+    assert!(dunned > 0, "some invoices are chased");
+    let included = count("SELECT count(*) FROM read.credit_ledger WHERE kind = 'included'").await;
+    let expired = count("SELECT count(*) FROM read.credit_ledger WHERE kind = 'expiry'").await;
+    assert!(
+        included > renewals && expired > 0,
+        "{included} grants, {expired} expiries"
+    );
+    let revenue =
+        count("SELECT coalesce(sum(paid_minor), 0)::bigint FROM read.revenue_facts").await;
+    assert!(revenue > 0, "revenue facts");
+    let issues = count("SELECT count(*) FROM read.process_issues").await;
+    let messages: Vec<String> =
+        sqlx::query_scalar("SELECT handler || ': ' || message FROM read.process_issues")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        issues, 0,
+        "nothing the process managers could not do: {messages:?}"
+    );
+}

@@ -25,5 +25,6 @@ mod poison;
 mod projector;
 mod rebuild;
 mod requests;
+mod revenue;
 mod seals;
 mod subscriptions;

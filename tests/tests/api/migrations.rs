@@ -113,7 +113,7 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
     use strum::VariantNames;
     let db = TestDb::new().await;
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
-    let expected: [(&str, std::collections::BTreeSet<String>); 11] = [
+    let expected: [(&str, std::collections::BTreeSet<String>); 12] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -128,6 +128,7 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
             set(SubscriptionStatus::VARIANTS),
         ),
         ("invoices_dunning_stage_check", set(DunningStage::VARIANTS)),
+        ("revenue_facts_method_check", set(PaymentMethod::VARIANTS)),
     ];
     for (constraint, values) in expected {
         assert_eq!(allowed(&db, constraint).await, values, "{constraint}");

@@ -70,7 +70,7 @@ pub async fn approve_payment(app: &TestApp, payment_id: &str) -> Value {
     .await
 }
 
-async fn refund_payment(app: &TestApp, payment_id: &str, reason: &str) -> Value {
+pub async fn refund_payment(app: &TestApp, payment_id: &str, reason: &str) -> Value {
     payment_mutation(
         app,
         "refundPayment",

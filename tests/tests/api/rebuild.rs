@@ -25,6 +25,9 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "invoice_lines",
         "subscriptions",
         "deadlines",
+        "revenue_facts",
+        "revenue_account_plans",
+        "revenue_payments",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

@@ -1,11 +1,12 @@
 //! Billing in GraphQL: the catalogue (plans, credit packages, credit costs), invoices,
-//! manual payments and their approval, and subscriptions.
+//! manual payments and their approval, subscriptions, and revenue facts.
 
 pub(crate) mod credit_costs;
 pub(crate) mod invoices;
 mod packages;
 pub(crate) mod payments;
 mod plans;
+mod revenue;
 pub(crate) mod subscriptions;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -16,6 +17,7 @@ pub struct BillingQuery(
     invoices::InvoiceQuery,
     payments::PaymentQuery,
     subscriptions::SubscriptionQuery,
+    revenue::RevenueQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]
