@@ -422,7 +422,9 @@ async fn play_day(
             )?;
             seeded.payments += 1;
         }
-        if *pay_day + 1 == day {
+        // Decided the next day, unless the account closes that day (the approval's credits
+        // would land after it closed).
+        if *pay_day + 1 == day && script.deleted_day != Some(day) {
             let (command, reason) = match outcome {
                 Outcome::Pending => continue,
                 Outcome::Rejected => (

@@ -111,8 +111,10 @@ pub enum SubscriptionCommand {
         at_period_end: bool,
         at: DateTime<Utc>,
     },
-    /// Extends by a period: the next one starts when the current one ends.
-    Renew,
+    /// Extends by a period: the next one starts when the current one ends. Refused while the
+    /// current period has not started by `at` (renewed ahead once already), so advance
+    /// renewals stop at one period.
+    Renew { at: DateTime<Utc> },
     /// The scheduler's step at `period_end`: renew, or expire if a cancellation was scheduled.
     /// Records nothing unless `period_end` is the current period's end.
     EndPeriod { period_end: DateTime<Utc> },
@@ -216,6 +218,9 @@ pub enum SubscriptionError {
     /// `VALIDATION`
     #[error("{0}")]
     WrongDirection(String),
+    /// `CONFLICT`
+    #[error("the subscription is already renewed to a period starting {0}; renew it again once that period has started")]
+    RenewedAhead(DateTime<Utc>),
 }
 
 impl Coded for SubscriptionError {
@@ -223,9 +228,10 @@ impl Coded for SubscriptionError {
         match self {
             Self::Invalid(_) | Self::WrongDirection(_) => ErrorCode::Validation,
             Self::NotFound => ErrorCode::NotFound,
-            Self::AlreadySubscribed(_) | Self::NotLive(_) | Self::CancellationScheduled => {
-                ErrorCode::Conflict
-            }
+            Self::AlreadySubscribed(_)
+            | Self::NotLive(_)
+            | Self::CancellationScheduled
+            | Self::RenewedAhead(_) => ErrorCode::Conflict,
         }
     }
 }
@@ -393,10 +399,13 @@ impl Subscription {
                 reason,
                 effective_at: current.period_end,
             })),
-            C::Renew if current.cancellation_scheduled => {
+            C::Renew { .. } if current.cancellation_scheduled => {
                 Err(SubscriptionError::CancellationScheduled)
             }
-            C::Renew => Ok(Some(self.renewal(current))),
+            C::Renew { at } if current.period_start > at => {
+                Err(SubscriptionError::RenewedAhead(current.period_start))
+            }
+            C::Renew { .. } => Ok(Some(self.renewal(current))),
             C::EndPeriod { period_end } if period_end != current.period_end => Ok(None),
             C::EndPeriod { period_end } if current.cancellation_scheduled => {
                 Ok(Some(E::SubscriptionExpired {

@@ -130,6 +130,15 @@ async fn a_subscription_grants_invoices_upgrades_downgrades_cancels_and_starts_a
 
     let started = start(&app, &account, PlanTier::Starter).await;
     let id = started["id"].as_str().unwrap().to_string();
+    let on_account = query(
+        &app,
+        &format!("{{ account(id: \"{account}\") {{ subscription {{ id status planCode }} }} }}"),
+    )
+    .await;
+    assert_eq!(
+        on_account["account"]["subscription"],
+        json!({ "id": id, "status": "ACTIVE", "planCode": "starter" })
+    );
     assert_eq!(started["status"], "ACTIVE");
     assert_eq!(started["planCode"], "starter");
     assert_eq!(started["includedCredits"], 1_000);

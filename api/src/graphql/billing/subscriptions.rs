@@ -92,6 +92,15 @@ async fn find(pool: &PgPool, column: &str, id: Uuid) -> Result<Option<Subscripti
     .await?)
 }
 
+/// The subscription of `account_id` (its latest, also when cancelled or expired), if it ever
+/// had one.
+pub(crate) async fn of_account(
+    pool: &PgPool,
+    account_id: Uuid,
+) -> Result<Option<SubscriptionNode>, ApiError> {
+    find(pool, "account_id", account_id).await
+}
+
 #[ComplexObject]
 impl SubscriptionNode {
     #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
@@ -363,7 +372,7 @@ pub(crate) async fn change_plan_of_account(
     idempotency_key: Option<String>,
 ) -> Result<Option<WriteReceipt>, ApiError> {
     let pool = &services(ctx).pool;
-    let live = find(pool, "account_id", account_id).await?.filter(|s| {
+    let live = of_account(pool, account_id).await?.filter(|s| {
         !matches!(
             s.status,
             SubscriptionStatus::Cancelled | SubscriptionStatus::Expired
@@ -472,7 +481,7 @@ impl SubscriptionMutation {
     }
 
     /// Extends by a period: the next one starts when the current one ends, and is granted and
-    /// invoiced now.
+    /// invoiced now. Once renewed ahead, it can be renewed again only when that period starts.
     #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
     async fn renew_subscription(
         &self,
@@ -483,7 +492,7 @@ impl SubscriptionMutation {
         run(
             ctx,
             id,
-            SubscriptionCommand::Renew,
+            SubscriptionCommand::Renew { at: Utc::now() },
             &input.reason,
             input.idempotency_key,
         )
@@ -547,7 +556,7 @@ impl SubscriptionMutation {
                 at_period_end: input.action == A::CancelAtPeriodEnd,
                 at,
             },
-            (A::Renew, _) => SubscriptionCommand::Renew,
+            (A::Renew, _) => SubscriptionCommand::Renew { at },
             (A::Upgrade, Some(plan)) => SubscriptionCommand::Upgrade { plan, at },
             (A::Upgrade, None) => return Err(ApiError::validation("an upgrade needs `planId`")),
         };

@@ -74,6 +74,16 @@ crate::graphql::kit::lists::listed!(AccountNode);
 
 #[ComplexObject]
 impl AccountNode {
+    /// The account's subscription (its latest, also when cancelled or expired); null if it
+    /// never had one.
+    #[graphql(guard = "Rule::Scoped(Permission::BillingRead)")]
+    async fn subscription(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::graphql::billing::subscriptions::SubscriptionNode>, ApiError> {
+        crate::graphql::billing::subscriptions::of_account(&services(ctx).pool, self.id).await
+    }
+
     /// The account's versions, oldest first: who changed what, when and why, field by field,
     /// read from the event log.
     #[graphql(guard = "Rule::Can(Permission::AuditRead)")]

@@ -302,12 +302,8 @@ async fn a_cancellation_at_period_end_expires_the_subscription_then() {
     expect(april(), cancel, vec![scheduled.clone()]).await;
     let mut given = april();
     given.push(scheduled);
-    refused(
-        given.clone(),
-        SubscriptionCommand::Renew,
-        ErrorCode::Conflict,
-    )
-    .await;
+    let renew = SubscriptionCommand::Renew { at: at(4, 20) };
+    refused(given.clone(), renew, ErrorCode::Conflict).await;
     let end = SubscriptionCommand::EndPeriod {
         period_end: at(5, 1),
     };
@@ -384,4 +380,21 @@ async fn activating_an_active_subscription_records_nothing() {
         vec![],
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_renewal_ahead_stops_at_one_period() {
+    let renewed = SubscriptionEvent::SubscriptionRenewed {
+        account_id: ACCOUNT,
+        plan: starter(),
+        status: SubscriptionStatus::Active,
+        period_start: at(5, 1),
+        period_end: at(6, 1),
+    };
+    let renew = SubscriptionCommand::Renew { at: at(4, 20) };
+    expect(april(), renew.clone(), vec![renewed.clone()]).await;
+    let mut given = april();
+    given.push(renewed);
+    let message = refused(given, renew, ErrorCode::Conflict).await;
+    assert!(message.contains("already renewed"), "{message}");
 }
