@@ -512,6 +512,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         engine.catch_up(name).await?;
     }
     rows.push(measure_verify(&pool, settings).await?);
+    rows.extend(measure_ledger_export(&pool, &http, &url, &token).await?);
     rows.extend(measure_history(&pool, &engine, &http, &url, &token, accounts[0], options).await?);
     let names = engine.projection_names();
     for name in &names {
@@ -826,6 +827,104 @@ async fn measure_sealing(pool: &PgPool, bus_row: &Row) -> anyhow::Result<Row> {
         p99_ms: caught_up_ms,
         of_ceiling: None,
     })
+}
+
+/// The resident memory of this process (the server runs in it), in bytes.
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// The whole credit ledger exported as CSV over HTTP (`/export/credit-ledger`), streamed to a
+/// counter, against the same rows streamed straight from PostgreSQL (the ceiling); the row's
+/// name carries the peak growth of resident memory while exporting, which stays flat when
+/// the export streams.
+async fn measure_ledger_export(
+    pool: &PgPool,
+    http: &reqwest::Client,
+    graphql_url: &str,
+    token: &str,
+) -> anyhow::Result<Vec<Row>> {
+    use futures::TryStreamExt;
+    tracing::info!(measurement = "ledger export", "measuring");
+    let started = Instant::now();
+    let mut rows = sqlx::query(
+        "SELECT position::text, account_id::text, kind, amount::text, balance_after::text,          reason, actor_id, actor_kind, payment_id::text, operation, model, units::text,          shortfall::text, cost_version::text, occurred_at::text, recorded_at::text          FROM read.credit_ledger ORDER BY position",
+    )
+    .fetch(pool);
+    let mut ceiling_rows = 0usize;
+    while rows.try_next().await?.is_some() {
+        ceiling_rows += 1;
+    }
+    let ceiling = ceiling_rows as f64 / started.elapsed().as_secs_f64();
+
+    let url = graphql_url.replace("/graphql", "/export/credit-ledger?format=csv");
+    let before = resident_bytes();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampling = CancellationToken::new();
+    let sampler = tokio::spawn({
+        let peak = Arc::clone(&peak);
+        let sampling = sampling.clone();
+        async move {
+            while !sampling.is_cancelled() {
+                peak.fetch_max(resident_bytes(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut response = http.get(&url).bearer_auth(token).send().await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "export answered {}",
+        response.status()
+    );
+    let mut lines = 0usize;
+    let mut bytes = 0usize;
+    while let Some(chunk) = response.chunk().await? {
+        bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    let elapsed = started.elapsed();
+    sampling.cancel();
+    sampler.await?;
+    let exported = lines.saturating_sub(1); // the header
+    anyhow::ensure!(
+        exported == ceiling_rows,
+        "the export held {exported} rows, the ledger {ceiling_rows}"
+    );
+    let growth_mb = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(before) as f64
+        / 1_048_576.0;
+    let per_second = exported as f64 / elapsed.as_secs_f64();
+    Ok(vec![
+        Row {
+            name: format!("ceiling: the ledger's {ceiling_rows} rows streamed from PostgreSQL"),
+            clients: 1,
+            ops: ceiling_rows,
+            per_second: ceiling,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            of_ceiling: None,
+        },
+        Row {
+            name: format!(
+                "export the credit ledger as CSV over HTTP ({exported} rows, {:.0} MB, {:.1} s; \
+                 peak memory growth {growth_mb:.1} MB)",
+                bytes as f64 / 1_048_576.0,
+                elapsed.as_secs_f64()
+            ),
+            clients: 1,
+            ops: exported,
+            per_second,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            of_ceiling: Some(per_second / ceiling),
+        },
+    ])
 }
 
 /// `verify` over the whole log: events recomputed per second.
