@@ -26,8 +26,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The advisory-lock key the runner holds (`hashtext('igny8.scheduler')`, fixed).
-const LOCK_KEY: i64 = 0x5c4e_d01e;
+/// The name the runner's advisory lock is keyed by (through `projection_lock_key`, like the
+/// projectors' locks; no handler has this name).
+const LOCK_NAME: &str = "scheduler";
 
 /// The most deadlines one run carries out; the next run takes the rest.
 const BATCH: i64 = 1_000;
@@ -120,8 +121,8 @@ impl Scheduler {
     /// Carries out every deadline due at `now`, oldest first.
     pub async fn run_due(&self, now: DateTime<Utc>) -> Result<RunReport, HandlerError> {
         let mut lock = self.pool().acquire().await?;
-        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(projection_lock_key($1))")
+            .bind(LOCK_NAME)
             .fetch_one(&mut *lock)
             .await?;
         if !held {
@@ -129,8 +130,8 @@ impl Scheduler {
         }
         let report = self.carry_out(now).await;
         // Released with the connection too, should this fail.
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
+        sqlx::query("SELECT pg_advisory_unlock(projection_lock_key($1))")
+            .bind(LOCK_NAME)
             .execute(&mut *lock)
             .await?;
         report

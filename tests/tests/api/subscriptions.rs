@@ -678,6 +678,18 @@ mod simulated_year {
         // Nothing is due any more, and another run does nothing.
         let again = scheduler.run_due(on(2026, 2, 15)).await.unwrap();
         assert_eq!(again.carried_out, 0);
+        // One runner across servers: while another holds the lock, a run does nothing.
+        let mut other = app.db.pool.acquire().await.unwrap();
+        sqlx::query("SELECT pg_advisory_lock(projection_lock_key('scheduler'))")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        assert!(!scheduler.run_due(on(2026, 2, 15)).await.unwrap().ran);
+        sqlx::query("SELECT pg_advisory_unlock(projection_lock_key('scheduler'))")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        assert!(scheduler.run_due(on(2026, 2, 15)).await.unwrap().ran);
     }
 
     /// Pays `invoice` (its total, no credits) with a payment recorded and approved at `at`.
