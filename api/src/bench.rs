@@ -542,6 +542,45 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
 /// Bulk-approves `count` pending payments through GraphQL (`bulkPaymentAction`, 500 ids per
 /// request, the most one takes), from the first request until every grant is in the ledger
 /// (the process manager grants after each approval). Checks every payment granted once.
+/// Sends `mutation` over `ids` in requests of [`MAX_ITEMS`](crate::graphql::kit::bulk::MAX_ITEMS),
+/// each with `input` plus its ids and a bulk key of its own; fails unless every item is done.
+/// The latency of each request.
+#[allow(clippy::too_many_arguments)]
+async fn bulk_requests(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    mutation: &str,
+    input_type: &str,
+    ids: &[Uuid],
+    input: serde_json::Value,
+    key: &str,
+) -> anyhow::Result<Vec<Duration>> {
+    let query = format!(
+        "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ done refused }} }}"
+    );
+    let mut latencies = Vec::new();
+    for (n, chunk) in ids.chunks(crate::graphql::kit::bulk::MAX_ITEMS).enumerate() {
+        let mut input = input.clone();
+        input["ids"] = json!(chunk);
+        input["bulkKey"] = json!(format!("{key}-{n}"));
+        let t = Instant::now();
+        let body: serde_json::Value = http
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": { "input": input } }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if body["data"][mutation]["done"] != json!(chunk.len()) {
+            anyhow::bail!("{mutation} did not do every item: {body}");
+        }
+        latencies.push(t.elapsed());
+    }
+    Ok(latencies)
+}
+
 /// Bulk-renews `count` subscriptions through `bulkSubscriptionAction` (500 per request), until
 /// every renewal's invoice is issued with its number: "bulk-issue invoices for N subscriptions".
 async fn measure_bulk_renewal(
@@ -625,29 +664,17 @@ async fn measure_bulk_renewal(
     wait_for(count, Instant::now()).await?;
     tracing::info!(measurement = name.as_str(), "measuring");
     let started = Instant::now();
-    let mut latencies = Vec::new();
-    for (n, chunk) in subscriptions
-        .chunks(crate::graphql::kit::bulk::MAX_ITEMS)
-        .enumerate()
-    {
-        let t = Instant::now();
-        let body: serde_json::Value = http
-            .post(url)
-            .bearer_auth(token)
-            .json(&json!({
-                "query": "mutation($input: BulkSubscriptionInput!) { bulkSubscriptionAction(input: $input) { done refused } }",
-                "variables": { "input": { "action": "RENEW", "ids": chunk, "reason": "annual prepayment",
-                                          "bulkKey": format!("bench-renew-{n}") } },
-            }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if body["data"]["bulkSubscriptionAction"]["done"] != json!(chunk.len()) {
-            anyhow::bail!("a bulk renewal did not renew every subscription: {body}");
-        }
-        latencies.push(t.elapsed());
-    }
+    let mut latencies = bulk_requests(
+        http,
+        url,
+        token,
+        "bulkSubscriptionAction",
+        "BulkSubscriptionInput",
+        &subscriptions,
+        json!({ "action": "RENEW", "reason": "annual prepayment" }),
+        "bench-renew",
+    )
+    .await?;
     let issued = wait_for(2 * count, started).await?;
     let elapsed = started.elapsed();
     if issued != 2 * count {
@@ -722,29 +749,17 @@ async fn measure_bulk_approval(
     }
     tracing::info!(measurement = name.as_str(), "measuring");
     let started = Instant::now();
-    let mut latencies = Vec::new();
-    for (n, chunk) in payments
-        .chunks(crate::graphql::kit::bulk::MAX_ITEMS)
-        .enumerate()
-    {
-        let t = Instant::now();
-        let body: serde_json::Value = http
-            .post(url)
-            .bearer_auth(token)
-            .json(&json!({
-                "query": "mutation($input: BulkPaymentInput!) { bulkPaymentAction(input: $input) { done refused } }",
-                "variables": { "input": { "action": "APPROVE", "ids": chunk, "reason": "wires arrived",
-                                          "bulkKey": format!("bench-approve-{n}") } },
-            }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if body["data"]["bulkPaymentAction"]["done"] != json!(chunk.len()) {
-            anyhow::bail!("a bulk approval did not approve every payment: {body}");
-        }
-        latencies.push(t.elapsed());
-    }
+    let mut latencies = bulk_requests(
+        http,
+        url,
+        token,
+        "bulkPaymentAction",
+        "BulkPaymentInput",
+        &payments,
+        json!({ "action": "APPROVE", "reason": "wires arrived" }),
+        "bench-approve",
+    )
+    .await?;
     let ids: Vec<Uuid> = payments.clone();
     loop {
         let granted: i64 = sqlx::query_scalar(
