@@ -4,6 +4,8 @@ CREATE TABLE read.operators (
     email         text        NOT NULL UNIQUE,
     display_name  text        NOT NULL,
     superuser     boolean     NOT NULL,
+    -- A service principal (the platform reporting usage), not a person.
+    service       boolean     NOT NULL DEFAULT false,
     created_at    timestamptz NOT NULL,
     last_position bigint      NOT NULL
 );

@@ -39,24 +39,24 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Migrations that landed with two texts: `(version, SHA-384 of the other text)`.
 ///
-/// 0002, 0005 and 0007 landed as first written (commit 51887b4) and, for a while, as edited
-/// (the `service` column in 0002 rather than only in 0005, no `(kind, position)` ledger index in
-/// 0007); the files hold the first texts, and this list the edited ones. Either way the migrations that follow bring
+/// 0002, 0005 and 0007 landed once as first written (commit 51887b4) and later as edited (the
+/// `service` column in 0002 rather than only in 0005, no `(kind, position)` ledger index in
+/// 0007), and the files now hold the edited texts. Either way the migrations that follow bring
 /// a database to the same schema: 0005 adds `service` if it is missing, 0011 drops the index if
 /// it is there. sqlx, though, refuses a database whose recorded checksum differs from the
 /// file's, so a database that ran the other text is given the file's checksum before migrating.
 const OTHER_LANDED_TEXTS: &[(i64, &str)] = &[
     (
         2,
-        "306fd0d3e66a65737f511ec192c315678a994891aae3c7f49cd04c2a88757fb3d12b790581fd7048e8b1c11fb1453396",
+        "3d59a9b4b6b9e9fba3f9b129bc26c66b89bba7986b6ba893ebff841e85ee05825652417e29b67b97fa7a3effaec53ea1",
     ),
     (
         5,
-        "4f0b4df5057d3e0364cd11557393cafdc68bff35cb1512ad9199018e0061568734c4f1c905bb15f155763105422f961c",
+        "df5d88bb7d177095fb7f9df52c07410d87dccdcbee0251312f1ca968c7bb7f99ebf8cc5b22564d545fed6318abd3dad0",
     ),
     (
         7,
-        "bdbac7e66f89130cf944dff42a4c605ae55ee5dc5f20a8f18d1b4e7e842eb1893e425077d16ffe28e561c3e34af4435e",
+        "25c5c66a2497b5d7af14b7401ce50fbb7094d430ff48401587bd66d816afd884632838f4ebe920fb24d807a546fb35fb",
     ),
 ];
 
@@ -105,12 +105,12 @@ mod tests {
     /// migration, and add its checksum here when it lands.
     const LANDED: &[(i64, &str)] = &[
         (1, "88b58706da4a7d5b02c6a38a8261a46b80a788b892781effb3dcaaee871217fd871bd1eaa173e0f5b8ae31f45936000b"),
-        (2, "3d59a9b4b6b9e9fba3f9b129bc26c66b89bba7986b6ba893ebff841e85ee05825652417e29b67b97fa7a3effaec53ea1"),
+        (2, "306fd0d3e66a65737f511ec192c315678a994891aae3c7f49cd04c2a88757fb3d12b790581fd7048e8b1c11fb1453396"),
         (3, "16d5a1ea42d3845aee19ac893cfcb839127e1e8b2fb9ed1be4b4c348734388118125675d616dc5714016a5ec092fe39d"),
         (4, "a8839a324d0c3ea40c250cba96380c3682c1174a7be7f3c82ee5a7df1b9d6710fbd24bcaf656f06ba7818e75040d7796"),
-        (5, "df5d88bb7d177095fb7f9df52c07410d87dccdcbee0251312f1ca968c7bb7f99ebf8cc5b22564d545fed6318abd3dad0"),
+        (5, "4f0b4df5057d3e0364cd11557393cafdc68bff35cb1512ad9199018e0061568734c4f1c905bb15f155763105422f961c"),
         (6, "16c901658db4e589b37e36827e666f2c7e8310a8684068cecbefbe44375d1589c0918adedc68ee74f1d6a678b1dc9527"),
-        (7, "25c5c66a2497b5d7af14b7401ce50fbb7094d430ff48401587bd66d816afd884632838f4ebe920fb24d807a546fb35fb"),
+        (7, "bdbac7e66f89130cf944dff42a4c605ae55ee5dc5f20a8f18d1b4e7e842eb1893e425077d16ffe28e561c3e34af4435e"),
         (
             8,
             "0fd5871f0c93422901db4d85538b678d7d4ceb113588124fa801c9ed91f2956e122eefcefa58b291633e0e8460ff366e",

@@ -1,28 +1,28 @@
 //! Databases migrated by earlier builds keep migrating: in particular those migrated while
-//! 0002, 0005 and 0007 held their edited texts (they landed first as the files hold them, then
-//! for a while edited).
+//! 0002, 0005 and 0007 held the texts they first landed with (they later landed edited, and
+//! the files hold the edited texts).
 
 use crate::helpers::TestDb;
 use projections::store::db;
 
-/// The edited texts 0002, 0005 and 0007 also landed with (commit 81b721b).
-const EDITED_TEXTS: [(&str, &str); 3] = [
+/// The texts 0002, 0005 and 0007 first landed with (commit 51887b4).
+const FIRST_TEXTS: [(&str, &str); 3] = [
     (
         "0002_operators.sql",
-        include_str!("../../fixtures/landed-edited/0002_operators.sql"),
+        include_str!("../../fixtures/landed-first/0002_operators.sql"),
     ),
     (
         "0005_identity_operators_service.sql",
-        include_str!("../../fixtures/landed-edited/0005_identity_operators_service.sql"),
+        include_str!("../../fixtures/landed-first/0005_identity_operators_service.sql"),
     ),
     (
         "0007_tenancy_ledger_posting_order.sql",
-        include_str!("../../fixtures/landed-edited/0007_tenancy_ledger_posting_order.sql"),
+        include_str!("../../fixtures/landed-first/0007_tenancy_ledger_posting_order.sql"),
     ),
 ];
 
 /// A database migrated, as an earlier build left it, with the migrations up to `through`,
-/// the edited texts standing in for the files of the same names.
+/// the first texts standing in for the files of the same names.
 async fn migrated_by_an_earlier_build(through: i64) -> TestDb {
     let db = TestDb::empty().await;
     let folder = std::env::temp_dir().join(format!("igny8-migrations-{}", uuid::Uuid::new_v4()));
@@ -34,8 +34,8 @@ async fn migrated_by_an_earlier_build(through: i64) -> TestDb {
         if version > through {
             continue;
         }
-        let text = match EDITED_TEXTS.iter().find(|(file, _)| *file == name) {
-            Some((_, edited)) => edited.to_string(),
+        let text = match FIRST_TEXTS.iter().find(|(file, _)| *file == name) {
+            Some((_, first)) => first.to_string(),
             None => std::fs::read_to_string(entry.path()).unwrap(),
         };
         std::fs::write(folder.join(&name), text).unwrap();
@@ -65,15 +65,15 @@ async fn schema(db: &TestDb) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_database_migrated_with_the_edited_0002_still_migrates() {
+async fn a_database_migrated_with_0002_as_it_first_landed_still_migrates() {
     let db = migrated_by_an_earlier_build(2).await;
     db::migrate(&db.pool).await.expect("migrates");
     assert_eq!(schema(&db).await, schema(&TestDb::new().await).await);
 }
 
 #[tokio::test]
-async fn a_database_migrated_with_the_edited_texts_of_0002_0005_and_0007_still_migrates() {
-    // Before 0011 and after it (the first 0007 makes an index 0011 drops; the edited one not).
+async fn a_database_migrated_with_the_first_texts_of_0002_0005_and_0007_still_migrates() {
+    // Before 0011 (the ledger still has the index the first 0007 made) and after it.
     for through in [7, 11] {
         let db = migrated_by_an_earlier_build(through).await;
         db::migrate(&db.pool).await.expect("migrates");
