@@ -542,6 +542,32 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
 /// Bulk-approves `count` pending payments through GraphQL (`bulkPaymentAction`, 500 ids per
 /// request, the most one takes), from the first request until every grant is in the ledger
 /// (the process manager grants after each approval). Checks every payment granted once.
+/// Polls `count_sql` (a count over `ids`, bound as `$1`) until it reaches `target`; fails when
+/// `limit` has passed since `since`. The count reached.
+async fn wait_for_count(
+    pool: &PgPool,
+    count_sql: &str,
+    ids: &[Uuid],
+    target: usize,
+    since: Instant,
+    limit: Duration,
+    what: &str,
+) -> anyhow::Result<usize> {
+    loop {
+        let reached = sqlx::query_scalar::<_, i64>(count_sql)
+            .bind(ids)
+            .fetch_one(pool)
+            .await? as usize;
+        if reached >= target {
+            return Ok(reached);
+        }
+        if since.elapsed() > limit {
+            anyhow::bail!("only {reached} of {target} {what} after {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Sends `mutation` over `ids` in requests of [`MAX_ITEMS`](crate::graphql::kit::bulk::MAX_ITEMS),
 /// each with `input` plus its ids and a bulk key of its own; fails unless every item is done.
 /// The latency of each request.
@@ -637,28 +663,19 @@ async fn measure_bulk_renewal(
         accounts.push(id);
         subscriptions.push(subscription);
     }
-    let numbered = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM read.invoices WHERE account_id = ANY($1) AND number IS NOT NULL",
-        )
-        .bind(&accounts)
-        .fetch_one(pool)
-        .await
-    };
+    const NUMBERED: &str =
+        "SELECT count(*) FROM read.invoices WHERE account_id = ANY($1) AND number IS NOT NULL";
     let wait_for = |target: usize, since: Instant| {
-        let numbered = &numbered;
-        async move {
-            loop {
-                let issued = numbered().await? as usize;
-                if issued >= target {
-                    return Ok::<_, anyhow::Error>(issued);
-                }
-                if since.elapsed() > Duration::from_secs(900) {
-                    anyhow::bail!("only {issued} of {target} invoices numbered after 15 minutes");
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        let what = "invoices numbered";
+        wait_for_count(
+            pool,
+            NUMBERED,
+            &accounts,
+            target,
+            since,
+            Duration::from_secs(900),
+            what,
+        )
     };
     // Every start's own invoice first, so the measurement sees only the renewals'.
     wait_for(count, Instant::now()).await?;
@@ -761,21 +778,16 @@ async fn measure_bulk_approval(
     )
     .await?;
     let ids: Vec<Uuid> = payments.clone();
-    loop {
-        let granted: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM read.credit_ledger WHERE kind = 'purchase' AND payment_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_one(pool)
-        .await?;
-        if granted as usize >= count {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!("only {granted} of {count} grants after ten minutes");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_count(
+        pool,
+        "SELECT count(*) FROM read.credit_ledger WHERE kind = 'purchase' AND payment_id = ANY($1)",
+        &ids,
+        count,
+        started,
+        Duration::from_secs(600),
+        "grants",
+    )
+    .await?;
     let elapsed = started.elapsed();
     let (lines, distinct): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(DISTINCT payment_id) FROM read.credit_ledger \

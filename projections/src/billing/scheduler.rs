@@ -13,13 +13,11 @@
 //!   acts on each due deadline once, so one that its target refuses waits for a person (it is
 //!   logged) rather than spinning.
 
-use crate::store::bus::{CommandBus, CommandContext, CommandError};
-use crate::store::engine::HandlerError;
+use crate::store::bus::{CommandBus, CommandContext};
+use crate::store::engine::{step, HandlerError};
 use chrono::{DateTime, Utc};
 use domain::billing::invoice::{DunningStage, Invoice, InvoiceCommand, LateFeePolicy};
 use domain::billing::subscription::{Subscription, SubscriptionCommand};
-use domain::kit::error::Coded;
-use domain::kit::event::{StoredAggregate, StoredEvent};
 use domain::Actor;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -75,43 +73,10 @@ pub struct Scheduler {
     late_fee: LateFeePolicy,
 }
 
-/// How one deadline went.
-enum Outcome {
-    CarriedOut,
-    Refused,
-}
-
 impl Scheduler {
     /// `late_fee` prices the late fees it charges.
     pub fn new(bus: CommandBus, late_fee: LateFeePolicy) -> Self {
         Self { bus, late_fee }
-    }
-
-    /// Runs `command` on `id` in `context`; a refusal is logged, not an error.
-    async fn execute<A>(
-        &self,
-        id: Uuid,
-        command: A::Command,
-        context: &CommandContext,
-    ) -> Result<Outcome, HandlerError>
-    where
-        A: StoredAggregate<Services = ()> + Clone + 'static,
-        A::Command: Clone,
-        A::Event: StoredEvent,
-        A::Error: Coded + std::error::Error + Send + Sync + 'static,
-    {
-        match self
-            .bus
-            .execute::<A>(&id.to_string(), command, context)
-            .await
-        {
-            Ok(_) => Ok(Outcome::CarriedOut),
-            Err(CommandError::Rejected(refusal)) => {
-                tracing::warn!(%id, key = ?context.idempotency_key, %refusal, "a deadline was refused");
-                Ok(Outcome::Refused)
-            }
-            Err(other) => Err(Box::new(other)),
-        }
     }
 
     fn pool(&self) -> &PgPool {
@@ -160,26 +125,28 @@ impl Scheduler {
                 DeadlineKind::Dun(_) => "the invoice is unpaid past its due date",
             };
             let mut context = CommandContext::new(Actor::system("scheduler"))
-                .with_idempotency_key(key)
                 .with_reason(reason)
                 .occurred_at(due_at);
             context.correlation_id = Some(format!("deadline:{}:{id}", kind.as_str()));
-            let outcome = match kind {
+            let refused = match kind {
                 DeadlineKind::PeriodEnd => {
                     let command = SubscriptionCommand::EndPeriod { period_end: due_at };
-                    self.execute::<Subscription>(id, command, &context).await?
+                    step::<Subscription>(&self.bus, key, id, command, &context).await?
                 }
                 DeadlineKind::Dun(stage) => {
                     let command = InvoiceCommand::Dun {
                         stage,
                         late_fee: self.late_fee,
                     };
-                    self.execute::<Invoice>(id, command, &context).await?
+                    step::<Invoice>(&self.bus, key, id, command, &context).await?
                 }
             };
-            match outcome {
-                Outcome::CarriedOut => report.carried_out += 1,
-                Outcome::Refused => report.refused += 1,
+            match refused {
+                None => report.carried_out += 1,
+                Some(refusal) => {
+                    tracing::warn!(code = ?refusal.code, message = %refusal.message, "a deadline was refused");
+                    report.refused += 1;
+                }
             }
         }
         Ok(report)

@@ -91,13 +91,21 @@ async fn apply(
             period_start,
             period_end,
         } => {
-            // A new start after a cancellation or expiry replaces the ended row.
+            // A new start after a cancellation or expiry replaces the ended row whole.
             sqlx::query(
                 "INSERT INTO read.subscriptions (id, account_id, plan_id, plan_code, plan_version, \
                  plan_name, price_minor, currency, included_credits, status, period_start, \
                  period_end, started_at, updated_at, last_position) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) \
-                 ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at",
+                 ON CONFLICT (id) DO UPDATE SET plan_id = EXCLUDED.plan_id, \
+                 plan_code = EXCLUDED.plan_code, plan_version = EXCLUDED.plan_version, \
+                 plan_name = EXCLUDED.plan_name, price_minor = EXCLUDED.price_minor, \
+                 currency = EXCLUDED.currency, included_credits = EXCLUDED.included_credits, \
+                 status = EXCLUDED.status, period_start = EXCLUDED.period_start, \
+                 period_end = EXCLUDED.period_end, cancels_at_period_end = false, \
+                 cancel_reason = NULL, downgrade_plan_code = NULL, downgrade_plan_version = NULL, \
+                 started_at = EXCLUDED.started_at, ended_at = NULL, \
+                 updated_at = EXCLUDED.updated_at, last_position = EXCLUDED.last_position",
             )
             .bind(id)
             .bind(account_id)
@@ -115,14 +123,7 @@ async fn apply(
             .bind(position)
             .execute(&mut *conn)
             .await?;
-            Changes {
-                plan: Some(plan),
-                status: Some(status),
-                period: Some((period_start, period_end)),
-                cancellation: Some(None),
-                downgrade: Some(None),
-                ended_at: Some(None),
-            }
+            return Ok(());
         }
         E::SubscriptionActivated {
             period_start,

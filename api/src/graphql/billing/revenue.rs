@@ -1,13 +1,13 @@
 //! Revenue facts: money approved and refunded per day, plan, payment method and currency.
 
 use super::payments::Method;
+use super::subscriptions::plan_codes;
 use crate::error::ApiError;
 use crate::graphql::{services, Rule};
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use domain::identity::permission::Permission;
 use domain::kit::money::Currency;
-use domain::kit::values::Slug;
 use sqlx::{Postgres, QueryBuilder};
 
 /// The longest range one query covers, in days (three years).
@@ -60,11 +60,9 @@ pub struct RevenueFilter {
 impl RevenueFilter {
     fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         if let Some(plans) = &self.plan {
-            let codes = plans
-                .iter()
-                .map(|code| Ok(Slug::parse(code.trim())?.as_str().to_owned()))
-                .collect::<Result<Vec<_>, ApiError>>()?;
-            qb.push(" AND plan_code = ANY(").push_bind(codes).push(")");
+            qb.push(" AND plan_code = ANY(")
+                .push_bind(plan_codes(plans)?)
+                .push(")");
         }
         if let Some(methods) = &self.method {
             let methods: Vec<&str> = methods.iter().map(|m| m.as_db()).collect();

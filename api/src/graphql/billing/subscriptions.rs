@@ -131,6 +131,14 @@ pub struct SubscriptionFilter {
     pub account_id: Option<ID>,
 }
 
+/// Plan codes as a filter names them, checked.
+pub(crate) fn plan_codes(plans: &[String]) -> Result<Vec<String>, ApiError> {
+    plans
+        .iter()
+        .map(|code| Ok(Slug::parse(code.trim())?.as_str().to_owned()))
+        .collect()
+}
+
 impl SubscriptionFilter {
     pub(crate) fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         if let Some(statuses) = &self.status {
@@ -138,11 +146,9 @@ impl SubscriptionFilter {
             qb.push(" AND status = ANY(").push_bind(statuses).push(")");
         }
         if let Some(plans) = &self.plan {
-            let codes = plans
-                .iter()
-                .map(|code| Ok(Slug::parse(code.trim())?.as_str().to_owned()))
-                .collect::<Result<Vec<_>, ApiError>>()?;
-            qb.push(" AND plan_code = ANY(").push_bind(codes).push(")");
+            qb.push(" AND plan_code = ANY(")
+                .push_bind(plan_codes(plans)?)
+                .push(")");
         }
         if let Some(renewing) = &self.renewing {
             renewing.push(qb, "period_end")?;
