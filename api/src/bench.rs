@@ -568,7 +568,7 @@ async fn wait_for_count(
     }
 }
 
-/// Sends `mutation` over `ids` in requests of [`MAX_ITEMS`](crate::graphql::kit::bulk::MAX_ITEMS),
+/// Sends `mutation` over `ids` in requests of [`MAX_ITEMS`](crate::graphql::operations::bulk::MAX_ITEMS),
 /// each with `input` plus its ids and a bulk key of its own; fails unless every item is done.
 /// The latency of each request.
 #[allow(clippy::too_many_arguments)]
@@ -586,7 +586,10 @@ async fn bulk_requests(
         "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ done refused }} }}"
     );
     let mut latencies = Vec::new();
-    for (n, chunk) in ids.chunks(crate::graphql::kit::bulk::MAX_ITEMS).enumerate() {
+    for (n, chunk) in ids
+        .chunks(crate::graphql::operations::bulk::MAX_ITEMS)
+        .enumerate()
+    {
         let mut input = input.clone();
         input["ids"] = json!(chunk);
         input["bulkKey"] = json!(format!("{key}-{n}"));

@@ -12,5 +12,6 @@ pub mod graphql;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod operations;
 pub mod startup;
 pub mod tenancy;

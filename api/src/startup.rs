@@ -21,6 +21,7 @@ pub struct Application {
     state: AppState,
     settings: Settings,
     scheduler: projections::billing::scheduler::Scheduler,
+    jobs: crate::operations::JobRunner,
 }
 
 /// The command bus (and through it the pool) and the engine every entry point (server and
@@ -83,6 +84,8 @@ impl Application {
         let scheduler =
             projections::billing::scheduler::Scheduler::new(bus.clone(), settings.late_fee);
         let chronicles = projections::all_chronicles();
+        let wake_jobs = Arc::new(tokio::sync::Notify::new());
+        let jobs = crate::operations::JobRunner::new(bus.clone(), Arc::clone(&wake_jobs));
         let schema = graphql::build(Some(Services {
             pool: pool.clone(),
             bus,
@@ -90,6 +93,7 @@ impl Application {
             chronicles: chronicles.clone(),
             seal_public_key,
             read_your_writes_timeout: settings.read_your_writes_timeout,
+            jobs: wake_jobs,
         }));
         let listener = TcpListener::bind(settings.bind)
             .await
@@ -118,6 +122,7 @@ impl Application {
             state,
             settings,
             scheduler,
+            jobs,
         })
     }
 
@@ -137,6 +142,7 @@ impl Application {
             let every = self.settings.scheduler_every;
             workers.spawn(self.scheduler.run_every(every, workers_stop.clone()));
         }
+        workers.spawn(self.jobs.run(workers_stop.clone()));
         let grace = self.settings.shutdown_grace;
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         tracing::info!(address = %self.listener.local_addr()?, "serving");

@@ -4,11 +4,12 @@
 //! `Services` type. Every event records facts already decided here, so projections only fold.
 //!
 //! Bounded contexts are folders, with the same names in `projections` and `api`: `identity`,
-//! `tenancy`, `billing`; `kit` holds what they share.
+//! `tenancy`, `billing`, `operations`; `kit` holds what they share.
 
 pub mod billing;
 pub mod identity;
 pub mod kit;
+pub mod operations;
 pub mod tenancy;
 
 pub use billing::plan::PlanTier;

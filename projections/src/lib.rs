@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod billing;
 pub mod identity;
+pub mod operations;
 pub mod store;
 pub mod tenancy;
 
@@ -24,6 +25,7 @@ pub fn all_handlers(bus: &CommandBus, sealer: Sealer) -> Vec<Arc<dyn EventHandle
         identity::handlers(),
         tenancy::handlers(),
         billing::handlers(bus),
+        operations::handlers(),
         audit::handlers(sealer),
     ]
     .concat()
@@ -36,6 +38,7 @@ pub fn all_chronicles() -> Chronicles {
             identity::chronicles(),
             tenancy::chronicles(),
             billing::chronicles(),
+            operations::chronicles(),
         ]
         .concat(),
     )

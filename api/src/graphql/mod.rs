@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod billing;
 mod identity;
 pub mod kit;
+pub(crate) mod operations;
 mod store;
 pub(crate) mod tenancy;
 
@@ -31,6 +32,7 @@ pub struct Query(
     billing::BillingQuery,
     audit::AuditQuery,
     identity::IdentityQuery,
+    operations::OperationsQuery,
     store::StoreQuery,
 );
 
@@ -39,10 +41,11 @@ pub struct Mutation(
     tenancy::TenancyMutation,
     billing::BillingMutation,
     identity::IdentityMutation,
+    operations::OperationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(store::StoreSubscription);
+pub struct Subscription(store::StoreSubscription, operations::OperationsSubscription);
 
 /// What resolvers share for the life of the server.
 pub struct Services {
@@ -54,6 +57,8 @@ pub struct Services {
     /// The public key that signs the seal chain's checkpoints.
     pub seal_public_key: [u8; 32],
     pub read_your_writes_timeout: Duration,
+    /// Wakes the bulk-job runner when a job starts (see `crate::operations`).
+    pub jobs: Arc<tokio::sync::Notify>,
 }
 
 /// Facts about the HTTP request, copied into the metadata of every event it causes.

@@ -346,6 +346,16 @@ impl CommandBus {
         outcome
     }
 
+    /// The aggregate as its events leave it now (a fresh load, not the warm copy), for a
+    /// worker that plans its next commands from it (a bulk job's runner).
+    pub async fn read<A>(&self, aggregate_id: &str) -> Result<A, CommandError<A::Error>>
+    where
+        A: StoredAggregate,
+        A::Event: StoredEvent,
+    {
+        Ok(self.load::<A>(aggregate_id).await?.0)
+    }
+
     /// As `execute`, also answering the aggregate as the command left it (as it was, when the
     /// command was a no-op): for a caller that needs what the aggregate decided, e.g. the
     /// number a register assigned. Without an idempotency key: a replayed answer has no state;

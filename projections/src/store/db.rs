@@ -171,6 +171,10 @@ mod tests {
             22,
             "2ad221fa2af421edadb51ac2033a87fb815b8f47fccd43cfd19595dcab032a45e85f0c9dac2add28627daf775043070d",
         ),
+        (
+            23,
+            "f67c72597b45449de86857db5a7f81b5f5ea6099d769dd833a12f5cf2e68177531e592570fc2dab675f96b24c224ccbe",
+        ),
     ];
 
     #[test]

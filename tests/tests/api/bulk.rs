@@ -198,9 +198,11 @@ async fn bulk_account_actions_and_adjustments_refuse_item_by_item() {
 async fn bad_bulk_requests_are_refused_before_any_item_runs() {
     let app = TestApp::spawn().await;
     let a = open_account(&app, "bulk-bad").await;
-    let many: Vec<String> = (0..501)
+    // More than 500 ids run as a job, which takes only valid ids.
+    let mut many: Vec<String> = (0..501)
         .map(|n| format!("00000000-0000-0000-0000-{n:012}"))
         .collect();
+    many.push("not-an-id".into());
     let before = event_count(&app).await;
     for input in [
         json!({ "action": "SUSPEND", "ids": [], "reason": "x", "bulkKey": "k" }),
@@ -208,6 +210,9 @@ async fn bad_bulk_requests_are_refused_before_any_item_runs() {
         json!({ "action": "SUSPEND", "ids": [a, a], "reason": "x", "bulkKey": "k" }),
         json!({ "action": "SUSPEND", "ids": [a], "reason": "x", "bulkKey": " " }),
         json!({ "action": "SUSPEND", "ids": [a], "reason": " ", "bulkKey": "k" }),
+        json!({ "action": "SUSPEND", "reason": "x", "bulkKey": "k" }),
+        json!({ "action": "SUSPEND", "ids": [a], "filter": {}, "reason": "x", "bulkKey": "k" }),
+        json!({ "action": "SUSPEND", "filter": { "search": "no-such-account" }, "reason": "x", "bulkKey": "k" }),
     ] {
         let body = bulk_as(
             &app,

@@ -6,6 +6,7 @@ mod account_scope;
 mod accounts;
 mod authorization;
 mod bulk;
+mod bulk_jobs;
 mod catalog;
 mod command_bus;
 mod demo;

@@ -28,6 +28,8 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "revenue_facts",
         "revenue_account_plans",
         "revenue_payments",
+        "bulk_jobs",
+        "bulk_job_items",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

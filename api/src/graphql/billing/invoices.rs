@@ -5,16 +5,20 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
-use crate::graphql::kit::bulk::{self, BulkResult};
-use crate::graphql::kit::lists::{db_enum, like_pattern, DateRange, List, Order, SortDirection};
+use crate::graphql::kit::lists::{
+    db_enum, ids_matching, like_pattern, DateRange, List, Order, SortDirection,
+};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
+use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{confine, parse_id, run_explained, services, visible, Rule, WriteReceipt};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cqrs_es::Aggregate;
 use domain::billing::invoice::{Invoice, InvoiceCommand, InvoiceLine};
 use domain::identity::permission::Permission;
+use domain::kit::actor::Actor;
 use domain::kit::money::Currency;
+use domain::kit::values::Reason;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -397,7 +401,7 @@ async fn act(
     run(ctx, id, command, &input.reason, input.idempotency_key).await
 }
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InvoiceBulkAction {
     MarkPaid,
     MarkPending,
@@ -406,10 +410,34 @@ pub enum InvoiceBulkAction {
     SendReminder,
 }
 
+impl BulkAction for InvoiceBulkAction {
+    type Aggregate = Invoice;
+    const KIND: &'static str = "invoice";
+
+    fn name(&self) -> String {
+        format!("invoice-{self:?}")
+    }
+
+    fn command(&self, _actor: &Actor, _reason: &Reason, at: DateTime<Utc>) -> InvoiceCommand {
+        match self {
+            Self::MarkPaid => InvoiceCommand::MarkPaid { payment_id: None },
+            Self::MarkPending => InvoiceCommand::MarkPending,
+            Self::Cancel => InvoiceCommand::Cancel,
+            Self::Void => InvoiceCommand::Void,
+            Self::SendReminder => InvoiceCommand::SendReminder {
+                on: at.date_naive(),
+            },
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct BulkInvoiceInput {
     pub action: InvoiceBulkAction,
-    pub ids: Vec<ID>,
+    /// The invoices by id: up to 500 are answered at once, more (up to 50,000) run as a job.
+    pub ids: Option<Vec<ID>>,
+    /// Instead of `ids`: every invoice the list's filter lets through, as a job.
+    pub filter: Option<InvoiceFilter>,
     pub reason: String,
     /// Names this bulk request: retrying with the same key does nothing twice.
     pub bulk_key: String,
@@ -540,24 +568,13 @@ impl InvoiceMutation {
         ctx: &Context<'_>,
         input: BulkInvoiceInput,
     ) -> Result<BulkResult, ApiError> {
-        use InvoiceBulkAction as A;
-        let on = Utc::now().date_naive();
-        let command = |_| match input.action {
-            A::MarkPaid => InvoiceCommand::MarkPaid { payment_id: None },
-            A::MarkPending => InvoiceCommand::MarkPending,
-            A::Cancel => InvoiceCommand::Cancel,
-            A::Void => InvoiceCommand::Void,
-            A::SendReminder => InvoiceCommand::SendReminder { on },
-        };
-        let action = format!("invoice-{:?}", input.action);
-        bulk::run::<Invoice, _>(
-            ctx,
-            &action,
-            &input.bulk_key,
-            &input.reason,
-            &input.ids,
-            command,
-        )
-        .await
+        let pool = &services(ctx).pool;
+        let selection = Selection::of(input.ids, input.filter, |filter, limit| {
+            ids_matching(pool, "read.invoices", limit, move |query| {
+                filter.push(query)
+            })
+        })
+        .await?;
+        bulk::run(ctx, input.action, &input.bulk_key, &input.reason, selection).await
     }
 }

@@ -3,9 +3,9 @@
 
 pub(crate) mod credit_costs;
 pub(crate) mod invoices;
-mod packages;
+pub(crate) mod packages;
 pub(crate) mod payments;
-mod plans;
+pub(crate) mod plans;
 mod revenue;
 pub(crate) mod subscriptions;
 

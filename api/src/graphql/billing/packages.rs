@@ -6,16 +6,17 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
-use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::page::Page;
+use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{parse_id, run_explained, services, Rule, WriteReceipt};
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::billing::package::{CreditPackage, PackageChanges, PackageCommand, PackageTerms};
 use domain::identity::permission::Permission;
+use domain::kit::actor::Actor;
 use domain::kit::money::{Credits, Currency, Money};
-use domain::kit::values::PackageName;
+use domain::kit::values::{PackageName, Reason};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -91,6 +92,26 @@ impl CreditPackageNode {
     #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
         state_as_of(ctx, CreditPackage::TYPE, &self.id.to_string(), at).await
+    }
+}
+
+/// A catalogue action on credit packages.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PackageBulkAction(pub CatalogBulkAction);
+
+impl BulkAction for PackageBulkAction {
+    type Aggregate = CreditPackage;
+    const KIND: &'static str = "credit_package";
+
+    fn name(&self) -> String {
+        format!("package-{:?}", self.0)
+    }
+
+    fn command(&self, _actor: &Actor, _reason: &Reason, _at: DateTime<Utc>) -> PackageCommand {
+        match self.0 {
+            CatalogBulkAction::Activate => PackageCommand::Activate,
+            CatalogBulkAction::Deactivate => PackageCommand::Deactivate,
+        }
     }
 }
 
@@ -241,13 +262,9 @@ impl PackageMutation {
         ctx: &Context<'_>,
         input: BulkCatalogInput,
     ) -> Result<BulkResult, ApiError> {
-        let command = |_| match input.action {
-            CatalogBulkAction::Activate => PackageCommand::Activate,
-            CatalogBulkAction::Deactivate => PackageCommand::Deactivate,
-        };
-        let action = format!("package-{:?}", input.action);
-        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
-        bulk::run::<CreditPackage, _>(ctx, &action, key, reason, ids, command).await
+        let action = PackageBulkAction(input.action);
+        let selection = Selection::Ids(input.ids);
+        bulk::run(ctx, action, &input.bulk_key, &input.reason, selection).await
     }
 
     /// The package takes no new payments; those recorded keep it. Safe to repeat.

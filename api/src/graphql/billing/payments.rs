@@ -5,9 +5,9 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
-use crate::graphql::kit::bulk::{self, BulkResult};
-use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
+use crate::graphql::kit::lists::{db_enum, ids_matching, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
+use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::tenancy::accounts::{find_account, AccountNode};
 use crate::graphql::{
     command_context, confine, parse_id, principal, services, settle, visible, Rule, WriteReceipt,
@@ -19,6 +19,7 @@ use domain::billing::invoice::Invoice;
 use domain::billing::package::PackageVersionRef;
 use domain::billing::payment::{Payment, PaymentCommand};
 use domain::identity::permission::Permission;
+use domain::kit::actor::Actor;
 use domain::kit::money::{Credits, Currency, Money};
 use domain::kit::values::{Note, PaymentReference, Reason};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -389,17 +390,43 @@ async fn run(
     })
 }
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PaymentBulkAction {
     Approve,
     Reject,
     Refund,
 }
 
+impl BulkAction for PaymentBulkAction {
+    type Aggregate = Payment;
+    const KIND: &'static str = "payment";
+
+    fn name(&self) -> String {
+        format!("payment-{self:?}")
+    }
+
+    fn command(&self, actor: &Actor, reason: &Reason, _at: DateTime<Utc>) -> PaymentCommand {
+        match self {
+            Self::Approve => PaymentCommand::Approve {
+                approver: actor.id.clone(),
+            },
+            Self::Reject => PaymentCommand::Reject {
+                reason: reason.clone(),
+            },
+            Self::Refund => PaymentCommand::Refund {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct BulkPaymentInput {
     pub action: PaymentBulkAction,
-    pub ids: Vec<ID>,
+    /// The payments by id: up to 500 are answered at once, more (up to 50,000) run as a job.
+    pub ids: Option<Vec<ID>>,
+    /// Instead of `ids`: every payment the list's filter lets through, as a job.
+    pub filter: Option<PaymentFilter>,
     /// Recorded on every item; a rejection's or a refund's reason.
     pub reason: String,
     /// Names this bulk request: retrying with the same key does nothing twice.
@@ -504,22 +531,14 @@ impl PaymentMutation {
         ctx: &Context<'_>,
         input: BulkPaymentInput,
     ) -> Result<BulkResult, ApiError> {
-        let approver = principal(ctx)?.id.to_string();
-        let reason = Reason::parse(&input.reason)?;
-        let command = |_| match input.action {
-            PaymentBulkAction::Approve => PaymentCommand::Approve {
-                approver: approver.clone(),
-            },
-            PaymentBulkAction::Reject => PaymentCommand::Reject {
-                reason: reason.clone(),
-            },
-            PaymentBulkAction::Refund => PaymentCommand::Refund {
-                reason: reason.clone(),
-            },
-        };
-        let action = format!("payment-{:?}", input.action);
-        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
-        bulk::run::<Payment, _>(ctx, &action, key, reason, ids, command).await
+        let pool = &services(ctx).pool;
+        let selection = Selection::of(input.ids, input.filter, |filter, limit| {
+            ids_matching(pool, "read.payments", limit, move |query| {
+                filter.push(query)
+            })
+        })
+        .await?;
+        bulk::run(ctx, input.action, &input.bulk_key, &input.reason, selection).await
     }
 
     /// Refunds an approved payment; its credits are taken back (what is left of them).

@@ -5,8 +5,8 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
-use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::page::Page;
+use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{parse_id, run_explained, services, Rule, WriteReceipt};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -15,8 +15,9 @@ use domain::billing::plan::{
     Plan, PlanChanges, PlanCommand, PlanLimits, PlanTerms, PlanVersionRef,
 };
 use domain::identity::permission::Permission;
+use domain::kit::actor::Actor;
 use domain::kit::money::{Credits, Currency, Money};
-use domain::kit::values::{PlanName, Slug};
+use domain::kit::values::{PlanName, Reason, Slug};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -314,10 +315,30 @@ async fn run(
 }
 
 /// What a bulk action does to each plan or credit package.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CatalogBulkAction {
     Activate,
     Deactivate,
+}
+
+/// A catalogue action on plans.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PlanBulkAction(pub CatalogBulkAction);
+
+impl BulkAction for PlanBulkAction {
+    type Aggregate = Plan;
+    const KIND: &'static str = "plan";
+
+    fn name(&self) -> String {
+        format!("plan-{:?}", self.0)
+    }
+
+    fn command(&self, _actor: &Actor, _reason: &Reason, _at: DateTime<Utc>) -> PlanCommand {
+        match self.0 {
+            CatalogBulkAction::Activate => PlanCommand::Activate,
+            CatalogBulkAction::Deactivate => PlanCommand::Deactivate,
+        }
+    }
 }
 
 #[derive(InputObject)]
@@ -393,20 +414,9 @@ impl PlanMutation {
         ctx: &Context<'_>,
         input: BulkCatalogInput,
     ) -> Result<BulkResult, ApiError> {
-        let command = |_| match input.action {
-            CatalogBulkAction::Activate => PlanCommand::Activate,
-            CatalogBulkAction::Deactivate => PlanCommand::Deactivate,
-        };
-        let action = format!("plan-{:?}", input.action);
-        bulk::run::<Plan, _>(
-            ctx,
-            &action,
-            &input.bulk_key,
-            &input.reason,
-            &input.ids,
-            command,
-        )
-        .await
+        let action = PlanBulkAction(input.action);
+        let selection = Selection::Ids(input.ids);
+        bulk::run(ctx, action, &input.bulk_key, &input.reason, selection).await
     }
 
     /// Creates a new plan from a version of another, with changes. Superusers only.

@@ -5,9 +5,9 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
-use crate::graphql::kit::bulk::{self, BulkResult};
-use crate::graphql::kit::lists::{db_enum, DateRange, List, Order, SortDirection};
+use crate::graphql::kit::lists::{db_enum, ids_matching, DateRange, List, Order, SortDirection};
 use crate::graphql::kit::page::{Key, Page, PageRequest};
+use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{
     command_context, confine, parse_id, principal, run_explained, services, settle, visible, Rule,
     WriteReceipt,
@@ -18,6 +18,7 @@ use cqrs_es::Aggregate;
 use domain::billing::plan::{Plan, PlanTier};
 use domain::billing::subscription::{SubscribedPlan, Subscription, SubscriptionCommand};
 use domain::identity::permission::Permission;
+use domain::kit::actor::Actor;
 use domain::kit::money::{Credits, Currency, Money};
 use domain::kit::values::{PlanName, Reason, Slug};
 use domain::ErrorCode;
@@ -417,10 +418,59 @@ pub enum SubscriptionBulkAction {
     Upgrade,
 }
 
+/// A bulk action on subscriptions, with the plan an upgrade goes to.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum SubscriptionBulk {
+    Activate,
+    Cancel { at_period_end: bool },
+    Renew,
+    Upgrade(SubscribedPlan),
+}
+
+impl BulkAction for SubscriptionBulk {
+    type Aggregate = Subscription;
+    const KIND: &'static str = "subscription";
+
+    fn name(&self) -> String {
+        let action = match self {
+            Self::Activate => SubscriptionBulkAction::Activate,
+            Self::Cancel {
+                at_period_end: false,
+            } => SubscriptionBulkAction::Cancel,
+            Self::Cancel {
+                at_period_end: true,
+            } => SubscriptionBulkAction::CancelAtPeriodEnd,
+            Self::Renew => SubscriptionBulkAction::Renew,
+            Self::Upgrade(_) => SubscriptionBulkAction::Upgrade,
+        };
+        format!("subscription-{action:?}")
+    }
+
+    fn command(&self, _actor: &Actor, reason: &Reason, at: DateTime<Utc>) -> SubscriptionCommand {
+        match self {
+            Self::Activate => SubscriptionCommand::Activate { at },
+            Self::Cancel { at_period_end } => SubscriptionCommand::Cancel {
+                reason: reason.clone(),
+                at_period_end: *at_period_end,
+                at,
+            },
+            Self::Renew => SubscriptionCommand::Renew { at },
+            Self::Upgrade(plan) => SubscriptionCommand::Upgrade {
+                plan: plan.clone(),
+                at,
+            },
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct BulkSubscriptionInput {
     pub action: SubscriptionBulkAction,
-    pub ids: Vec<ID>,
+    /// The subscriptions by id: up to 500 are answered at once, more (up to 50,000) run as a
+    /// job.
+    pub ids: Option<Vec<ID>>,
+    /// Instead of `ids`: every subscription the list's filter lets through, as a job.
+    pub filter: Option<SubscriptionFilter>,
     /// The plan to upgrade to (`UPGRADE` only).
     pub plan_id: Option<ID>,
     pub reason: String,
@@ -545,36 +595,28 @@ impl SubscriptionMutation {
         input: BulkSubscriptionInput,
     ) -> Result<BulkResult, ApiError> {
         use SubscriptionBulkAction as A;
-        let at = Utc::now();
-        let plan = match (input.action, &input.plan_id) {
-            (A::Upgrade, Some(plan_id)) => {
-                Some(subscribed_plan(&services(ctx).pool, parse_id("planId", plan_id)?).await?)
-            }
-            (_, Some(_)) => {
-                return Err(ApiError::validation("only an upgrade takes `planId`"));
-            }
-            (_, None) => None,
-        };
-        let command = match (input.action, plan) {
-            (A::Activate, _) => SubscriptionCommand::Activate { at },
-            (A::Cancel | A::CancelAtPeriodEnd, _) => SubscriptionCommand::Cancel {
-                reason: Reason::parse(&input.reason)?,
-                at_period_end: input.action == A::CancelAtPeriodEnd,
-                at,
-            },
-            (A::Renew, _) => SubscriptionCommand::Renew { at },
-            (A::Upgrade, Some(plan)) => SubscriptionCommand::Upgrade { plan, at },
+        let pool = &services(ctx).pool;
+        let action = match (input.action, &input.plan_id) {
+            (A::Upgrade, Some(plan_id)) => SubscriptionBulk::Upgrade(
+                subscribed_plan(pool, parse_id("planId", plan_id)?).await?,
+            ),
             (A::Upgrade, None) => return Err(ApiError::validation("an upgrade needs `planId`")),
+            (_, Some(_)) => return Err(ApiError::validation("only an upgrade takes `planId`")),
+            (A::Activate, None) => SubscriptionBulk::Activate,
+            (A::Cancel, None) => SubscriptionBulk::Cancel {
+                at_period_end: false,
+            },
+            (A::CancelAtPeriodEnd, None) => SubscriptionBulk::Cancel {
+                at_period_end: true,
+            },
+            (A::Renew, None) => SubscriptionBulk::Renew,
         };
-        let action = format!("subscription-{:?}", input.action);
-        bulk::run::<Subscription, _>(
-            ctx,
-            &action,
-            &input.bulk_key,
-            &input.reason,
-            &input.ids,
-            |_| command.clone(),
-        )
-        .await
+        let selection = Selection::of(input.ids, input.filter, |filter, limit| {
+            ids_matching(pool, "read.subscriptions", limit, move |query| {
+                filter.push(query)
+            })
+        })
+        .await?;
+        bulk::run(ctx, action, &input.bulk_key, &input.reason, selection).await
     }
 }

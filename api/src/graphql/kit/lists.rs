@@ -287,3 +287,17 @@ impl List {
         }))
     }
 }
+
+/// The ids of the rows of `table` that `filter` lets through, in id order, at most `limit`:
+/// the items of a bulk action chosen by a list's filter.
+pub async fn ids_matching(
+    pool: &sqlx::PgPool,
+    table: &str,
+    limit: usize,
+    filter: impl FnOnce(&mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError>,
+) -> Result<Vec<uuid::Uuid>, ApiError> {
+    let mut query = QueryBuilder::new(format!("SELECT id FROM {table} WHERE true"));
+    filter(&mut query)?;
+    query.push(" ORDER BY id LIMIT ").push_bind(limit as i64);
+    Ok(query.build_query_scalar().fetch_all(pool).await?)
+}

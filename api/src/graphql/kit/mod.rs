@@ -1,7 +1,6 @@
 //! What every context's GraphQL shares: Relay pages and keyset cursors, list filters and
-//! ordering, bulk actions, and the depth limit.
+//! ordering, and the depth limit.
 
-pub mod bulk;
 pub mod limits;
 pub mod lists;
 pub mod page;

@@ -5,11 +5,11 @@ use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
 use crate::graphql::billing::credit_costs::price_at;
-use crate::graphql::kit::bulk::{self, BulkResult};
 use crate::graphql::kit::lists::{
-    db_enum, filter_text, like_pattern, DateRange, List, Order, SortDirection,
+    db_enum, filter_text, ids_matching, like_pattern, DateRange, List, Order, SortDirection,
 };
 use crate::graphql::kit::page::{Key, Page, PageRequest};
+use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{
     command_context, confine, parse_id, principal, services, settle, visible, Rule, WriteReceipt,
 };
@@ -18,6 +18,7 @@ use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObj
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::identity::permission::Permission;
+use domain::kit::actor::Actor;
 use domain::kit::money::Credits;
 use domain::kit::values::{AccountName, Email, ModelName, OperationType, Reason, Slug};
 use domain::tenancy::account::{Account, AccountCommand};
@@ -400,7 +401,7 @@ pub struct ConsumeCreditsInput {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccountBulkAction {
     Activate,
     Suspend,
@@ -409,10 +410,57 @@ pub enum AccountBulkAction {
     Restore,
 }
 
+impl BulkAction for AccountBulkAction {
+    type Aggregate = Account;
+    const KIND: &'static str = "account";
+
+    fn name(&self) -> String {
+        format!("account-{self:?}")
+    }
+
+    fn command(&self, _actor: &Actor, reason: &Reason, _at: DateTime<Utc>) -> AccountCommand {
+        match self {
+            Self::Activate => AccountCommand::Activate,
+            Self::Suspend => AccountCommand::Suspend {
+                reason: reason.clone(),
+            },
+            Self::Delete => AccountCommand::Delete {
+                reason: reason.clone(),
+            },
+            Self::Restore => AccountCommand::Restore,
+        }
+    }
+}
+
+/// The same credits added to (or taken from) every account of a bulk request.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AdjustCredits {
+    amount: Credits,
+}
+
+impl BulkAction for AdjustCredits {
+    type Aggregate = Account;
+    const KIND: &'static str = "account_credits";
+
+    fn name(&self) -> String {
+        "account-adjust".into()
+    }
+
+    fn command(&self, _actor: &Actor, reason: &Reason, _at: DateTime<Utc>) -> AccountCommand {
+        AccountCommand::AdjustCredits {
+            amount: self.amount,
+            reason: reason.clone(),
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct BulkAccountInput {
     pub action: AccountBulkAction,
-    pub ids: Vec<ID>,
+    /// The accounts by id: up to 500 are answered at once, more (up to 50,000) run as a job.
+    pub ids: Option<Vec<ID>>,
+    /// Instead of `ids`: every account the list's filter lets through, as a job.
+    pub filter: Option<AccountFilter>,
     pub reason: String,
     /// Names this bulk request: retrying with the same key does nothing twice.
     pub bulk_key: String,
@@ -420,7 +468,10 @@ pub struct BulkAccountInput {
 
 #[derive(InputObject)]
 pub struct BulkAdjustCreditsInput {
-    pub ids: Vec<ID>,
+    /// The accounts by id: up to 500 are answered at once, more (up to 50,000) run as a job.
+    pub ids: Option<Vec<ID>>,
+    /// Instead of `ids`: every account the list's filter lets through, as a job.
+    pub filter: Option<AccountFilter>,
     /// Added to each account (negative subtracts).
     pub amount: i64,
     pub reason: String,
@@ -461,6 +512,21 @@ async fn execute(
         account: find_account(&services.pool, id).await?,
         receipt,
     })
+}
+
+/// The accounts a bulk request names, or those its filter lets through.
+async fn select(
+    ctx: &Context<'_>,
+    ids: Option<Vec<ID>>,
+    filter: Option<AccountFilter>,
+) -> Result<Selection, ApiError> {
+    let pool = &services(ctx).pool;
+    Selection::of(ids, filter, |filter, limit| {
+        ids_matching(pool, "read.accounts", limit, move |query| {
+            filter.push(query)
+        })
+    })
+    .await
 }
 
 fn reason(text: &str) -> Result<Reason, ApiError> {
@@ -635,20 +701,8 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: BulkAccountInput,
     ) -> Result<BulkResult, ApiError> {
-        let reason = reason(&input.reason)?;
-        let command = |_| match input.action {
-            AccountBulkAction::Activate => AccountCommand::Activate,
-            AccountBulkAction::Suspend => AccountCommand::Suspend {
-                reason: reason.clone(),
-            },
-            AccountBulkAction::Delete => AccountCommand::Delete {
-                reason: reason.clone(),
-            },
-            AccountBulkAction::Restore => AccountCommand::Restore,
-        };
-        let action = format!("account-{:?}", input.action);
-        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
-        bulk::run::<Account, _>(ctx, &action, key, reason, ids, command).await
+        let selection = select(ctx, input.ids, input.filter).await?;
+        bulk::run(ctx, input.action, &input.bulk_key, &input.reason, selection).await
     }
 
     /// Adds (or subtracts) the same credits on many accounts, answered per account.
@@ -658,14 +712,11 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: BulkAdjustCreditsInput,
     ) -> Result<BulkResult, ApiError> {
-        let amount = Credits::signed(input.amount)?;
-        let reason = reason(&input.reason)?;
-        let command = |_| AccountCommand::AdjustCredits {
-            amount,
-            reason: reason.clone(),
+        let action = AdjustCredits {
+            amount: Credits::signed(input.amount)?,
         };
-        let (key, reason, ids) = (&input.bulk_key, &input.reason, &input.ids);
-        bulk::run::<Account, _>(ctx, "account-adjust", key, reason, ids, command).await
+        let selection = select(ctx, input.ids, input.filter).await?;
+        bulk::run(ctx, action, &input.bulk_key, &input.reason, selection).await
     }
 
     /// A manual correction of the balance, with the reason auditors will read.
