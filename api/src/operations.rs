@@ -16,7 +16,9 @@ use crate::graphql::operations::bulk::{self, BulkAction};
 use crate::graphql::tenancy::accounts::{AccountBulkAction, AdjustCredits};
 use anyhow::Context;
 use async_trait::async_trait;
+use domain::identity::permission::Permission;
 use domain::kit::actor::Actor;
+use domain::kit::values::Reason;
 use domain::operations::bulk_job::{BulkJob, BulkJobCommand, ItemResult, JobSpec, JobStatus};
 use projections::{CommandBus, CommandContext};
 use std::collections::HashSet;
@@ -61,6 +63,8 @@ fn decoder<B: BulkAction>() -> (&'static str, Decoder) {
 /// A job's action, decoded: runs items.
 #[async_trait]
 trait StoredAction: Send + Sync {
+    fn permission(&self) -> Permission;
+
     async fn run(
         &self,
         bus: &CommandBus,
@@ -72,6 +76,10 @@ trait StoredAction: Send + Sync {
 
 #[async_trait]
 impl<B: BulkAction> StoredAction for B {
+    fn permission(&self) -> Permission {
+        B::PERMISSION
+    }
+
     async fn run(
         &self,
         bus: &CommandBus,
@@ -170,6 +178,25 @@ impl JobRunner {
         outcome
     }
 
+    /// Whether the operator `actor` may still run items needing `permission` (a superuser, or
+    /// a member of a group granting it), as the token lookup would decide now.
+    async fn still_holds(&self, actor: &Actor, permission: Permission) -> anyhow::Result<bool> {
+        let Ok(id) = actor.id.parse::<Uuid>() else {
+            return Ok(false);
+        };
+        let holds: Option<bool> = sqlx::query_scalar(
+            "SELECT o.superuser OR EXISTS (SELECT 1 FROM read.group_members m \
+                   JOIN read.group_permissions p USING (group_id) \
+                   WHERE m.operator_id = o.id AND p.permission = $2) \
+             FROM read.operators o WHERE o.id = $1 AND NOT o.service",
+        )
+        .bind(id)
+        .bind(permission.to_string())
+        .fetch_optional(self.bus.pool())
+        .await?;
+        Ok(holds == Some(true))
+    }
+
     async fn carry_out(&self, id: Uuid, stop: &CancellationToken) -> anyhow::Result<()> {
         let job_id = id.to_string();
         let mut job: BulkJob = self.bus.read(&job_id).await?;
@@ -190,6 +217,20 @@ impl JobRunner {
         while !stop.is_cancelled() {
             let (from, items) = job.pending(CHUNK);
             if items.is_empty() {
+                break;
+            }
+            let permission = action.permission();
+            if !self.still_holds(&spec.run_as, permission).await? {
+                let reason = format!(
+                    "{} no longer holds `{permission}`, which its items need",
+                    spec.run_as
+                );
+                let cancel = BulkJobCommand::Cancel {
+                    reason: Reason::parse(&reason)?,
+                };
+                self.bus
+                    .execute::<BulkJob>(&job_id, cancel, &books.clone().with_reason(reason))
+                    .await?;
                 break;
             }
             let items = items.to_vec();

@@ -425,3 +425,42 @@ async fn items_done_before_a_crash_are_not_done_again_when_the_job_runs() {
         .await
     );
 }
+
+#[tokio::test]
+async fn a_job_stops_when_its_person_loses_the_permission_it_needs() {
+    let app = TestApp::spawn().await;
+    let owner = staff_in_group(&app, "billing-3@example.com", "Billing Administrator").await;
+    let input = json!({ "action": "REJECT", "ids": random_ids(20_000), "reason": "stale",
+                        "bulkKey": "revoked" });
+    let job = start_as(&app, &owner, input).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let groups = app
+        .graphql("{ permissionGroups { id name } }", json!({}))
+        .await;
+    let group = groups["data"]["permissionGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "Billing Administrator")
+        .unwrap()["id"]
+        .clone();
+    let removed = app
+        .graphql(
+            "mutation($input: GroupMemberInput!) { removeGroupMember(input: $input) { position } }",
+            json!({ "input": { "groupId": group, "operatorId": my_id(&app, &owner).await,
+                               "reason": "left the billing team" } }),
+        )
+        .await;
+    assert!(removed["errors"].is_null(), "{removed}");
+    let job = ended(&app, &id).await;
+    assert_eq!(job["status"], "CANCELLED", "{job}");
+    assert!(job["processed"].as_i64().unwrap() < 20_000, "{job}");
+    assert!(
+        job["cancelReason"]
+            .as_str()
+            .unwrap()
+            .contains("payments.approve"),
+        "{job}"
+    );
+    assert_eq!(job["cancelledBy"], "system:bulk-jobs");
+}

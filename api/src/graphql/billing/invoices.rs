@@ -413,6 +413,7 @@ pub enum InvoiceBulkAction {
 impl BulkAction for InvoiceBulkAction {
     type Aggregate = Invoice;
     const KIND: &'static str = "invoice";
+    const PERMISSION: Permission = Permission::BillingWrite;
 
     fn name(&self) -> String {
         format!("invoice-{self:?}")

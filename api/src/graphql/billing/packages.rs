@@ -102,6 +102,7 @@ pub struct PackageBulkAction(pub CatalogBulkAction);
 impl BulkAction for PackageBulkAction {
     type Aggregate = CreditPackage;
     const KIND: &'static str = "credit_package";
+    const PERMISSION: Permission = Permission::BillingWrite;
 
     fn name(&self) -> String {
         format!("package-{:?}", self.0)

@@ -400,6 +400,7 @@ pub enum PaymentBulkAction {
 impl BulkAction for PaymentBulkAction {
     type Aggregate = Payment;
     const KIND: &'static str = "payment";
+    const PERMISSION: Permission = Permission::PaymentsApprove;
 
     fn name(&self) -> String {
         format!("payment-{self:?}")

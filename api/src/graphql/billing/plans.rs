@@ -328,6 +328,7 @@ pub struct PlanBulkAction(pub CatalogBulkAction);
 impl BulkAction for PlanBulkAction {
     type Aggregate = Plan;
     const KIND: &'static str = "plan";
+    const PERMISSION: Permission = Permission::BillingWrite;
 
     fn name(&self) -> String {
         format!("plan-{:?}", self.0)

@@ -430,6 +430,7 @@ pub enum SubscriptionBulk {
 impl BulkAction for SubscriptionBulk {
     type Aggregate = Subscription;
     const KIND: &'static str = "subscription";
+    const PERMISSION: Permission = Permission::BillingWrite;
 
     fn name(&self) -> String {
         let action = match self {

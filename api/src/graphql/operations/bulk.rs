@@ -16,6 +16,7 @@ use crate::graphql::{command_context, principal, services, settle};
 use async_graphql::{Context, Enum, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
+use domain::identity::permission::Permission;
 use domain::kit::actor::Actor;
 use domain::kit::error::Coded;
 use domain::kit::event::{StoredAggregate, StoredEvent};
@@ -49,6 +50,9 @@ pub trait BulkAction: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
         + 'static;
     /// Stable name of the action type, as jobs record it (`payment`, `account_credits`).
     const KIND: &'static str;
+    /// What the person running it must hold: the bulk field's own guard, checked again by
+    /// the job's runner before every chunk (a job stops when its person loses it).
+    const PERMISSION: Permission;
 
     /// The action's name in the items' idempotency keys (`payment-Approve`).
     fn name(&self) -> String;

@@ -413,6 +413,7 @@ pub enum AccountBulkAction {
 impl BulkAction for AccountBulkAction {
     type Aggregate = Account;
     const KIND: &'static str = "account";
+    const PERMISSION: Permission = Permission::AccountsWrite;
 
     fn name(&self) -> String {
         format!("account-{self:?}")
@@ -441,6 +442,7 @@ pub struct AdjustCredits {
 impl BulkAction for AdjustCredits {
     type Aggregate = Account;
     const KIND: &'static str = "account_credits";
+    const PERMISSION: Permission = Permission::CreditsAdjust;
 
     fn name(&self) -> String {
         "account-adjust".into()
