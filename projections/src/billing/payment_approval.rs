@@ -75,6 +75,16 @@ impl ProcessManager for PaymentApproval {
         &[Account::TYPE, Invoice::TYPE, InvoiceRegister::TYPE]
     }
 
+    /// By account: a payment's steps touch its account and invoices only.
+    fn partition(&self, event: &RecordedEvent) -> Result<Option<Uuid>, HandlerError> {
+        Ok(event.decode::<PaymentEvent>()?.map(|parsed| match parsed {
+            PaymentEvent::PaymentRecorded { account_id, .. }
+            | PaymentEvent::PaymentApproved { account_id, .. }
+            | PaymentEvent::PaymentRejected { account_id, .. }
+            | PaymentEvent::PaymentRefunded { account_id, .. } => account_id,
+        }))
+    }
+
     async fn react(&self, event: &RecordedEvent) -> Result<Option<Refusal>, HandlerError> {
         let Some(parsed) = event.decode::<PaymentEvent>()? else {
             return Ok(None);

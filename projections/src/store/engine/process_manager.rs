@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use domain::kit::error::Coded;
 use domain::kit::event::{StoredAggregate, StoredEvent};
 use domain::ErrorCode;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use sqlx::PgConnection;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The context of a command a process manager issues in reaction to `event`: the manager
@@ -89,7 +91,20 @@ pub trait ProcessManager: Send + Sync + 'static {
     /// Carries out what `event` calls for. `Ok(Some(refusal))` when a step was refused; an
     /// `Err` (the store failed) fails the batch, which is retried.
     async fn react(&self, event: &RecordedEvent) -> Result<Option<Refusal>, HandlerError>;
+
+    /// Reactions to events of one partition run one after another, in log order; those of
+    /// different partitions may run at the same time. By default there is one partition: the
+    /// whole log in order. A manager whose reactions to one account touch only that account's
+    /// aggregates names the account, so accounts are served side by side while each account's
+    /// steps (its ledger lines among them) keep the order of the log.
+    fn partition(&self, _event: &RecordedEvent) -> Result<Option<Uuid>, HandlerError> {
+        Ok(None)
+    }
 }
+
+/// Partitions reacted to at once within a batch: enough to overlap the steps' round trips,
+/// few enough to leave the pool to the API.
+const PARTITIONS_AT_ONCE: usize = 8;
 
 /// Runs a [`ProcessManager`] as an engine handler.
 pub struct Managed<P>(pub P);
@@ -123,13 +138,35 @@ impl<P: ProcessManager> EventHandler for Managed<P> {
         events: &[RecordedEvent],
     ) -> Result<(), HandlerError> {
         let consumes = self.0.consumes();
-        for event in events
-            .iter()
-            .filter(|e| consumes.includes(&e.aggregate_type))
-        {
-            let Some(refusal) = self.0.react(event).await? else {
+        // Indexes into `events`, each partition's in log order.
+        let mut partitions: Vec<Vec<usize>> = Vec::new();
+        let mut index: HashMap<Option<Uuid>, usize> = HashMap::new();
+        for (at, event) in events.iter().enumerate() {
+            if !consumes.includes(&event.aggregate_type) {
                 continue;
-            };
+            }
+            let partition = *index.entry(self.0.partition(event)?).or_insert_with(|| {
+                partitions.push(Vec::new());
+                partitions.len() - 1
+            });
+            partitions[partition].push(at);
+        }
+        let mut refused: Vec<(usize, Refusal)> = stream::iter(partitions)
+            .map(|partition: Vec<usize>| async move {
+                let mut refused = Vec::new();
+                for at in partition {
+                    if let Some(refusal) = self.0.react(&events[at]).await? {
+                        refused.push((at, refusal));
+                    }
+                }
+                Ok::<_, HandlerError>(refused)
+            })
+            .buffer_unordered(PARTITIONS_AT_ONCE)
+            .try_concat()
+            .await?;
+        refused.sort_by_key(|(at, _)| *at);
+        for (at, refusal) in refused {
+            let event = &events[at];
             tracing::warn!(
                 process = self.0.name(),
                 position = event.at.position,
