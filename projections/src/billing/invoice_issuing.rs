@@ -52,6 +52,8 @@ pub(crate) async fn draft_and_issue(
     issue(bus, invoice_id, issued_at, context).await
 }
 
+static REGISTER_IN_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Numbers an invoice locked for issuing on `issued_at` and records the number on it: the
 /// year's register assigns the next number (or the one the invoice has), the invoice records
 /// it. Safe to repeat, and to run from two process managers at once (the register decides
@@ -64,6 +66,10 @@ pub(crate) async fn issue(
 ) -> Result<Option<Refusal>, HandlerError> {
     let year = issued_at.year();
     let assign = RegisterCommand::Assign { year, invoice_id };
+    // One assignment at a time in this process: managers reacting side by side would
+    // otherwise race for the register and decide again after each lost race. Other processes
+    // still race, and decide again.
+    let in_turn = REGISTER_IN_TURN.lock().await;
     let register = match bus
         .execute_and_read::<InvoiceRegister>(
             &InvoiceRegister::id_for(year).to_string(),
@@ -78,6 +84,7 @@ pub(crate) async fn issue(
         }
         Err(other) => return Err(Box::new(other)),
     };
+    drop(in_turn);
     let Some(number) = register.number_of(invoice_id) else {
         return Err(format!("register {year} did not number invoice {invoice_id}").into());
     };

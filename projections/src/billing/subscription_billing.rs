@@ -289,6 +289,15 @@ impl ProcessManager for SubscriptionBilling {
         ]
     }
 
+    /// By subscription (one per account): its reactions touch its account, its invoices and
+    /// itself only (invoice numbers are assigned one at a time, see `issue`).
+    fn partition(&self, event: &RecordedEvent) -> Result<Option<Uuid>, HandlerError> {
+        if event.aggregate_type == Subscription::TYPE {
+            return Ok(Some(event.aggregate_id.parse()?));
+        }
+        paid_for(event)
+    }
+
     async fn react(&self, event: &RecordedEvent) -> Result<Option<Refusal>, HandlerError> {
         if event.aggregate_type == Subscription::TYPE {
             return match event.decode::<SubscriptionEvent>()? {
@@ -296,8 +305,22 @@ impl ProcessManager for SubscriptionBilling {
                 None => Ok(None),
             };
         }
-        // Only a subscription's invoice can have made it past due.
-        let Some(InvoiceEvent::InvoicePaid {
+        let Some(subscription_id) = paid_for(event)? else {
+            return Ok(None);
+        };
+        let invoice_id: Uuid = event.aggregate_id.parse()?;
+        let key = format!("{NAME}:{}:{}:reinstate", event.aggregate_id, event.sequence);
+        let reinstate = SubscriptionCommand::Reinstate { invoice_id };
+        let context = reaction_to(event, NAME)?;
+        step::<Subscription>(&self.bus, key, subscription_id, reinstate, &context).await
+    }
+}
+
+/// The subscription a paid invoice was for, when `event` is one: only a subscription's invoice
+/// can have made it past due.
+fn paid_for(event: &RecordedEvent) -> Result<Option<Uuid>, HandlerError> {
+    Ok(match event.decode::<InvoiceEvent>()? {
+        Some(InvoiceEvent::InvoicePaid {
             subject:
                 Some(
                     InvoiceSubject::Subscription {
@@ -308,14 +331,7 @@ impl ProcessManager for SubscriptionBilling {
                     },
                 ),
             ..
-        }) = event.decode::<InvoiceEvent>()?
-        else {
-            return Ok(None);
-        };
-        let invoice_id: Uuid = event.aggregate_id.parse()?;
-        let key = format!("{NAME}:{}:{}:reinstate", event.aggregate_id, event.sequence);
-        let reinstate = SubscriptionCommand::Reinstate { invoice_id };
-        let context = reaction_to(event, NAME)?;
-        step::<Subscription>(&self.bus, key, subscription_id, reinstate, &context).await
-    }
+        }) => Some(subscription_id),
+        _ => None,
+    })
 }
