@@ -13,6 +13,7 @@
 //!   against the append rate, and `verify` over the large log.
 
 use crate::config::{Secret, Settings};
+use crate::graphql::operations::bulk::MAX_ITEMS;
 use crate::startup::{self, Application};
 use anyhow::Context;
 use cqrs_es::persist::GenericQuery;
@@ -51,6 +52,8 @@ pub struct BenchOptions {
     pub bulk_payments: usize,
     /// Subscriptions renewed (each invoiced) by one bulk action.
     pub bulk_subscriptions: usize,
+    /// Credit-ledger lines the export measures at least (the log grows for it, last).
+    pub ledger_lines: i64,
     pub out_dir: std::path::PathBuf,
 }
 
@@ -63,6 +66,7 @@ impl BenchOptions {
             long_account_events: 100_000,
             bulk_payments: 10_000,
             bulk_subscriptions: 10_000,
+            ledger_lines: 1_000_000,
             out_dir: "docs/benchmarks".into(),
         }
     }
@@ -75,6 +79,7 @@ impl BenchOptions {
             long_account_events: 1_000,
             bulk_payments: 200,
             bulk_subscriptions: 200,
+            ledger_lines: 0,
             out_dir: std::env::temp_dir().join("igny8-bench-quick"),
         }
     }
@@ -293,6 +298,25 @@ async fn grow_log(pool: &PgPool, target: i64) -> anyhow::Result<()> {
     }
 }
 
+/// Grows the log with synthetic adjustments (each one a ledger line) until the credit ledger
+/// holds at least `lines` lines, and projects them.
+async fn grow_ledger(pool: &PgPool, engine: &Engine, lines: i64) -> anyhow::Result<()> {
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM read.credit_ledger")
+        .fetch_one(pool)
+        .await?;
+    if have >= lines {
+        return Ok(());
+    }
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
+    grow_log(pool, events + lines - have).await?;
+    for name in engine.handler_names() {
+        engine.catch_up(name).await?;
+    }
+    Ok(())
+}
+
 const CLIENTS: [usize; 3] = [1, 4, 16];
 const READ_CLIENTS: usize = 32;
 
@@ -504,7 +528,20 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         });
     }
 
-    rows.push(measure_bulk_approval(&bus, &http, &url, &token, options.bulk_payments).await?);
+    rows.push(
+        measure_bulk_approval(
+            &bus,
+            &http,
+            &url,
+            &token,
+            options.bulk_payments,
+            Via::Requests,
+        )
+        .await?,
+    );
+    // A job takes more than one request's worth, so even the quick run starts one.
+    let job_payments = options.bulk_payments.max(MAX_ITEMS + 1);
+    rows.push(measure_bulk_approval(&bus, &http, &url, &token, job_payments, Via::Job).await?);
     rows.push(measure_bulk_renewal(&bus, &http, &url, &token, options.bulk_subscriptions).await?);
 
     grow_log(&pool, options.events).await?;
@@ -512,7 +549,6 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         engine.catch_up(name).await?;
     }
     rows.push(measure_verify(&pool, settings).await?);
-    rows.extend(measure_ledger_export(&pool, &http, &url, &token).await?);
     rows.extend(measure_history(&pool, &engine, &http, &url, &token, accounts[0], options).await?);
     let names = engine.projection_names();
     for name in &names {
@@ -534,6 +570,9 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         started.elapsed(),
     ));
     rows.extend(measure_reads(&pool, &http, &url, &token, options.ops).await?);
+    // Last, as it grows the log past the size every measurement above saw.
+    grow_ledger(&pool, &engine, options.ledger_lines).await?;
+    rows.extend(measure_ledger_export(&pool, &http, &url, &token).await?);
     shutdown.cancel();
     server.await??;
     Ok(rows)
@@ -568,7 +607,7 @@ async fn wait_for_count(
     }
 }
 
-/// Sends `mutation` over `ids` in requests of [`MAX_ITEMS`](crate::graphql::operations::bulk::MAX_ITEMS),
+/// Sends `mutation` over `ids` in requests of [`MAX_ITEMS`],
 /// each with `input` plus its ids and a bulk key of its own; fails unless every item is done.
 /// The latency of each request.
 #[allow(clippy::too_many_arguments)]
@@ -586,10 +625,7 @@ async fn bulk_requests(
         "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ done refused }} }}"
     );
     let mut latencies = Vec::new();
-    for (n, chunk) in ids
-        .chunks(crate::graphql::operations::bulk::MAX_ITEMS)
-        .enumerate()
-    {
+    for (n, chunk) in ids.chunks(MAX_ITEMS).enumerate() {
         let mut input = input.clone();
         input["ids"] = json!(chunk);
         input["bulkKey"] = json!(format!("{key}-{n}"));
@@ -608,6 +644,33 @@ async fn bulk_requests(
         latencies.push(t.elapsed());
     }
     Ok(latencies)
+}
+
+/// Approves `payments` in one bulk request, which starts a job; the request's latency.
+async fn start_job(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    payments: &[Uuid],
+    mut input: serde_json::Value,
+) -> anyhow::Result<Duration> {
+    input["ids"] = json!(payments);
+    input["bulkKey"] = json!("bench-approve-job");
+    let query = "mutation($input: BulkPaymentInput!) { bulkPaymentAction(input: $input) { \
+                 job { id total } } }";
+    let t = Instant::now();
+    let body: serde_json::Value = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": { "input": input } }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if body["data"]["bulkPaymentAction"]["job"]["total"] != json!(payments.len()) {
+        anyhow::bail!("bulkPaymentAction did not start a job over every payment: {body}");
+    }
+    Ok(t.elapsed())
 }
 
 /// Bulk-renews `count` subscriptions through `bulkSubscriptionAction` (500 per request), until
@@ -718,14 +781,31 @@ async fn measure_bulk_renewal(
     })
 }
 
+/// How a bulk measurement sends its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// Requests of [`MAX_ITEMS`], each answered item by item.
+    Requests,
+    /// One request: the items run as a bulk job.
+    Job,
+}
+
 async fn measure_bulk_approval(
     bus: &CommandBus,
     http: &reqwest::Client,
     url: &str,
     token: &str,
     count: usize,
+    via: Via,
 ) -> anyhow::Result<Row> {
-    let name = format!("bulk-approve {count} pending payments, until every grant is in the ledger");
+    let name = match via {
+        Via::Requests => {
+            format!("bulk-approve {count} pending payments, until every grant is in the ledger")
+        }
+        Via::Job => format!(
+            "bulk-approve {count} pending payments through one bulk job, until every grant is in the ledger"
+        ),
+    };
     tracing::info!(measurement = name.as_str(), "preparing");
     let pool = bus.pool();
     // Fifty payments per account, as a busy billing desk would see them.
@@ -736,9 +816,9 @@ async fn measure_bulk_approval(
             bus,
             &CommandContext::new(Actor::system("bench")),
             id,
-            AccountName::parse(&format!("Bulk buyer {n}"))?,
-            Slug::parse(&format!("bulk-buyer-{n}"))?,
-            Email::parse(&format!("buyer{n}@bench.example"))?,
+            AccountName::parse(&format!("Bulk buyer {n} {via:?}"))?,
+            Slug::parse(&format!("bulk-buyer-{n}-{via:?}").to_lowercase())?,
+            Email::parse(&format!("buyer{n}-{via:?}@bench.example"))?,
             PlanTier::Starter,
         )
         .await
@@ -769,17 +849,23 @@ async fn measure_bulk_approval(
     }
     tracing::info!(measurement = name.as_str(), "measuring");
     let started = Instant::now();
-    let mut latencies = bulk_requests(
-        http,
-        url,
-        token,
-        "bulkPaymentAction",
-        "BulkPaymentInput",
-        &payments,
-        json!({ "action": "APPROVE", "reason": "wires arrived" }),
-        "bench-approve",
-    )
-    .await?;
+    let approve = json!({ "action": "APPROVE", "reason": "wires arrived" });
+    let mut latencies = match via {
+        Via::Requests => {
+            bulk_requests(
+                http,
+                url,
+                token,
+                "bulkPaymentAction",
+                "BulkPaymentInput",
+                &payments,
+                approve,
+                "bench-approve",
+            )
+            .await?
+        }
+        Via::Job => vec![start_job(http, url, token, &payments, approve).await?],
+    };
     let ids: Vec<Uuid> = payments.clone();
     wait_for_count(
         pool,
@@ -806,11 +892,12 @@ async fn measure_bulk_approval(
     }
     latencies.sort();
     let pick = |q: f64| percentile_ms(&latencies, q);
+    let requests = match via {
+        Via::Requests => "p50/p99 per request of 500",
+        Via::Job => "p50/p99 of the request starting the job",
+    };
     Ok(Row {
-        name: format!(
-            "{name} ({:.1} s; p50/p99 per request of 500)",
-            elapsed.as_secs_f64()
-        ),
+        name: format!("{name} ({:.1} s; {requests})", elapsed.as_secs_f64()),
         clients: 1,
         ops: count,
         per_second: count as f64 / elapsed.as_secs_f64(),

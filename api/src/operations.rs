@@ -7,7 +7,7 @@
 //! that ran but were not recorded run again under the same idempotency keys, so nothing is
 //! done twice; the job then records their first outcome, marked `replayed`.
 
-use crate::graphql::billing::invoices::InvoiceBulkAction;
+use crate::graphql::billing::invoices::InvoiceBulk;
 use crate::graphql::billing::packages::PackageBulkAction;
 use crate::graphql::billing::payments::PaymentBulkAction;
 use crate::graphql::billing::plans::PlanBulkAction;
@@ -45,7 +45,7 @@ fn actions() -> Vec<(&'static str, Decoder)> {
         decoder::<AccountBulkAction>(),
         decoder::<AdjustCredits>(),
         decoder::<PaymentBulkAction>(),
-        decoder::<InvoiceBulkAction>(),
+        decoder::<InvoiceBulk>(),
         decoder::<SubscriptionBulk>(),
         decoder::<PlanBulkAction>(),
         decoder::<PackageBulkAction>(),
@@ -171,10 +171,14 @@ impl JobRunner {
             return Ok(()); // Another runner has it.
         }
         let outcome = self.carry_out(id, stop).await;
-        sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
             .bind(&key)
             .execute(&mut *lock)
-            .await?;
+            .await;
+        if unlocked.is_err() {
+            // Never hand the pool a connection that may still hold the job.
+            let _ = lock.close().await;
+        }
         outcome
     }
 

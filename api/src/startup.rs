@@ -94,6 +94,7 @@ impl Application {
             seal_public_key,
             read_your_writes_timeout: settings.read_your_writes_timeout,
             jobs: wake_jobs,
+            late_fee: settings.late_fee,
         }));
         let listener = TcpListener::bind(settings.bind)
             .await

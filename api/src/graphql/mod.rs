@@ -59,6 +59,8 @@ pub struct Services {
     pub read_your_writes_timeout: Duration,
     /// Wakes the bulk-job runner when a job starts (see `crate::operations`).
     pub jobs: Arc<tokio::sync::Notify>,
+    /// The late fee a person charges on an overdue invoice (`IGNY8_LATE_FEE`).
+    pub late_fee: domain::billing::invoice::LateFeePolicy,
 }
 
 /// Facts about the HTTP request, copied into the metadata of every event it causes.

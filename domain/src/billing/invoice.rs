@@ -267,6 +267,13 @@ pub enum InvoiceCommand {
     Refund {
         payment_id: Uuid,
     },
+    /// A person charges the late fee on an overdue invoice at `at`, before the scheduler
+    /// would (7 days after the due date): the same `LateFee` dunning stage, so it is charged
+    /// once either way. Safe to repeat.
+    ChargeLateFee {
+        at: DateTime<Utc>,
+        late_fee: LateFeePolicy,
+    },
     /// The scheduler's step when an unpaid invoice reaches `stage`; `late_fee` prices the
     /// `LateFee` stage. Records nothing for a stage already reached or an invoice no longer
     /// pending.
@@ -369,6 +376,9 @@ pub enum InvoiceError {
     /// `CONFLICT`
     #[error("the invoice already has number {0}")]
     NumberDiffers(InvoiceNumber),
+    /// `CONFLICT`
+    #[error("the invoice is not overdue until {}", .0.format("%Y-%m-%d %H:%M UTC"))]
+    NotOverdue(DateTime<Utc>),
 }
 
 impl From<InvalidValue> for InvoiceError {
@@ -385,7 +395,8 @@ impl Coded for InvoiceError {
             Self::AlreadyExists
             | Self::WrongStatus(..)
             | Self::Issuing
-            | Self::NumberDiffers(_) => ErrorCode::Conflict,
+            | Self::NumberDiffers(_)
+            | Self::NotOverdue(_) => ErrorCode::Conflict,
         }
     }
 }
@@ -590,6 +601,34 @@ impl Invoice {
                 total: state.total(),
             })),
             C::Refund { .. } => wrong("only a paid invoice is refunded"),
+            C::ChargeLateFee { .. } if state.status != S::Pending => {
+                wrong("late fees are for pending invoices")
+            }
+            C::ChargeLateFee { .. }
+                if matches!(state.subject, Some(InvoiceSubject::LateFee { .. })) =>
+            {
+                Err(InvoiceError::Invalid(
+                    "a late fee is not itself charged a late fee".into(),
+                ))
+            }
+            C::ChargeLateFee { .. } if state.dunned.contains(&DunningStage::LateFee) => Ok(None),
+            C::ChargeLateFee { at, late_fee } => {
+                let Some(issuing) = &state.issuing else {
+                    return wrong("only an issued invoice is charged a late fee");
+                };
+                if at < issuing.due_at {
+                    return Err(InvoiceError::NotOverdue(issuing.due_at));
+                }
+                if !late_fee.fee(&state.total()).is_positive() {
+                    return Err(InvoiceError::Invalid(
+                        "the late-fee policy charges nothing on this invoice".into(),
+                    ));
+                }
+                self.decide(C::Dun {
+                    stage: DunningStage::LateFee,
+                    late_fee,
+                })
+            }
             C::Dun { .. } if state.status != S::Pending => Ok(None),
             C::Dun { .. } if matches!(state.subject, Some(InvoiceSubject::LateFee { .. })) => {
                 Ok(None)

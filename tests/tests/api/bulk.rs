@@ -209,6 +209,8 @@ async fn bad_bulk_requests_are_refused_before_any_item_runs() {
         json!({ "action": "SUSPEND", "ids": many, "reason": "x", "bulkKey": "k" }),
         json!({ "action": "SUSPEND", "ids": [a, a], "reason": "x", "bulkKey": "k" }),
         json!({ "action": "SUSPEND", "ids": [a], "reason": "x", "bulkKey": " " }),
+        json!({ "action": "SUSPEND", "ids": [a], "reason": "x", "bulkKey": "two words" }),
+        json!({ "action": "SUSPEND", "ids": [a], "reason": "x", "bulkKey": "k".repeat(121) }),
         json!({ "action": "SUSPEND", "ids": [a], "reason": " ", "bulkKey": "k" }),
         json!({ "action": "SUSPEND", "reason": "x", "bulkKey": "k" }),
         json!({ "action": "SUSPEND", "ids": [a], "filter": {}, "reason": "x", "bulkKey": "k" }),

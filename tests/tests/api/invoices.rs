@@ -383,3 +383,120 @@ async fn the_invoice_list_filters_and_tenants_see_their_own_invoices_only() {
     .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
 }
+
+/// A draft of `amount` issued a month ago and due ten days ago, as billing issues invoices with
+/// their own dates; numbered by the process manager. Its id.
+async fn overdue_invoice(app: &TestApp, account: &str, amount: i64) -> String {
+    use domain::billing::invoice::{Invoice, InvoiceCommand};
+    let id = draft(app, account, amount).await;
+    let now = chrono::Utc::now();
+    let issue = InvoiceCommand::RequestIssue {
+        issued_at: now - chrono::Duration::days(30),
+        due_at: now - chrono::Duration::days(10),
+    };
+    let context = projections::CommandContext::new(domain::Actor::system("test"));
+    app.db
+        .bus()
+        .execute::<Invoice>(&id, issue, &context)
+        .await
+        .unwrap();
+    let numbered = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let body = app
+            .graphql(
+                "query($id: ID!) { invoice(id: $id) { number } }",
+                json!({ "id": id }),
+            )
+            .await;
+        body["data"]["invoice"]["number"].is_string()
+    })
+    .await;
+    assert!(numbered, "the invoice is numbered");
+    id
+}
+
+#[tokio::test]
+async fn a_late_fee_is_charged_by_hand_once_and_only_on_an_overdue_invoice() {
+    let app = TestApp::spawn().await;
+    let account = open_account(&app, "late-payer").await;
+    let overdue = overdue_invoice(&app, &account, 10_000).await;
+    let charged = must(
+        &app,
+        "applyLateFee",
+        json!({ "invoiceId": overdue, "reason": "ten days late" }),
+    )
+    .await;
+    assert!(charged["position"].is_number(), "{charged}");
+
+    // Dunning takes it from there: a LATE_FEE invoice of 5% of the total, numbered.
+    let fee = || async {
+        let body = app
+            .graphql(
+                "query($account: ID!) { invoices(filter: { accountId: $account }) { \
+                   edges { node { id number totalMinor subjectKind subjectId } } } }",
+                json!({ "account": account }),
+            )
+            .await;
+        body["data"]["invoices"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .filter(|n| n["subjectKind"] == "late_fee" && n["number"].is_string())
+            .collect::<Vec<Value>>()
+    };
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            fee().await.len() == 1
+        })
+        .await,
+        "one late-fee invoice is issued"
+    );
+    let fee = fee().await.remove(0);
+    assert_eq!(fee["totalMinor"], 500, "{fee}");
+    assert_eq!(fee["subjectId"], json!(overdue));
+
+    // Once: again by hand, or in bulk, records nothing.
+    let before = event_count(&app).await;
+    let again = must(
+        &app,
+        "applyLateFee",
+        json!({ "invoiceId": overdue, "reason": "again" }),
+    )
+    .await;
+    assert_eq!(again["position"], Value::Null, "{again}");
+    assert_eq!(event_count(&app).await, before);
+
+    // Not before it is due, nor on the fee itself.
+    let current = draft(&app, &account, 2_000).await;
+    must(
+        &app,
+        "issueInvoice",
+        json!({ "invoiceId": current, "reason": "monthly" }),
+    )
+    .await;
+    refused(
+        &app,
+        "applyLateFee",
+        json!({ "invoiceId": current, "reason": "too early" }),
+        "CONFLICT",
+    )
+    .await;
+    let body = app
+        .graphql(
+            "mutation($input: BulkInvoiceInput!) { bulkInvoiceAction(input: $input) { \
+               done noOp refused items { outcome code } } }",
+            json!({ "input": { "action": "APPLY_LATE_FEE", "bulkKey": "fees-1", "reason": "month end",
+                               "ids": [overdue, current, fee["id"]] } }),
+        )
+        .await;
+    let result = &body["data"]["bulkInvoiceAction"];
+    assert_eq!(
+        result["items"],
+        json!([
+            { "outcome": "NO_OP", "code": null },
+            { "outcome": "REFUSED", "code": "CONFLICT" },
+            { "outcome": "REFUSED", "code": "VALIDATION" },
+        ]),
+        "{body}"
+    );
+}

@@ -14,7 +14,7 @@ use crate::graphql::{confine, parse_id, run_explained, services, visible, Rule, 
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cqrs_es::Aggregate;
-use domain::billing::invoice::{Invoice, InvoiceCommand, InvoiceLine};
+use domain::billing::invoice::{Invoice, InvoiceCommand, InvoiceLine, LateFeePolicy};
 use domain::identity::permission::Permission;
 use domain::kit::actor::Actor;
 use domain::kit::money::Currency;
@@ -408,25 +408,39 @@ pub enum InvoiceBulkAction {
     Cancel,
     Void,
     SendReminder,
+    /// Charges the late fee on overdue invoices now (see `applyLateFee`).
+    ApplyLateFee,
 }
 
-impl BulkAction for InvoiceBulkAction {
+/// A bulk action on invoices, with the late-fee policy in force when it was asked for.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct InvoiceBulk {
+    action: InvoiceBulkAction,
+    late_fee: LateFeePolicy,
+}
+
+impl BulkAction for InvoiceBulk {
     type Aggregate = Invoice;
     const KIND: &'static str = "invoice";
     const PERMISSION: Permission = Permission::BillingWrite;
 
     fn name(&self) -> String {
-        format!("invoice-{self:?}")
+        format!("invoice-{:?}", self.action)
     }
 
     fn command(&self, _actor: &Actor, _reason: &Reason, at: DateTime<Utc>) -> InvoiceCommand {
-        match self {
-            Self::MarkPaid => InvoiceCommand::MarkPaid { payment_id: None },
-            Self::MarkPending => InvoiceCommand::MarkPending,
-            Self::Cancel => InvoiceCommand::Cancel,
-            Self::Void => InvoiceCommand::Void,
-            Self::SendReminder => InvoiceCommand::SendReminder {
+        use InvoiceBulkAction as A;
+        match self.action {
+            A::MarkPaid => InvoiceCommand::MarkPaid { payment_id: None },
+            A::MarkPending => InvoiceCommand::MarkPending,
+            A::Cancel => InvoiceCommand::Cancel,
+            A::Void => InvoiceCommand::Void,
+            A::SendReminder => InvoiceCommand::SendReminder {
                 on: at.date_naive(),
+            },
+            A::ApplyLateFee => InvoiceCommand::ChargeLateFee {
+                at,
+                late_fee: self.late_fee,
             },
         }
     }
@@ -562,6 +576,24 @@ impl InvoiceMutation {
         act(ctx, input, InvoiceCommand::SendReminder { on }).await
     }
 
+    /// Charges the late fee (the installation's `IGNY8_LATE_FEE` of its total) on an overdue
+    /// pending invoice now, as dunning does 7 days after the due date: a `LATE_FEE` invoice
+    /// is issued for it and the account reminded. Once per invoice, whoever charges it first;
+    /// repeating records nothing. Before the due date: `CONFLICT`.
+    #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
+    async fn apply_late_fee(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceInput,
+    ) -> Result<InvoicePayload, ApiError> {
+        let late_fee = services(ctx).late_fee;
+        let command = InvoiceCommand::ChargeLateFee {
+            at: Utc::now(),
+            late_fee,
+        };
+        act(ctx, input, command).await
+    }
+
     /// One action on many invoices, answered per invoice (see `BulkResult`).
     #[graphql(guard = "Rule::Can(Permission::BillingWrite)")]
     async fn bulk_invoice_action(
@@ -576,6 +608,10 @@ impl InvoiceMutation {
             })
         })
         .await?;
-        bulk::run(ctx, input.action, &input.bulk_key, &input.reason, selection).await
+        let action = InvoiceBulk {
+            action: input.action,
+            late_fee: services(ctx).late_fee,
+        };
+        bulk::run(ctx, action, &input.bulk_key, &input.reason, selection).await
     }
 }

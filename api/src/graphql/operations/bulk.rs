@@ -192,15 +192,20 @@ fn as_given(filter: serde_json::Value) -> serde_json::Value {
 }
 
 /// Checks a bulk request's key: a person's mistake here is answered before any item runs.
+/// The key becomes part of every item's idempotency key (`bulk:<key>:<action>:<id>`, at most
+/// 200 printable ASCII characters), so it is held to what those allow.
 fn checked_key(bulk_key: &str) -> Result<String, ApiError> {
     let key = bulk_key.trim();
-    if key.is_empty() || key.chars().count() > 200 || key.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            "`bulkKey` must be 1 to 200 characters without control characters",
-        ));
+    if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::validation(format!(
+            "`bulkKey` must be 1 to {MAX_KEY_CHARS} printable ASCII characters without spaces"
+        )));
     }
     Ok(key.to_string())
 }
+
+/// Leaves room in an item's idempotency key for the longest action name and the item's id.
+const MAX_KEY_CHARS: usize = 120;
 
 /// Each named id, parsed when it is one; an id named twice is the request's mistake.
 fn parsed_ids(ids: &[ID]) -> Result<Vec<(ID, Option<Uuid>)>, ApiError> {

@@ -398,6 +398,44 @@ async fn each_dunning_stage_is_recorded_once_and_only_on_a_pending_invoice() {
     expect(paid(), dun(DunningStage::Suspension), vec![]).await;
 }
 
+fn charge(day: u32) -> InvoiceCommand {
+    InvoiceCommand::ChargeLateFee {
+        at: at(day),
+        late_fee: LateFeePolicy::Percent { basis_points: 250 },
+    }
+}
+
+#[tokio::test]
+async fn a_person_charges_the_late_fee_once_and_only_when_overdue() {
+    // Due on day 15: from then on it is the late-fee stage, as the scheduler records it.
+    expect(
+        pending(),
+        charge(16),
+        vec![dunned(DunningStage::LateFee, Some(198))],
+    )
+    .await;
+    let mut charged = pending();
+    charged.push(dunned(DunningStage::LateFee, Some(198)));
+    expect(charged.clone(), charge(17), vec![]).await;
+    expect(charged, dun(DunningStage::LateFee), vec![]).await;
+    assert_eq!(
+        expect_error(pending(), charge(14)).await,
+        InvoiceError::NotOverdue(at(15))
+    );
+    assert!(matches!(
+        expect_error(paid(), charge(16)).await,
+        InvoiceError::WrongStatus(..)
+    ));
+    let free = InvoiceCommand::ChargeLateFee {
+        at: at(16),
+        late_fee: LateFeePolicy::Fixed { minor_units: 0 },
+    };
+    assert!(matches!(
+        expect_error(pending(), free).await,
+        InvoiceError::Invalid(_)
+    ));
+}
+
 #[tokio::test]
 async fn a_late_fee_invoice_is_never_dunned_itself() {
     let mut given = pending();
