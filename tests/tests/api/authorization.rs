@@ -2,11 +2,10 @@
 //! reads of accounts, payments, the audit log or operators, no tokens, no subscriptions.
 
 use crate::accounts::{adjust, consume_as, open_account};
-use crate::helpers::{create_service, error_code, TestApp};
-use futures::{SinkExt, StreamExt};
+use crate::helpers::{create_service, error_code, subscribe, websocket, TestApp};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -81,27 +80,12 @@ async fn a_platform_users_token_cannot_subscribe_over_the_websocket() {
 /// Whether a subscription to the engine's progress, over the websocket with `token`, is
 /// refused with `FORBIDDEN`.
 async fn subscription_refused(app: &TestApp, token: &str) -> bool {
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::Text(init.to_string().into()))
-        .await
-        .unwrap();
-    let subscribe = json!({ "id": "1", "type": "subscribe",
-        "payload": { "query": "subscription { projectionProgress { name position } }" } });
-    socket
-        .send(Message::Text(subscribe.to_string().into()))
-        .await
-        .unwrap();
+    let mut socket = websocket(app, Some(token)).await;
+    subscribe(
+        &mut socket,
+        "subscription { projectionProgress { name position } }",
+    )
+    .await;
     while let Ok(Some(Ok(message))) =
         tokio::time::timeout(Duration::from_secs(5), socket.next()).await
     {

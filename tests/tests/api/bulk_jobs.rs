@@ -4,12 +4,11 @@
 
 use crate::access_matrix::staff_in_group;
 use crate::accounts::{account, event_count, open_account};
-use crate::helpers::{error_code, eventually, TestApp};
+use crate::helpers::{error_code, eventually, subscribe, websocket, TestApp};
 use crate::payments::record_payment;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
@@ -324,23 +323,9 @@ async fn a_subscriber_follows_a_job_to_its_end() {
     let job = start_as(&app, &app.token, input).await;
     let id = job["id"].as_str().unwrap().to_string();
 
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let init = json!({ "type": "connection_init",
-                       "payload": { "Authorization": format!("Bearer {}", app.token) } });
-    socket.send(Message::text(init.to_string())).await.unwrap();
+    let mut socket = websocket(&app, Some(&app.token)).await;
     let query = format!("subscription {{ bulkJobProgress(id: \"{id}\") {{ status processed }} }}");
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .unwrap();
+    subscribe(&mut socket, &query).await;
 
     let mut seen: Vec<Value> = Vec::new();
     loop {

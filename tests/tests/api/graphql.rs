@@ -1,9 +1,8 @@
-use crate::helpers::{create_operator, error_code, TestApp};
-use futures::{SinkExt, StreamExt};
+use crate::helpers::{create_operator, error_code, subscribe, websocket, TestApp};
+use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const REGISTER: &str =
@@ -328,28 +327,6 @@ async fn health_readiness_metrics_and_graphiql_are_served() {
 #[tokio::test]
 async fn a_websocket_subscriber_sees_projection_progress_and_needs_a_token() {
     let app = TestApp::spawn().await;
-    let connect = |token: Option<String>| {
-        let url = format!("ws://{}/graphql/ws", app.addr);
-        async move {
-            let mut request = url.into_client_request().unwrap();
-            request.headers_mut().insert(
-                "sec-websocket-protocol",
-                "graphql-transport-ws".parse().unwrap(),
-            );
-            let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-            let payload = token.map_or(
-                json!({}),
-                |t| json!({ "Authorization": format!("Bearer {t}") }),
-            );
-            socket
-                .send(Message::text(
-                    json!({ "type": "connection_init", "payload": payload }).to_string(),
-                ))
-                .await
-                .unwrap();
-            socket
-        }
-    };
     let next_json = |message: Option<Result<Message, _>>| -> Value {
         match message {
             Some(Ok(Message::Text(text))) => serde_json::from_str(&text).unwrap(),
@@ -357,7 +334,7 @@ async fn a_websocket_subscriber_sees_projection_progress_and_needs_a_token() {
         }
     };
 
-    let mut refused = connect(None).await;
+    let mut refused = websocket(&app, None).await;
     let answer = tokio::time::timeout(Duration::from_secs(5), refused.next())
         .await
         .unwrap();
@@ -367,18 +344,16 @@ async fn a_websocket_subscriber_sees_projection_progress_and_needs_a_token() {
         "no token, no subscription"
     );
 
-    let mut socket = connect(Some(app.token.clone())).await;
+    let mut socket = websocket(&app, Some(&app.token)).await;
     let ack = tokio::time::timeout(Duration::from_secs(5), socket.next())
         .await
         .unwrap();
     assert_eq!(next_json(ack)["type"], "connection_ack");
-    socket
-        .send(Message::text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { projectionProgress { name position } }" } })
-                .to_string(),
-        ))
-        .await
-        .unwrap();
+    subscribe(
+        &mut socket,
+        "subscription { projectionProgress { name position } }",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let body = app
         .graphql(

@@ -317,3 +317,48 @@ pub async fn log_and_checkpoints(pool: &PgPool) -> String {
     .unwrap_or_default();
     format!("events (position, xid, type, aggregate): {events:?}\ncheckpoints: {checkpoints:?}")
 }
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `graphql-transport-ws` connection to the app, initialised with `token` (none: an empty
+/// payload).
+pub async fn websocket(app: &TestApp, token: Option<&str>) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let payload = token.map_or(
+        json!({}),
+        |t| json!({ "Authorization": format!("Bearer {t}") }),
+    );
+    send_json(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    socket
+}
+
+/// Subscribes on `socket` (as operation `"1"`) to `query`.
+pub async fn subscribe(socket: &mut Socket, query: &str) {
+    let message = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    send_json(socket, message).await;
+}
+
+async fn send_json(socket: &mut Socket, message: Value) {
+    use futures::SinkExt;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            message.to_string(),
+        ))
+        .await
+        .unwrap();
+}
