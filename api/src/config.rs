@@ -2,6 +2,7 @@
 //! developer machine with a local PostgreSQL and nothing else set.
 
 use domain::billing::invoice::LateFeePolicy;
+use projections::ai_config::keyring::{KeyringError, MasterKey};
 use projections::audit::seal_key::{SealKey, SealKeyError};
 use projections::EngineConfig;
 use std::fmt;
@@ -68,6 +69,12 @@ pub struct Settings {
     pub seal_key: Option<Secret>,
     /// `IGNY8_SEAL_KEY_FILE`: default `$HOME/.local/share/igny8-admin/seal.key`.
     pub seal_key_file: PathBuf,
+    /// `IGNY8_MASTER_KEY`: the key (64 hex characters) that wraps the data keys encrypting the
+    /// providers' API keys. When unset, the key in `master_key_file` is used (created on first
+    /// start).
+    pub master_key: Option<Secret>,
+    /// `IGNY8_MASTER_KEY_FILE`: default `$HOME/.local/share/igny8-admin/master.key`.
+    pub master_key_file: PathBuf,
     /// `IGNY8_SEAL_CHECKPOINT_EVERY`: sign the chain's head every this many events (and at
     /// least once a minute while events come).
     pub seal_checkpoint_every: i64,
@@ -159,13 +166,11 @@ impl Settings {
             seal_key: lookup("IGNY8_SEAL_KEY")
                 .filter(|v| !v.trim().is_empty())
                 .map(Secret::new),
-            seal_key_file: lookup("IGNY8_SEAL_KEY_FILE")
+            seal_key_file: key_file(&lookup, "IGNY8_SEAL_KEY_FILE", "seal.key"),
+            master_key: lookup("IGNY8_MASTER_KEY")
                 .filter(|v| !v.trim().is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    let home = lookup("HOME").unwrap_or_else(|| ".".into());
-                    PathBuf::from(home).join(".local/share/igny8-admin/seal.key")
-                }),
+                .map(Secret::new),
+            master_key_file: key_file(&lookup, "IGNY8_MASTER_KEY_FILE", "master.key"),
         })
     }
 
@@ -185,6 +190,37 @@ impl Settings {
         }
         Ok(key)
     }
+
+    /// The key that wraps the API keys' data keys: `IGNY8_MASTER_KEY`, else the key file
+    /// (created, with a warning, when missing, so a first `serve` needs no configuration).
+    pub fn load_master_key(&self) -> Result<MasterKey, KeyringError> {
+        if let Some(key) = &self.master_key {
+            return MasterKey::from_hex(key.expose());
+        }
+        let (key, created) = MasterKey::load_or_create(&self.master_key_file)?;
+        if created {
+            tracing::warn!(
+                path = %self.master_key_file.display(),
+                "no IGNY8_MASTER_KEY set: generated a master key in a local file; the API keys \
+                 it protects can be read by anyone holding both it and the database, so set \
+                 IGNY8_MASTER_KEY from a secret store in production"
+            );
+        }
+        Ok(key)
+    }
+}
+
+/// A key file's path: `variable`, else `name` under `$HOME/.local/share/igny8-admin/`.
+fn key_file(lookup: &impl Fn(&str) -> Option<String>, variable: &str, name: &str) -> PathBuf {
+    lookup(variable)
+        .filter(|v| !v.trim().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = lookup("HOME").unwrap_or_else(|| ".".into());
+            PathBuf::from(home)
+                .join(".local/share/igny8-admin")
+                .join(name)
+        })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The igny8-admin server: HTTP and GraphQL over the domain and its projections, plus the CLI.
 
+pub mod ai_config;
 pub mod auth;
 pub mod bench;
 pub mod billing;

@@ -65,6 +65,9 @@ async fn open_with(
     crate::billing::ensure_builtin_credit_costs(&bus)
         .await
         .context("cannot set the built-in credit costs")?;
+    crate::ai_config::ensure_integration_settings(&bus)
+        .await
+        .context("cannot record the default AI settings")?;
     if !system.replayed {
         // First start: the log is a few events long; show the account before serving. A
         // projection that cannot catch up is reported by its status, not a reason not to start.
@@ -79,6 +82,9 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let seal_key = seal_key(&settings)?;
         let seal_public_key = seal_key.public_key();
+        let master_key = settings
+            .load_master_key()
+            .context("cannot load the master key (see IGNY8_MASTER_KEY)")?;
         let (bus, engine) = open_with(&settings, seal_key).await?;
         let pool = bus.pool().clone();
         let scheduler =
@@ -95,6 +101,7 @@ impl Application {
             read_your_writes_timeout: settings.read_your_writes_timeout,
             jobs: wake_jobs,
             late_fee: settings.late_fee,
+            keyring: projections::ai_config::keyring::Keyring::new(pool.clone(), master_key),
         }));
         let listener = TcpListener::bind(settings.bind)
             .await

@@ -4,8 +4,9 @@
 //! `Services` type. Every event records facts already decided here, so projections only fold.
 //!
 //! Bounded contexts are folders, with the same names in `projections` and `api`: `identity`,
-//! `tenancy`, `billing`, `operations`; `kit` holds what they share.
+//! `tenancy`, `billing`, `ai_config`, `operations`; `kit` holds what they share.
 
+pub mod ai_config;
 pub mod billing;
 pub mod identity;
 pub mod kit;

@@ -2,6 +2,7 @@
 //! command bus, the global log reader, the projector engine) and, by bounded context, the read
 //! models it maintains and the process managers it runs.
 
+pub mod ai_config;
 pub mod audit;
 pub mod billing;
 pub mod identity;
@@ -25,6 +26,7 @@ pub fn all_handlers(bus: &CommandBus, sealer: Sealer) -> Vec<Arc<dyn EventHandle
         identity::handlers(),
         tenancy::handlers(),
         billing::handlers(bus),
+        ai_config::handlers(),
         operations::handlers(),
         audit::handlers(sealer),
     ]
@@ -38,6 +40,7 @@ pub fn all_chronicles() -> Chronicles {
             identity::chronicles(),
             tenancy::chronicles(),
             billing::chronicles(),
+            ai_config::chronicles(),
             operations::chronicles(),
         ]
         .concat(),

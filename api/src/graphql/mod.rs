@@ -1,6 +1,7 @@
 //! The GraphQL schema. Axum only wires it (see `http`); everything a resolver needs arrives
 //! through the schema's data (`Services`) and the request's data (`Principal`, `RequestMeta`).
 
+mod ai_config;
 pub(crate) mod audit;
 pub(crate) mod billing;
 mod identity;
@@ -30,6 +31,7 @@ pub const MAX_COMPLEXITY: usize = 1_000;
 pub struct Query(
     tenancy::TenancyQuery,
     billing::BillingQuery,
+    ai_config::AiConfigQuery,
     audit::AuditQuery,
     identity::IdentityQuery,
     operations::OperationsQuery,
@@ -40,6 +42,7 @@ pub struct Query(
 pub struct Mutation(
     tenancy::TenancyMutation,
     billing::BillingMutation,
+    ai_config::AiConfigMutation,
     identity::IdentityMutation,
     operations::OperationsMutation,
 );
@@ -59,6 +62,8 @@ pub struct Services {
     pub read_your_writes_timeout: Duration,
     /// Wakes the bulk-job runner when a job starts (see `crate::operations`).
     pub jobs: Arc<tokio::sync::Notify>,
+    /// Encrypts the providers' API keys before they are recorded, and destroys them.
+    pub keyring: projections::ai_config::keyring::Keyring,
     /// The late fee a person charges on an overdue invoice (`IGNY8_LATE_FEE`).
     pub late_fee: domain::billing::invoice::LateFeePolicy,
 }

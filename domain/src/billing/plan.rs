@@ -204,12 +204,13 @@ pub fn builtin() -> Vec<(Slug, PlanTerms)> {
         };
     vec![
         plan(PlanTier::Free, 0, 100, (1, 1, 100, 10_000, 10), false),
+        // Every paid plan may override models and parameters (seeds, corrected rules).
         plan(
             PlanTier::Starter,
             2_900,
             1_000,
             (3, 3, 1_000, 100_000, 100),
-            false,
+            true,
         ),
         plan(
             PlanTier::Growth,

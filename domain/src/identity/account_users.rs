@@ -38,7 +38,13 @@ impl UserRole {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Self::Owner | Self::Admin => &[AccountsRead, BillingRead, UsersRead, UsersWrite],
+            Self::Owner | Self::Admin => &[
+                AccountsRead,
+                BillingRead,
+                UsersRead,
+                UsersWrite,
+                AiSettingsWrite,
+            ],
             Self::Editor => &[
                 AccountsRead,
                 BillingRead,

@@ -41,6 +41,8 @@ permissions! {
     ContentWrite = "content.write",
     /// Edit and reset prompts.
     PromptsWrite = "prompts.write",
+    /// Override an account's AI models and parameters (never its keys: those are global).
+    AiSettingsWrite = "ai_settings.write",
     /// See the people of tenant accounts.
     UsersRead = "users.read",
     /// Manage the people of tenant accounts.

@@ -42,31 +42,15 @@ impl SealKey {
     /// Reads the key file at `path`, or creates it with a fresh key (readable by its owner
     /// only). Returns whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), SealKeyError> {
-        let file_error = |source| SealKeyError::File {
-            path: path.display().to_string(),
-            source,
-        };
-        match std::fs::read_to_string(path) {
-            Ok(text) => return Ok((Self::from_hex(&text)?, false)),
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(file_error(e)),
-            Err(_) => {}
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(file_error)?;
-        }
-        let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        // Written beside and renamed into place, so two processes starting at once agree on
-        // one key: the second rename replaces nothing it has not also read back.
-        let staging = path.with_extension(format!("{}.tmp", std::process::id()));
-        write_private(&staging, &hex::encode(key.to_bytes())).map_err(file_error)?;
-        if std::fs::hard_link(&staging, path).is_err() {
-            // Someone else created it first: theirs is the key.
-            let _ = std::fs::remove_file(&staging);
-            let text = std::fs::read_to_string(path).map_err(file_error)?;
-            return Ok((Self::from_hex(&text)?, false));
-        }
-        let _ = std::fs::remove_file(&staging);
-        Ok((Self(key), true))
+        let fresh = || hex::encode(SigningKey::generate(&mut rand::rngs::OsRng).to_bytes());
+        let (text, created) =
+            crate::store::key_file::load_or_create(path, fresh).map_err(|source| {
+                SealKeyError::File {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?;
+        Ok((Self::from_hex(&text)?, created))
     }
 
     pub fn public_key(&self) -> [u8; 32] {
@@ -92,23 +76,6 @@ pub fn verify_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> 
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(text.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
 }
 
 #[cfg(test)]

@@ -175,6 +175,10 @@ mod tests {
             23,
             "f67c72597b45449de86857db5a7f81b5f5ea6099d769dd833a12f5cf2e68177531e592570fc2dab675f96b24c224ccbe",
         ),
+        (
+            24,
+            "4a36ca6b8269fcdacb45725e66d6b83ca07f28763ffe83bca9e58d88c93c4b837f040eff446ec37a6c0e0cf180c26155",
+        ),
     ];
 
     #[test]

@@ -5,5 +5,6 @@
 pub mod bus;
 pub mod db;
 pub mod engine;
+pub mod key_file;
 pub mod log;
 mod warm;

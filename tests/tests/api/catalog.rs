@@ -91,7 +91,7 @@ async fn the_four_plans_exist_from_the_first_start_and_revisions_are_new_version
         summary,
         [
             ("free".to_string(), 0, 100, false, 1),
-            ("starter".to_string(), 2_900, 1_000, false, 1),
+            ("starter".to_string(), 2_900, 1_000, true, 1),
             ("growth".to_string(), 7_900, 5_000, true, 1),
             ("scale".to_string(), 19_900, 20_000, true, 1),
         ]

@@ -65,9 +65,14 @@ impl TestDb {
         // Tests run side by side on one server with 100 connections in all.
         settings.db_pool_size = 16;
         settings.seal_key = Some(Secret::new(TEST_SEAL_KEY));
+        settings.master_key = Some(Secret::new(TEST_MASTER_KEY));
         settings
     }
 }
+
+/// The master key of every test server (tests never write a key file).
+pub const TEST_MASTER_KEY: &str =
+    "5151515151515151515151515151515151515151515151515151515151515151";
 
 /// The seal key of every test server (a fixed seed: tests never write a key file).
 pub const TEST_SEAL_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
@@ -76,12 +81,34 @@ pub fn test_seal_key() -> projections::audit::seal_key::SealKey {
     projections::audit::seal_key::SealKey::from_hex(TEST_SEAL_KEY).expect("a valid seed")
 }
 
-/// Logs go to the test's captured output, shown when a test fails.
+/// Logs go to the test's captured output, shown when a test fails, and to [`logged`].
 fn init_logs() {
+    use tracing_subscriber::fmt::writer::{MakeWriterExt, TestWriter};
     let _ = tracing_subscriber::fmt()
         .with_env_filter("info,sqlx=warn")
-        .with_test_writer()
+        .with_writer(TestWriter::new().and(|| LogCopy))
         .try_init();
+}
+
+/// Every log line of this test process so far (all tests running in it), for tests that
+/// prove something is never logged.
+pub fn logged() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogCopy;
+
+impl std::io::Write for LogCopy {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The name of a database migrated with exactly this build's migrations, made once (by

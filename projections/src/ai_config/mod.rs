@@ -1,0 +1,23 @@
+//! AI configuration's read models (`ai_settings`) and the keyring that encrypts, and destroys,
+//! the providers' API keys.
+
+pub mod ai_settings;
+pub mod keyring;
+
+use crate::audit::history::{chronicle_of, Chronicle};
+use crate::store::engine::EventHandler;
+use domain::ai_config::account_ai_settings::AccountAiSettings;
+use domain::ai_config::integration_settings::IntegrationSettings;
+use std::sync::Arc;
+
+/// The context's aggregates, whose histories can be told.
+pub fn chronicles() -> Vec<Arc<dyn Chronicle>> {
+    vec![
+        chronicle_of::<IntegrationSettings>(),
+        chronicle_of::<AccountAiSettings>(),
+    ]
+}
+
+pub fn handlers() -> Vec<Arc<dyn EventHandler>> {
+    vec![Arc::new(ai_settings::AiSettingsProjection)]
+}
