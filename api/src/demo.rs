@@ -11,6 +11,10 @@
 use crate::error::ApiError;
 use crate::tenancy;
 use chrono::{DateTime, Duration, Utc};
+use domain::ai_config::account_ai_settings::{
+    AccountAiSettings, AccountAiSettingsCommand, PlanGate,
+};
+use domain::ai_config::provider::{Provider, Setting};
 use domain::billing::invoice::LateFeePolicy;
 use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
 use domain::billing::plan::{self as plan, Plan, PlanTier};
@@ -366,6 +370,17 @@ async fn play_day(
             &mut seeded,
             bus.execute::<Account>(&id, welcome, &context).await,
         )?;
+        // A third of the paying accounts choose their own text model.
+        if script.index.is_multiple_of(3) {
+            let overrides = own_text_model(script.plan)?;
+            let context =
+                at(&seeder, start, day, 9, key("ai-override")).with_reason("our own model");
+            tally(
+                &mut seeded,
+                bus.execute::<AccountAiSettings>(&id, overrides, &context)
+                    .await,
+            )?;
+        }
         for (n, (email, name, role, invite)) in people(script).into_iter().enumerate() {
             let context = |what: &str| at(&seeder, start, day, 10, key(&format!("{what}:{n}")));
             let user_id = user_id_for(&email);
@@ -545,6 +560,28 @@ fn subscribed(tier: PlanTier) -> Result<SubscribedPlan, ApiError> {
         name: terms.name,
         monthly_price: terms.monthly_price,
         included_credits: terms.included_credits,
+    })
+}
+
+/// An account's own OpenAI model and temperature, on its plan as built in (refused on Free,
+/// and counted as such).
+fn own_text_model(tier: PlanTier) -> Result<AccountAiSettingsCommand, ApiError> {
+    let allowed = plan::builtin()
+        .into_iter()
+        .find(|(code, _)| code.as_str() == tier.as_str())
+        .is_some_and(|(_, terms)| terms.overrides_allowed);
+    Ok(AccountAiSettingsCommand::Override {
+        provider: Provider::Openai,
+        set: [
+            (Setting::Model, serde_json::json!("gpt-4o")),
+            (Setting::Temperature, serde_json::json!(0.4)),
+        ]
+        .into(),
+        clear: Vec::new(),
+        plan: PlanGate {
+            plan: tier.as_str().to_string(),
+            overrides_allowed: allowed,
+        },
     })
 }
 

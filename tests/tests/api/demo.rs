@@ -111,6 +111,15 @@ async fn the_demo_has_a_year_of_billing_with_renewals_payments_and_dunning() {
         included > renewals && expired > 0,
         "{included} grants, {expired} expiries"
     );
+    let overrides = count("SELECT count(*) FROM read.ai_overrides").await;
+    let on_free = count(
+        "SELECT count(*) FROM read.ai_overrides o JOIN read.accounts a ON a.id = o.account_id \
+         JOIN events e ON e.aggregate_type = 'account' AND e.aggregate_id = a.id::text \
+          AND e.sequence = 1 WHERE e.payload -> 'AccountOpened' ->> 'plan' = 'free'",
+    )
+    .await;
+    assert!(overrides > 0, "paying accounts override AI settings");
+    assert_eq!(on_free, 0, "no account opened on Free overrides");
     let revenue =
         count("SELECT coalesce(sum(paid_minor), 0)::bigint FROM read.revenue_facts").await;
     assert!(revenue > 0, "revenue facts");
