@@ -14,6 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use domain::ai_config::account_ai_settings::{
     AccountAiSettings, AccountAiSettingsCommand, PlanGate,
 };
+use domain::ai_config::account_prompts::{AccountPrompts, AccountPromptsCommand};
+use domain::ai_config::prompt::{GlobalPrompt, PromptType};
 use domain::ai_config::provider::{Provider, Setting};
 use domain::billing::invoice::LateFeePolicy;
 use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
@@ -474,6 +476,27 @@ async fn play_day(
             )?;
         }
     }
+    // A quarter of the accounts write their own article prompt on their second day; half of
+    // those go back to the default ten days later.
+    if script.index % 4 == 1 {
+        let prompt = if day == script.opened_day + 1 {
+            Some(("customize", customized_article_prompt(bus, script).await?))
+        } else if day == script.opened_day + 11 && script.index % 8 == 1 {
+            let reset = AccountPromptsCommand::ResetToDefault {
+                prompt_type: PromptType::parse(ARTICLE_PROMPT)?,
+            };
+            Some(("reset-prompt", reset))
+        } else {
+            None
+        };
+        if let Some((what, command)) = prompt {
+            let context = at(&seeder, start, day, 11, key(what)).with_reason("the team's voice");
+            tally(
+                &mut seeded,
+                bus.execute::<AccountPrompts>(&id, command, &context).await,
+            )?;
+        }
+    }
     if let Some((from, until)) = script.suspended {
         if day == from {
             let command = AccountCommand::Suspend {
@@ -582,6 +605,33 @@ fn own_text_model(tier: PlanTier) -> Result<AccountAiSettingsCommand, ApiError> 
             plan: tier.as_str().to_string(),
             overrides_allowed: allowed,
         },
+    })
+}
+
+/// The prompt type demo accounts customize.
+const ARTICLE_PROMPT: &str = "content_generation";
+
+/// An account's own article prompt, based on the version published now.
+async fn customized_article_prompt(
+    bus: &CommandBus,
+    script: &Script,
+) -> Result<AccountPromptsCommand, ApiError> {
+    let prompt_type = PromptType::parse(ARTICLE_PROMPT)?;
+    let global = bus
+        .read::<GlobalPrompt>(&GlobalPrompt::id_for(&prompt_type).to_string())
+        .await?;
+    let (Some((version, _)), Some(variables)) = (global.published(), global.variables()) else {
+        return Err(ApiError::not_found("no built-in article prompt"));
+    };
+    Ok(AccountPromptsCommand::Customize {
+        prompt_type,
+        text: format!(
+            "You write for {}. Title: \"{{title}}\". Tone: {{tone}}. Follow this outline:\n\
+             {{outline}}\nWork in these keywords: {{keywords}}. Short paragraphs; no fluff.",
+            script.name
+        ),
+        based_on_version: version,
+        variables: variables.clone(),
     })
 }
 

@@ -7,6 +7,7 @@
 //! that ran but were not recorded run again under the same idempotency keys, so nothing is
 //! done twice; the job then records their first outcome, marked `replayed`.
 
+use crate::graphql::ai_config::prompts::{PromptBulkAction, ResetPromptsBulk};
 use crate::graphql::billing::invoices::InvoiceBulk;
 use crate::graphql::billing::packages::PackageBulkAction;
 use crate::graphql::billing::payments::PaymentBulkAction;
@@ -49,6 +50,8 @@ fn actions() -> Vec<(&'static str, Decoder)> {
         decoder::<SubscriptionBulk>(),
         decoder::<PlanBulkAction>(),
         decoder::<PackageBulkAction>(),
+        decoder::<PromptBulkAction>(),
+        decoder::<ResetPromptsBulk>(),
     ]
 }
 

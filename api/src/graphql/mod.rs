@@ -1,7 +1,7 @@
 //! The GraphQL schema. Axum only wires it (see `http`); everything a resolver needs arrives
 //! through the schema's data (`Services`) and the request's data (`Principal`, `RequestMeta`).
 
-mod ai_config;
+pub(crate) mod ai_config;
 pub(crate) mod audit;
 pub(crate) mod billing;
 mod identity;

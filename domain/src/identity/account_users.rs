@@ -44,6 +44,7 @@ impl UserRole {
                 UsersRead,
                 UsersWrite,
                 AiSettingsWrite,
+                PromptsWrite,
             ],
             Self::Editor => &[
                 AccountsRead,

@@ -179,6 +179,10 @@ mod tests {
             24,
             "4a36ca6b8269fcdacb45725e66d6b83ca07f28763ffe83bca9e58d88c93c4b837f040eff446ec37a6c0e0cf180c26155",
         ),
+        (
+            25,
+            "691c251051a7ba1b9b6fbaed89388910f0bf2b2669df578e175ff964a02c6d479d2aa7084ba3a3d81f292f321bcd87e5",
+        ),
     ];
 
     #[test]

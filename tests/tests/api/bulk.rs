@@ -26,13 +26,13 @@ async fn bulk_as(
     .1
 }
 
-async fn bulk(app: &TestApp, mutation: &str, input_type: &str, input: Value) -> Value {
+pub async fn bulk(app: &TestApp, mutation: &str, input_type: &str, input: Value) -> Value {
     let body = bulk_as(app, &app.token, mutation, input_type, input).await;
     assert!(body["errors"].is_null(), "{mutation}: {body}");
     body["data"][mutation].clone()
 }
 
-fn outcomes(result: &Value) -> Vec<(String, Option<String>)> {
+pub fn outcomes(result: &Value) -> Vec<(String, Option<String>)> {
     result["items"]
         .as_array()
         .unwrap()

@@ -119,6 +119,13 @@ async fn the_demo_has_a_year_of_billing_with_renewals_payments_and_dunning() {
     )
     .await;
     assert!(overrides > 0, "paying accounts override AI settings");
+    let customized = count("SELECT count(*) FROM read.account_prompts").await;
+    let reset =
+        count("SELECT count(*) FROM events WHERE event_type = 'PromptResetToDefault'").await;
+    assert!(
+        customized > 0 && reset > 0,
+        "{customized} customized prompts, {reset} reset"
+    );
     assert_eq!(on_free, 0, "no account opened on Free overrides");
     let revenue =
         count("SELECT coalesce(sum(paid_minor), 0)::bigint FROM read.revenue_facts").await;

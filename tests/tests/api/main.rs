@@ -25,6 +25,7 @@ mod permissions;
 mod platform_users;
 mod poison;
 mod projector;
+mod prompts;
 mod rebuild;
 mod requests;
 mod revenue;

@@ -30,6 +30,11 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "revenue_payments",
         "bulk_jobs",
         "bulk_job_items",
+        "ai_providers",
+        "ai_overrides",
+        "prompts",
+        "prompt_versions",
+        "account_prompts",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

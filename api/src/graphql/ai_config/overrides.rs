@@ -7,8 +7,9 @@
 //! plan that forbids them are shown as suspended, and apply again once the plan allows them.
 
 use super::providers::{AiProvider, AiSetting, AiSettings, AiSettingsInput};
+use super::{not_future, own_account, recorded_as_of};
 use crate::error::ApiError;
-use crate::graphql::{parse_id, run_explained, services, visible, Rule, WriteReceipt};
+use crate::graphql::{run_explained, services, Rule, WriteReceipt};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use domain::ai_config::account_ai_settings::{
@@ -17,9 +18,7 @@ use domain::ai_config::account_ai_settings::{
 use domain::ai_config::integration_settings::{IntegrationSettings, GLOBAL_ID};
 use domain::ai_config::provider::{Provider, Setting, Settings};
 use domain::identity::permission::Permission;
-use domain::kit::event::{StoredAggregate, StoredEvent};
 use domain::tenancy::account::Account;
-use projections::audit::history::{self, chronicle_of, HistoryError};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgPool;
@@ -198,27 +197,11 @@ async fn now(pool: &PgPool, account_id: Uuid) -> Result<Sources, ApiError> {
     })
 }
 
-/// The aggregate as the store had recorded it at `at`; `None` when it did not exist yet.
-async fn recorded_as_of<A>(
+async fn recorded_at(
     pool: &PgPool,
-    id: &str,
+    account_id: Uuid,
     at: DateTime<Utc>,
-) -> Result<Option<A>, ApiError>
-where
-    A: StoredAggregate + serde::de::DeserializeOwned + 'static,
-    A::Event: StoredEvent,
-{
-    let chronicle = chronicle_of::<A>();
-    match history::state_as_of(pool, chronicle.as_ref(), id, history::AsOf::RecordedAt(at)).await {
-        Ok(state) => serde_json::from_value(state.state)
-            .map(Some)
-            .map_err(|e| ApiError::internal(&e)),
-        Err(HistoryError::NotFound { .. } | HistoryError::NotYet(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn as_of(pool: &PgPool, account_id: Uuid, at: DateTime<Utc>) -> Result<Sources, ApiError> {
+) -> Result<Sources, ApiError> {
     let id = account_id.to_string();
     let account = recorded_as_of::<Account>(pool, &id, at)
         .await?
@@ -279,31 +262,14 @@ impl OverrideQuery {
         account_id: ID,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<AccountAiSettingsNode, ApiError> {
-        let account_id = parse_id("accountId", &account_id)?;
-        if !visible(ctx, account_id) {
-            return Err(ApiError::not_found("no such account"));
-        }
+        let account_id = own_account(ctx, &account_id)?;
         let pool = &services(ctx).pool;
         let sources = match as_of {
             None => now(pool, account_id).await?,
-            Some(at) => as_of_checked(pool, account_id, at).await?,
+            Some(at) => recorded_at(pool, account_id, not_future(at)?).await?,
         };
         Ok(sources.effective(account_id, as_of))
     }
-}
-
-async fn as_of_checked(
-    pool: &PgPool,
-    account_id: Uuid,
-    at: DateTime<Utc>,
-) -> Result<Sources, ApiError> {
-    let now = Utc::now();
-    if at > now + domain::kit::time::MAX_CLOCK_SKEW {
-        return Err(ApiError::validation(format!(
-            "cannot look into the future: {at} is later than now ({now})"
-        )));
-    }
-    as_of(pool, account_id, at).await
 }
 
 #[derive(InputObject)]
@@ -348,15 +314,6 @@ async fn run(
         .await?
         .effective(account_id, None);
     Ok(AccountAiSettingsPayload { settings, receipt })
-}
-
-/// The account named, when the caller may touch it.
-fn own_account(ctx: &Context<'_>, account_id: &ID) -> Result<Uuid, ApiError> {
-    let account_id = parse_id("accountId", account_id)?;
-    if !visible(ctx, account_id) {
-        return Err(ApiError::not_found("no such account"));
-    }
-    Ok(account_id)
 }
 
 #[derive(Default)]
