@@ -1,11 +1,13 @@
 //! AI configuration at start-up: the platform's integration settings (the seeds' defaults, no
-//! keys) and its prompt library exist from the first start.
+//! keys), its prompt library and its library of author profiles and content strategies exist
+//! from the first start.
 
 use domain::ai_config::integration_settings::{
     IntegrationSettings, IntegrationSettingsCommand, GLOBAL_ID,
 };
 use domain::ai_config::prompt::{self, GlobalPrompt, PromptCommand, PromptError};
 use domain::ai_config::provider;
+use domain::ai_config::template::{self, Template, TemplateCommand, TemplateError};
 use domain::kit::actor::Actor;
 use projections::{CommandBus, CommandContext, CommandError};
 
@@ -42,6 +44,30 @@ pub async fn ensure_builtin_prompts(bus: &CommandBus) -> anyhow::Result<()> {
             .await
         {
             Ok(_) | Err(CommandError::Rejected(PromptError::AlreadyExists)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Creates the library's author profiles and content strategies once; later starts append
+/// nothing, and revisions since stay.
+pub async fn ensure_builtin_templates(bus: &CommandBus) -> anyhow::Result<()> {
+    for terms in template::builtin() {
+        let id = template::library_id(&terms);
+        let context = CommandContext::new(Actor::system("bootstrap"))
+            .with_idempotency_key(format!("bootstrap:template:{id}"))
+            .with_reason("a built-in template");
+        let create = TemplateCommand::Create {
+            account_id: None,
+            terms,
+            cloned_from: None,
+        };
+        match bus
+            .execute::<Template>(&id.to_string(), create, &context)
+            .await
+        {
+            Ok(_) | Err(CommandError::Rejected(TemplateError::AlreadyExists)) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -17,6 +17,7 @@ use domain::ai_config::account_ai_settings::{
 use domain::ai_config::account_prompts::{AccountPrompts, AccountPromptsCommand};
 use domain::ai_config::prompt::{GlobalPrompt, PromptType};
 use domain::ai_config::provider::{Provider, Setting};
+use domain::ai_config::template::{self, Template, TemplateCommand, TemplateRef};
 use domain::billing::invoice::LateFeePolicy;
 use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
 use domain::billing::plan::{self as plan, Plan, PlanTier};
@@ -497,6 +498,20 @@ async fn play_day(
             )?;
         }
     }
+    // A fifth of the accounts start from the library's SaaS persona on their third day.
+    if script.index % 5 == 2 && day == script.opened_day + 2 {
+        let context = at(&seeder, start, day, 11, key("clone-profile")).with_reason("a start");
+        let clone = cloned_persona(bus, script.id).await?;
+        let id = Uuid::new_v5(
+            &Uuid::NAMESPACE_OID,
+            format!("seed-demo:profile:{}", script.index).as_bytes(),
+        );
+        tally(
+            &mut seeded,
+            bus.execute::<Template>(&id.to_string(), clone, &context)
+                .await,
+        )?;
+    }
     if let Some((from, until)) = script.suspended {
         if day == from {
             let command = AccountCommand::Suspend {
@@ -632,6 +647,27 @@ async fn customized_article_prompt(
         ),
         based_on_version: version,
         variables: variables.clone(),
+    })
+}
+
+/// A copy of the library's first author profile for `account`, remembering its version.
+async fn cloned_persona(bus: &CommandBus, account: Uuid) -> Result<TemplateCommand, ApiError> {
+    let persona = template::builtin()
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("no built-in author profile"))?;
+    let source = template::library_id(&persona);
+    let library = bus.read::<Template>(&source.to_string()).await?;
+    let Some((terms, version, None)) = library.terms() else {
+        return Err(ApiError::not_found("the library's persona is missing"));
+    };
+    Ok(TemplateCommand::Create {
+        account_id: Some(account),
+        terms: terms.clone(),
+        cloned_from: Some(TemplateRef {
+            template_id: source,
+            version,
+        }),
     })
 }
 

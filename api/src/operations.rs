@@ -8,6 +8,7 @@
 //! done twice; the job then records their first outcome, marked `replayed`.
 
 use crate::graphql::ai_config::prompts::{PromptBulkAction, ResetPromptsBulk};
+use crate::graphql::ai_config::templates::TemplateBulkAction;
 use crate::graphql::billing::invoices::InvoiceBulk;
 use crate::graphql::billing::packages::PackageBulkAction;
 use crate::graphql::billing::payments::PaymentBulkAction;
@@ -52,6 +53,7 @@ fn actions() -> Vec<(&'static str, Decoder)> {
         decoder::<PackageBulkAction>(),
         decoder::<PromptBulkAction>(),
         decoder::<ResetPromptsBulk>(),
+        decoder::<TemplateBulkAction>(),
     ]
 }
 

@@ -71,6 +71,9 @@ async fn open_with(
     crate::ai_config::ensure_builtin_prompts(&bus)
         .await
         .context("cannot create the built-in prompts")?;
+    crate::ai_config::ensure_builtin_templates(&bus)
+        .await
+        .context("cannot create the built-in author profiles and strategies")?;
     if !system.replayed {
         // First start: the log is a few events long; show the account before serving. A
         // projection that cannot catch up is reported by its status, not a reason not to start.

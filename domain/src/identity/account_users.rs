@@ -45,6 +45,7 @@ impl UserRole {
                 UsersWrite,
                 AiSettingsWrite,
                 PromptsWrite,
+                ContentWrite,
             ],
             Self::Editor => &[
                 AccountsRead,

@@ -183,6 +183,10 @@ mod tests {
             25,
             "691c251051a7ba1b9b6fbaed89388910f0bf2b2669df578e175ff964a02c6d479d2aa7084ba3a3d81f292f321bcd87e5",
         ),
+        (
+            26,
+            "bf4f1f115b96568889fcdd9e276722d3382ad599534116652f19b90a4723d834bebdc15b17c63cf642cf34cced449cdd",
+        ),
     ];
 
     #[test]

@@ -16,13 +16,17 @@ use std::collections::BTreeMap;
 /// Fields whose resolver refuses some arguments on top of the field's rule ("your own tokens,
 /// or anyone's as a superuser"): with another operator's id, an allowed principal is refused
 /// by the resolver, which is right. Their guards are still checked for the others.
-/// The same holds for a platform user's tokens (their own only) and ownership (the owner's).
+/// The same holds for a platform user's tokens (their own only), ownership (the owner's) and
+/// the template library (staff's).
 const FINER_RULES: &[&str] = &[
     "Mutation.issueOperatorToken",
     "Mutation.revokeOperatorToken",
     "Mutation.issuePlatformUserToken",
     "Mutation.revokePlatformUserToken",
     "Mutation.transferAccountOwnership",
+    // Without an account, a template goes to the platform's library, which only staff change.
+    "Mutation.createAuthorProfile",
+    "Mutation.createContentStrategy",
 ];
 
 /// Stands for an account id in the documents: the caller's own account for a platform user

@@ -31,3 +31,4 @@ mod requests;
 mod revenue;
 mod seals;
 mod subscriptions;
+mod templates;

@@ -113,7 +113,9 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
     use strum::VariantNames;
     let db = TestDb::new().await;
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
-    let expected: [(&str, std::collections::BTreeSet<String>); 12] = [
+    use domain::ai_config::provider::Provider;
+    use domain::ai_config::template::{TemplateCategory, TemplateKind};
+    let expected: [(&str, std::collections::BTreeSet<String>); 16] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -129,6 +131,10 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
         ),
         ("invoices_dunning_stage_check", set(DunningStage::VARIANTS)),
         ("revenue_facts_method_check", set(PaymentMethod::VARIANTS)),
+        ("ai_providers_provider_check", set(Provider::VARIANTS)),
+        ("ai_overrides_provider_check", set(Provider::VARIANTS)),
+        ("templates_kind_check", set(TemplateKind::VARIANTS)),
+        ("templates_category_check", set(TemplateCategory::VARIANTS)),
     ];
     for (constraint, values) in expected {
         assert_eq!(allowed(&db, constraint).await, values, "{constraint}");

@@ -35,6 +35,7 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "prompts",
         "prompt_versions",
         "account_prompts",
+        "templates",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

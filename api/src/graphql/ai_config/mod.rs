@@ -1,10 +1,11 @@
 //! AI configuration in GraphQL: the platform's providers (superusers change them and their
 //! keys), each account's overrides and effective configuration, and the prompt library with
-//! each account's customized and effective prompts.
+//! each account's customized and effective prompts; author profiles and content strategies.
 
 mod overrides;
 pub(crate) mod prompts;
 pub(crate) mod providers;
+pub(crate) mod templates;
 
 use crate::error::ApiError;
 use crate::graphql::{parse_id, visible};
@@ -20,6 +21,7 @@ pub struct AiConfigQuery(
     providers::ProviderQuery,
     overrides::OverrideQuery,
     prompts::PromptQuery,
+    templates::TemplateQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -27,6 +29,7 @@ pub struct AiConfigMutation(
     providers::ProviderMutation,
     overrides::OverrideMutation,
     prompts::PromptMutation,
+    templates::TemplateMutation,
 );
 
 /// The account named, when the caller may touch it.
