@@ -125,8 +125,11 @@ pub enum Rule {
     Scoped(Permission),
     /// Superusers only.
     Superuser,
-    /// The platform's service principal only: it reports usage and nothing else.
+    /// The platform's service principal only: it reports usage.
     Platform,
+    /// As `Scoped`, and also the platform's service principal, for any account: what the
+    /// platform reads on every AI call (an account's effective AI settings and prompts).
+    ScopedOrPlatform(Permission),
 }
 
 impl Guard for Rule {
@@ -138,21 +141,28 @@ impl Guard for Rule {
             Self::Scoped(permission) => principal.can_within_account(*permission),
             Self::Superuser => principal.superuser && principal.is_staff(),
             Self::Platform => principal.service,
+            Self::ScopedOrPlatform(permission) => {
+                principal.service || principal.can_within_account(*permission)
+            }
         };
         if allowed {
             return Ok(());
         }
         let message = match self {
-            _ if principal.service => {
-                "a service principal may only report credit usage".to_string()
-            }
-            Self::Scoped(permission) if principal.account.is_some() => {
+            _ if principal.service => "a service principal may only report credit usage and \
+                 read accounts' effective AI settings and prompts"
+                .to_string(),
+            Self::Scoped(permission) | Self::ScopedOrPlatform(permission)
+                if principal.account.is_some() =>
+            {
                 format!("this needs the `{permission}` permission, which your role does not hold")
             }
             _ if principal.account.is_some() => {
                 "a platform user's token acts only within their own account".to_string()
             }
-            Self::Can(permission) | Self::Scoped(permission) => {
+            Self::Can(permission)
+            | Self::Scoped(permission)
+            | Self::ScopedOrPlatform(permission) => {
                 format!(
                     "this needs the `{permission}` permission, which none of your groups grants"
                 )
@@ -533,7 +543,16 @@ mod tests {
                     }
                     (rule, Some(p)) => {
                         let held = groups.iter().map(|(_, held)| held.contains(p)).collect();
-                        if rule.starts_with("Rule::Scoped") {
+                        if rule.starts_with("Rule::ScopedOrPlatform") {
+                            (
+                                format!("`{p}`, own account; the platform"),
+                                true,
+                                held,
+                                false,
+                                true,
+                                Some(*p),
+                            )
+                        } else if rule.starts_with("Rule::Scoped") {
                             (
                                 format!("`{p}`, own account"),
                                 true,

@@ -1,5 +1,6 @@
-//! Who may do what. The platform's service principal may report usage and nothing else: no
-//! reads of accounts, payments, the audit log or operators, no tokens, no subscriptions.
+//! Who may do what. The platform's service principal may report usage and read accounts'
+//! effective AI settings and prompts, and nothing else: no reads of accounts, payments, the
+//! audit log or operators, no tokens, no subscriptions.
 
 use crate::accounts::{adjust, consume_as, open_account};
 use crate::helpers::{create_service, error_code, subscribe, websocket, TestApp};
@@ -54,6 +55,29 @@ async fn a_service_principal_may_report_usage_and_read_or_change_nothing_else() 
     let body = consume_as(&app, &platform, &account, 10).await;
     assert!(body["errors"].is_null(), "{body}");
     assert_eq!(body["data"]["consumeCredits"]["account"]["balance"], 90);
+
+    // What it asks on every AI call: the account's effective settings and prompt.
+    let (_, body) = app
+        .graphql_as(
+            Some(&platform),
+            &format!(
+                "{{ accountAiSettings(accountId: \"{account}\") {{ providers {{ provider \
+                 settings {{ setting value source }} }} }} \
+                 effectivePrompt(accountId: \"{account}\", promptType: \"ideas\") {{ text }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["accountAiSettings"]["providers"][0]["provider"],
+        "OPENAI"
+    );
+    assert!(
+        body["data"]["effectivePrompt"]["text"].is_string(),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("encrypted"), "{body}");
 }
 
 #[tokio::test]

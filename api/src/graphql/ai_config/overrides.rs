@@ -255,7 +255,7 @@ impl OverrideQuery {
     /// (the account's override or the platform's default), and the account's own overrides.
     /// `asOf`: as the store had recorded everything at that moment (a future time is
     /// `VALIDATION`; a time before the account existed, `NOT_FOUND`).
-    #[graphql(guard = "Rule::Scoped(Permission::AccountsRead)")]
+    #[graphql(guard = "Rule::ScopedOrPlatform(Permission::AccountsRead)")]
     async fn account_ai_settings(
         &self,
         ctx: &Context<'_>,

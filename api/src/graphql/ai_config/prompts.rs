@@ -370,7 +370,7 @@ impl PromptQuery {
     /// The prompt an account uses for each type: its customization or the published global
     /// version, flagged when the default has moved on since it was customized. `asOf`: as the
     /// store had recorded everything at that moment.
-    #[graphql(guard = "Rule::Scoped(Permission::AccountsRead)")]
+    #[graphql(guard = "Rule::ScopedOrPlatform(Permission::AccountsRead)")]
     async fn account_prompts(
         &self,
         ctx: &Context<'_>,
@@ -381,7 +381,7 @@ impl PromptQuery {
     }
 
     /// The prompt an account uses for one type (see `accountPrompts`).
-    #[graphql(guard = "Rule::Scoped(Permission::AccountsRead)")]
+    #[graphql(guard = "Rule::ScopedOrPlatform(Permission::AccountsRead)")]
     async fn effective_prompt(
         &self,
         ctx: &Context<'_>,
