@@ -65,6 +65,27 @@ pub fn router(state: AppState) -> Router {
             get(crate::export::lists::subscriptions),
         )
         .route("/export/plans", get(crate::export::lists::plans))
+        .route(
+            "/export/ai-providers",
+            get(crate::export::lists::ai_providers),
+        )
+        .route(
+            "/export/ai-overrides",
+            get(crate::export::lists::ai_overrides),
+        )
+        .route("/export/prompts", get(crate::export::lists::prompts))
+        .route(
+            "/export/account-prompts",
+            get(crate::export::lists::account_prompts),
+        )
+        .route(
+            "/export/author-profiles",
+            get(crate::export::lists::author_profiles),
+        )
+        .route(
+            "/export/content-strategies",
+            get(crate::export::lists::content_strategies),
+        )
         .with_state(state)
 }
 

@@ -7,6 +7,7 @@
 //! that ran but were not recorded run again under the same idempotency keys, so nothing is
 //! done twice; the job then records their first outcome, marked `replayed`.
 
+use crate::graphql::ai_config::overrides::ResetAiSettingsBulk;
 use crate::graphql::ai_config::prompts::{PromptBulkAction, ResetPromptsBulk};
 use crate::graphql::ai_config::templates::TemplateBulkAction;
 use crate::graphql::billing::invoices::InvoiceBulk;
@@ -54,6 +55,7 @@ fn actions() -> Vec<(&'static str, Decoder)> {
         decoder::<PromptBulkAction>(),
         decoder::<ResetPromptsBulk>(),
         decoder::<TemplateBulkAction>(),
+        decoder::<ResetAiSettingsBulk>(),
     ]
 }
 

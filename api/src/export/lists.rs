@@ -2,13 +2,17 @@
 //!
 //! `GET /export/<list>?format=csv|xlsx&filter=<the list's GraphQL filter, as JSON>`
 //!
-//! for `accounts`, `credit-ledger`, `payments`, `invoices`, `subscriptions` and `plans`. The filter is parsed by
+//! for `accounts`, `credit-ledger`, `payments`, `invoices`, `subscriptions`, `plans`,
+//! `ai-providers` (staff only), `ai-overrides`, `prompts`, `account-prompts`, `author-profiles`
+//! and `content-strategies`. The filter is parsed by
 //! the GraphQL input type itself, so an export holds exactly the rows the list shows (all of
 //! them, in the list's stable order, not a page). Who may read the list may export it; a
 //! tenant's export is confined to their account, as their list is.
 
 use super::{refuse, stream, Format};
 use crate::error::ApiError;
+use crate::graphql::ai_config::providers::AiProvider;
+use crate::graphql::ai_config::templates::TemplateFilter;
 use crate::graphql::billing::invoices::InvoiceFilter;
 use crate::graphql::billing::payments::PaymentFilter;
 use crate::graphql::billing::subscriptions::SubscriptionFilter;
@@ -58,19 +62,84 @@ list_filters!(
     SubscriptionFilter,
 );
 
-/// The plans export's filter: active or not.
+list_filters!(TemplateFilter);
+
+/// The filter of the catalogue-like exports (plans, prompts): active or not.
 #[derive(async_graphql::InputObject, Default)]
-pub struct PlanExportFilter {
+pub struct ActiveExportFilter {
     pub active: Option<bool>,
 }
 
-impl ListFilter for PlanExportFilter {
+impl ListFilter for ActiveExportFilter {
     fn push_to(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         if let Some(active) = self.active {
             qb.push(" AND p.active = ").push_bind(active);
         }
         Ok(())
     }
+}
+
+/// The AI providers export's filter.
+#[derive(async_graphql::InputObject, Default)]
+pub struct AiProviderExportFilter {
+    pub enabled: Option<bool>,
+}
+
+impl ListFilter for AiProviderExportFilter {
+    fn push_to(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+        if let Some(enabled) = self.enabled {
+            qb.push(" AND enabled = ").push_bind(enabled);
+        }
+        Ok(())
+    }
+}
+
+/// The AI overrides export's filter: one account's, or one provider's.
+#[derive(async_graphql::InputObject, Default)]
+pub struct AiOverrideExportFilter {
+    pub account_id: Option<async_graphql::ID>,
+    pub provider: Option<AiProvider>,
+}
+
+impl ListFilter for AiOverrideExportFilter {
+    fn push_to(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+        push_account(qb, self.account_id.as_ref())?;
+        if let Some(provider) = self.provider {
+            let provider = domain::ai_config::provider::Provider::from(provider);
+            qb.push(" AND provider = ").push_bind(provider.as_str());
+        }
+        Ok(())
+    }
+}
+
+/// The customized prompts export's filter: one account's, or one prompt type's.
+#[derive(async_graphql::InputObject, Default)]
+pub struct AccountPromptExportFilter {
+    pub account_id: Option<async_graphql::ID>,
+    pub prompt_type: Option<String>,
+}
+
+impl ListFilter for AccountPromptExportFilter {
+    fn push_to(&self, qb: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
+        push_account(qb, self.account_id.as_ref())?;
+        if let Some(kind) = &self.prompt_type {
+            let kind = crate::graphql::kit::lists::filter_text("filter.promptType", kind)?;
+            qb.push(" AND prompt_type = ")
+                .push_bind(kind.unwrap_or_default());
+        }
+        Ok(())
+    }
+}
+
+fn push_account(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    account: Option<&async_graphql::ID>,
+) -> Result<(), ApiError> {
+    if let Some(account) = account {
+        let account = crate::graphql::parse_id("filter.accountId", account)?;
+        qb.push(" AND account_id = ").push_bind(account);
+    }
+    Ok(())
 }
 
 /// What one list's export reads.
@@ -85,6 +154,8 @@ struct ListExport {
     /// The column naming the account, for a tenant's confinement; `None` for lists that are
     /// not an account's (the plans).
     account_column: Option<&'static str>,
+    /// Staff only (no platform user), whatever their role holds.
+    staff_only: bool,
 }
 
 const ACCOUNTS: ListExport = ListExport {
@@ -104,6 +175,7 @@ const ACCOUNTS: ListExport = ListExport {
     order: "created_at, id",
     permission: Permission::AccountsRead,
     account_column: Some("id"),
+    staff_only: false,
 };
 
 const CREDIT_LEDGER: ListExport = ListExport {
@@ -130,6 +202,7 @@ const CREDIT_LEDGER: ListExport = ListExport {
     order: "position",
     permission: Permission::BillingRead,
     account_column: Some("account_id"),
+    staff_only: false,
 };
 
 const PAYMENTS: ListExport = ListExport {
@@ -158,6 +231,7 @@ const PAYMENTS: ListExport = ListExport {
     order: "recorded_at, id",
     permission: Permission::BillingRead,
     account_column: Some("account_id"),
+    staff_only: false,
 };
 
 const INVOICES: ListExport = ListExport {
@@ -185,6 +259,7 @@ const INVOICES: ListExport = ListExport {
     order: "created_at, id",
     permission: Permission::BillingRead,
     account_column: Some("account_id"),
+    staff_only: false,
 };
 
 const SUBSCRIPTIONS: ListExport = ListExport {
@@ -212,6 +287,7 @@ const SUBSCRIPTIONS: ListExport = ListExport {
     order: "period_end, id",
     permission: Permission::BillingRead,
     account_column: Some("account_id"),
+    staff_only: false,
 };
 
 const PLANS: ListExport = ListExport {
@@ -239,7 +315,122 @@ const PLANS: ListExport = ListExport {
     order: "v.price_minor, p.code",
     permission: Permission::BillingRead,
     account_column: None,
+    staff_only: false,
 };
+
+const AI_PROVIDERS: ListExport = ListExport {
+    name: "ai-providers",
+    from: "read.ai_providers",
+    columns: &[
+        "provider",
+        "enabled",
+        "settings",
+        "key_last4",
+        "key_set_at",
+        "key_set_by",
+        "updated_at",
+    ],
+    // As `aiProviders` lists them.
+    order: "array_position(ARRAY['openai', 'dalle', 'anthropic', 'runware'], provider)",
+    permission: Permission::AccountsRead,
+    account_column: None,
+    staff_only: true,
+};
+
+const AI_OVERRIDES: ListExport = ListExport {
+    name: "ai-overrides",
+    from: "read.ai_overrides",
+    columns: &[
+        "account_id",
+        "provider",
+        "settings",
+        "updated_at",
+        "updated_by",
+    ],
+    order: "account_id, provider",
+    permission: Permission::AccountsRead,
+    account_column: Some("account_id"),
+    staff_only: false,
+};
+
+const PROMPTS: ListExport = ListExport {
+    name: "prompts",
+    from: "read.prompts p JOIN read.prompt_versions v \
+           ON v.prompt_id = p.id AND v.version = p.published_version",
+    columns: &[
+        "p.id",
+        "p.prompt_type",
+        "p.description",
+        "p.variables",
+        "p.published_version",
+        "p.latest_version",
+        "p.active",
+        "v.text",
+        "p.updated_at",
+    ],
+    order: "p.prompt_type",
+    permission: Permission::AccountsRead,
+    account_column: None,
+    staff_only: false,
+};
+
+const ACCOUNT_PROMPTS: ListExport = ListExport {
+    name: "account-prompts",
+    from: "read.account_prompts",
+    columns: &[
+        "account_id",
+        "prompt_type",
+        "based_on_version",
+        "text",
+        "customized_at",
+        "customized_by",
+    ],
+    order: "account_id, prompt_type",
+    permission: Permission::AccountsRead,
+    account_column: Some("account_id"),
+    staff_only: false,
+};
+
+/// Both kinds of templates share a table; each export reads its kind's fields as columns.
+macro_rules! template_export {
+    ($name:literal, $kind:literal, $details:literal, [$($detail:literal),*]) => {
+        ListExport {
+            name: $name,
+            from: concat!(
+                "(SELECT id, account_id, name, description, category, ",
+                $details,
+                ", version, active, deleted, cloned_from_id, cloned_from_version, created_at, \
+                 updated_at FROM read.templates WHERE kind = '",
+                $kind,
+                "') t"
+            ),
+            columns: &[
+                "id", "account_id", "name", "description", "category", $($detail,)* "version",
+                "active", "deleted", "cloned_from_id", "cloned_from_version", "created_at",
+                "updated_at",
+            ],
+            order: "name, id",
+            permission: Permission::AccountsRead,
+            account_column: Some("account_id"),
+            staff_only: false,
+        }
+    };
+}
+
+const AUTHOR_PROFILES: ListExport = template_export!(
+    "author-profiles",
+    "author_profile",
+    "details ->> 'tone' AS tone, details ->> 'language' AS language, \
+     details -> 'structure' AS structure",
+    ["tone", "language", "structure"]
+);
+
+const CONTENT_STRATEGIES: ListExport = template_export!(
+    "content-strategies",
+    "strategy",
+    "details -> 'prompt_types' AS prompt_types, details -> 'sections' AS sections",
+    ["prompt_types", "sections"]
+);
 
 /// Parses `filter` (JSON) with the list's GraphQL input type.
 fn parse_filter<F: ListFilter>(filter: Option<&str>) -> Result<F, ApiError> {
@@ -288,6 +479,12 @@ async fn export<F: ListFilter>(
         Ok(principal) => principal,
         Err((refused, _)) => return refused,
     };
+    if list.staff_only && !principal.is_staff() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            ApiError::forbidden(format!("exporting {} is for the staff only", list.name)),
+        );
+    }
     if !principal.can_within_account(list.permission) {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -361,5 +558,11 @@ export_routes!(
     payments => (PAYMENTS, PaymentFilter),
     invoices => (INVOICES, InvoiceFilter),
     subscriptions => (SUBSCRIPTIONS, SubscriptionFilter),
-    plans => (PLANS, PlanExportFilter),
+    plans => (PLANS, ActiveExportFilter),
+    ai_providers => (AI_PROVIDERS, AiProviderExportFilter),
+    ai_overrides => (AI_OVERRIDES, AiOverrideExportFilter),
+    prompts => (PROMPTS, ActiveExportFilter),
+    account_prompts => (ACCOUNT_PROMPTS, AccountPromptExportFilter),
+    author_profiles => (AUTHOR_PROFILES, TemplateFilter),
+    content_strategies => (CONTENT_STRATEGIES, TemplateFilter),
 );

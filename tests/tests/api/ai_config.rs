@@ -572,6 +572,34 @@ async fn overrides_need_a_plan_that_allows_them_and_are_suspended_on_a_plan_that
     .await;
     assert_eq!(again["position"], Value::Null);
 
+    // Staff remove many accounts' overrides at once, answered per account.
+    let second = open_account(&app, "overrides-two").await;
+    change_plan(&app, &second, "SCALE").await;
+    must(
+        &app,
+        "overrideAiSettings",
+        json!({ "accountId": second, "provider": "DALLE", "settings": { "imageStyle": "natural" },
+                "reason": "calmer images" }),
+    )
+    .await;
+    let result = crate::bulk::bulk(
+        &app,
+        "bulkResetAiSettings",
+        "BulkResetAiSettingsInput",
+        json!({ "ids": [account, second], "provider": "DALLE", "reason": "new defaults",
+                "bulkKey": "dalle-reset" }),
+    )
+    .await;
+    assert_eq!(
+        crate::bulk::outcomes(&result),
+        [("NO_OP".to_string(), None), ("DONE".to_string(), None)],
+        "{result}"
+    );
+    let after = account_settings(&app, &second, None).await;
+    assert!(effective(&after, "DALLE")
+        .iter()
+        .all(|(_, _, source)| source == "GLOBAL_DEFAULT"));
+
     // A tenant never reaches another account, nor overrides as a viewer.
     let other = open_account(&app, "someone-else").await;
     let elsewhere = call_as(

@@ -243,3 +243,143 @@ async fn every_list_exports_with_its_graphql_filter_and_a_tenant_exports_their_o
     let (status, _, _) = get(&app, None, "/export/invoices?format=csv").await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn the_ai_configuration_lists_export_with_their_filters_and_never_a_key() {
+    use crate::access_matrix::platform_user_token;
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let key = "sk-live-EXPORTsecret-4242";
+    let set = app
+        .graphql(
+            "mutation($i: SetAiProviderKeyInput!) { setAiProviderKey(input: $i) { caughtUp } }",
+            json!({ "i": { "provider": "OPENAI", "apiKey": key, "reason": "platform key" } }),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+    let account = open_account(&app, "ai-exports").await;
+    let changed = app
+        .graphql(
+            "mutation($a: ID!) { changeAccountPlan(input: { accountId: $a, plan: GROWTH }) { caughtUp } }",
+            json!({ "a": account }),
+        )
+        .await;
+    assert!(changed["errors"].is_null(), "{changed}");
+    for (mutation, input_type, input) in [
+        (
+            "overrideAiSettings",
+            "OverrideAiSettingsInput",
+            json!({ "accountId": account, "provider": "DALLE", "settings": { "imageQuality": "hd" },
+                    "reason": "sharper" }),
+        ),
+        (
+            "customizePrompt",
+            "CustomizePromptInput",
+            json!({ "accountId": account, "promptType": "title_generation",
+                    "text": "Titles on {topic} with {keywords}", "reason": "ours" }),
+        ),
+    ] {
+        let body = app
+            .graphql(
+                &format!("mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ caughtUp }} }}"),
+                json!({ "i": input }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+
+    let csv = |path: String| {
+        let app = &app;
+        async move {
+            let (status, _, body) = get(app, Some(&app.token), &path).await;
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+            csv_lines(&body)
+        }
+    };
+    let providers = csv("/export/ai-providers?format=csv".into()).await;
+    assert_eq!(providers.len(), 5, "{providers:?}");
+    assert!(
+        providers[0].starts_with("provider,enabled,settings,key_last4"),
+        "{providers:?}"
+    );
+    assert!(providers[1].starts_with("openai,true,"), "{providers:?}");
+    assert!(providers[1].contains(",4242,"), "{providers:?}");
+    let overrides = csv(format!(
+        "/export/ai-overrides?format=csv&filter={}",
+        encoded(r#"{"provider":"DALLE"}"#)
+    ))
+    .await;
+    assert_eq!(overrides.len(), 2, "{overrides:?}");
+    assert!(
+        overrides[1].starts_with(&format!("{account},dalle,")),
+        "{overrides:?}"
+    );
+    let prompts = csv(format!(
+        "/export/prompts?format=csv&filter={}",
+        encoded(r#"{"active":true}"#)
+    ))
+    .await;
+    assert_eq!(prompts.len(), 7, "six prompt types: {prompts:?}");
+    let customized = csv(format!(
+        "/export/account-prompts?format=csv&filter={}",
+        encoded(r#"{"promptType":"title_generation"}"#)
+    ))
+    .await;
+    assert_eq!(customized.len(), 2, "{customized:?}");
+    let profiles = csv("/export/author-profiles?format=csv".into()).await;
+    assert_eq!(profiles.len(), 6, "five personas: {profiles:?}");
+    assert!(
+        profiles[0].starts_with("id,account_id,name,description,category,tone,language,structure"),
+        "{profiles:?}"
+    );
+    let strategies = csv(format!(
+        "/export/content-strategies?format=csv&filter={}",
+        encoded(r#"{"search":"guide"}"#)
+    ))
+    .await;
+    assert_eq!(strategies.len(), 2, "{strategies:?}");
+    assert!(strategies[1].contains("How-To Guide"), "{strategies:?}");
+
+    // No key in any of them, in either format.
+    for list in [
+        "ai-providers",
+        "ai-overrides",
+        "prompts",
+        "account-prompts",
+        "author-profiles",
+        "content-strategies",
+    ] {
+        for format in ["csv", "xlsx"] {
+            let (status, _, body) = get(
+                &app,
+                Some(&app.token),
+                &format!("/export/{list}?format={format}"),
+            )
+            .await;
+            assert_eq!(status, 200, "{list} {format}");
+            let text = String::from_utf8_lossy(&body);
+            assert!(!text.contains(key), "{list} {format} holds the key");
+        }
+    }
+
+    // A tenant: their own overrides, never the providers; a bad filter is a 400.
+    let owner = platform_user_token(&app, &account, "owner").await;
+    let (status, _, body) = get(&app, Some(&owner), "/export/ai-providers?format=csv").await;
+    assert_eq!((status, code(&body)), (403, "FORBIDDEN".to_string()));
+    let other = open_account(&app, "ai-exports-other").await;
+    let stranger = platform_user_token(&app, &other, "owner").await;
+    let (status, _, body) = get(&app, Some(&stranger), "/export/ai-overrides?format=csv").await;
+    assert_eq!(status, 200);
+    assert_eq!(csv_lines(&body).len(), 1, "only the header: none of theirs");
+    let (status, _, body) = get(
+        &app,
+        Some(&app.token),
+        &format!(
+            "/export/ai-overrides?format=csv&filter={}",
+            encoded(r#"{"provider":"GPT"}"#)
+        ),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "VALIDATION".to_string()));
+    app.stop().await.unwrap();
+}

@@ -2,7 +2,7 @@
 //! keys), each account's overrides and effective configuration, and the prompt library with
 //! each account's customized and effective prompts; author profiles and content strategies.
 
-mod overrides;
+pub(crate) mod overrides;
 pub(crate) mod prompts;
 pub(crate) mod providers;
 pub(crate) mod templates;

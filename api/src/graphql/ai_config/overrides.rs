@@ -9,6 +9,7 @@
 use super::providers::{AiProvider, AiSetting, AiSettings, AiSettingsInput};
 use super::{not_future, own_account, recorded_as_of};
 use crate::error::ApiError;
+use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{run_explained, services, Rule, WriteReceipt};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -18,6 +19,8 @@ use domain::ai_config::account_ai_settings::{
 use domain::ai_config::integration_settings::{IntegrationSettings, GLOBAL_ID};
 use domain::ai_config::provider::{Provider, Setting, Settings};
 use domain::identity::permission::Permission;
+use domain::kit::actor::Actor;
+use domain::kit::values::Reason;
 use domain::tenancy::account::Account;
 use serde_json::Value;
 use sqlx::types::Json;
@@ -316,6 +319,42 @@ async fn run(
     Ok(AccountAiSettingsPayload { settings, receipt })
 }
 
+#[derive(InputObject)]
+pub struct BulkResetAiSettingsInput {
+    /// The accounts whose overrides of `provider` are removed.
+    pub ids: Vec<ID>,
+    pub provider: AiProvider,
+    pub reason: String,
+    pub bulk_key: String,
+}
+
+/// Accounts' overrides of one provider, removed.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ResetAiSettingsBulk {
+    pub provider: Provider,
+}
+
+impl BulkAction for ResetAiSettingsBulk {
+    type Aggregate = AccountAiSettings;
+    const KIND: &'static str = "account_ai_settings";
+    const PERMISSION: Permission = Permission::AiSettingsWrite;
+
+    fn name(&self) -> String {
+        format!("ai-reset-{}", self.provider)
+    }
+
+    fn command(
+        &self,
+        _actor: &Actor,
+        _reason: &Reason,
+        _at: DateTime<Utc>,
+    ) -> AccountAiSettingsCommand {
+        AccountAiSettingsCommand::Reset {
+            provider: self.provider,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct OverrideMutation;
 
@@ -369,5 +408,19 @@ impl OverrideMutation {
             input.idempotency_key,
         )
         .await
+    }
+
+    /// Removes many accounts' overrides of a provider (staff), answered per account.
+    #[graphql(guard = "Rule::Can(Permission::AiSettingsWrite)")]
+    async fn bulk_reset_ai_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkResetAiSettingsInput,
+    ) -> Result<BulkResult, ApiError> {
+        let action = ResetAiSettingsBulk {
+            provider: input.provider.into(),
+        };
+        let selection = Selection::Ids(input.ids);
+        bulk::run(ctx, action, &input.bulk_key, &input.reason, selection).await
     }
 }

@@ -210,21 +210,19 @@ pub struct TemplateFilter {
     pub search: Option<String>,
 }
 
+/// A platform user sees the library and their own account's templates.
+fn confine_to_library_and_own(ctx: &Context<'_>, query: &mut QueryBuilder<'_, Postgres>) {
+    if let Some(own) = confined_to(ctx) {
+        query
+            .push(" AND (account_id IS NULL OR account_id = ")
+            .push_bind(own)
+            .push(")");
+    }
+}
+
 impl TemplateFilter {
-    fn push(
-        &self,
-        ctx: &Context<'_>,
-        kind: TemplateKind,
-        query: &mut QueryBuilder<'_, Postgres>,
-    ) -> Result<(), ApiError> {
-        query.push(" AND kind = ").push_bind(kind.as_str());
-        // A platform user sees the library and their own account's templates.
-        if let Some(own) = confined_to(ctx) {
-            query
-                .push(" AND (account_id IS NULL OR account_id = ")
-                .push_bind(own)
-                .push(")");
-        }
+    /// The filter's conditions (the list adds the kind and the caller's confinement).
+    pub(crate) fn push(&self, query: &mut QueryBuilder<'_, Postgres>) -> Result<(), ApiError> {
         if let Some(account) = &self.account_id {
             query
                 .push(" AND account_id = ")
@@ -286,8 +284,12 @@ where
         columns: COLUMNS,
         order: by_name(),
     };
-    list.page(ctx, page, |query| filter.push(ctx, kind, query))
-        .await
+    list.page(ctx, page, |query| {
+        query.push(" AND kind = ").push_bind(kind.as_str());
+        confine_to_library_and_own(ctx, query);
+        filter.push(query)
+    })
+    .await
 }
 
 async fn find<T>(ctx: &Context<'_>, id: Uuid, kind: TemplateKind) -> Result<Option<T>, ApiError>
@@ -299,12 +301,7 @@ where
         .push_bind(id)
         .push(" AND kind = ")
         .push_bind(kind.as_str());
-    if let Some(own) = confined_to(ctx) {
-        query
-            .push(" AND (account_id IS NULL OR account_id = ")
-            .push_bind(own)
-            .push(")");
-    }
+    confine_to_library_and_own(ctx, &mut query);
     Ok(query
         .build_query_as()
         .fetch_optional(&services(ctx).pool)
