@@ -399,6 +399,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     }
     let mut rows = measure_reads(&pool, &http, &url, &token, options.ops).await?;
     rows.extend(measure_guards(&bus, &engine, &http, &url, accounts[0], options.ops).await?);
+    rows.extend(measure_ai_lookups(&bus, &engine, &http, &url, accounts[1], options.ops).await?);
     for clients in CLIENTS {
         let ops = options.ops;
         let ceiling = {
@@ -1233,6 +1234,77 @@ async fn measure_read(
         },
     )
     .await
+}
+
+/// What the platform asks on every AI call, as the platform's service principal: an
+/// account's effective AI settings and its effective prompt of one type (target: p99 under
+/// 5 ms at 32 clients). The account overrides a setting and customizes the prompt, so both
+/// sources are read.
+async fn measure_ai_lookups(
+    bus: &CommandBus,
+    engine: &Engine,
+    http: &reqwest::Client,
+    url: &str,
+    account: Uuid,
+    ops: usize,
+) -> anyhow::Result<Vec<Row>> {
+    use domain::ai_config::account_ai_settings::{
+        AccountAiSettings, AccountAiSettingsCommand, PlanGate,
+    };
+    use domain::ai_config::account_prompts::{AccountPrompts, AccountPromptsCommand};
+    use domain::ai_config::provider::{Provider, Setting};
+    let system = CommandContext::new(Actor::system("bench"));
+    let platform =
+        crate::identity::create_with_token(bus, engine, "platform@bench.local", None, false, true)
+            .await?;
+    let id = account.to_string();
+    let customize = AccountPromptsCommand::Customize {
+        prompt_type: domain::ai_config::prompt::PromptType::parse("content_generation")?,
+        text: "Ours: {title} {outline} {keywords} {tone}".into(),
+        based_on_version: 1,
+        variables: ["title", "outline", "keywords", "tone"]
+            .map(String::from)
+            .into(),
+    };
+    bus.execute::<AccountPrompts>(&id, customize, &system)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let overrides = AccountAiSettingsCommand::Override {
+        provider: Provider::Openai,
+        set: [(Setting::Model, json!("gpt-4o"))].into(),
+        clear: Vec::new(),
+        plan: PlanGate {
+            plan: "growth".into(),
+            overrides_allowed: true,
+        },
+    };
+    bus.execute::<AccountAiSettings>(&id, overrides, &system)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for name in engine.handler_names() {
+        engine.catch_up(name).await?;
+    }
+    let lookups = [
+        (
+            "the platform's lookup: an account's effective AI settings (target p99 < 5 ms)",
+            format!(
+                "query {{ accountAiSettings(accountId: \"{account}\") {{ providers {{ provider \
+                 enabled keySet settings {{ setting value source }} }} }} }}"
+            ),
+        ),
+        (
+            "the platform's lookup: an account's effective prompt (target p99 < 5 ms)",
+            format!(
+                "query {{ effectivePrompt(accountId: \"{account}\", promptType: \
+                 \"content_generation\") {{ text source version behindDefault }} }}"
+            ),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, query) in lookups {
+        rows.push(measure_read(name, http, url, &platform.token, query, ops).await?);
+    }
+    Ok(rows)
 }
 
 /// What authorization costs a request: the accounts page read by a Support Agent (whose
