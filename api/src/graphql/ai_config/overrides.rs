@@ -6,7 +6,7 @@
 //! the account is on then, at the version of that plan in force then. Overrides kept on a
 //! plan that forbids them are shown as suspended, and apply again once the plan allows them.
 
-use super::providers::{AiProvider, AiSetting, AiSettings, AiSettingsInput};
+use super::providers::{stored_provider, AiProvider, AiSetting, AiSettings, AiSettingsInput};
 use super::{not_future, own_account, recorded_as_of};
 use crate::error::ApiError;
 use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
@@ -178,10 +178,7 @@ async fn now(pool: &PgPool, account_id: Uuid) -> Result<Sources, ApiError> {
     let mut platform = Vec::with_capacity(rows.len());
     let mut overrides = BTreeMap::new();
     for row in rows {
-        let provider: Provider = row
-            .provider
-            .parse()
-            .map_err(|_| ApiError::validation(format!("unknown provider `{}`", row.provider)))?;
+        let provider = stored_provider(&row.provider)?;
         platform.push(PlatformProvider {
             provider,
             enabled: row.enabled,

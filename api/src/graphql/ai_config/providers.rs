@@ -151,12 +151,7 @@ impl TryFrom<ProviderRow> for AiProviderNode {
     type Error = ApiError;
 
     fn try_from(row: ProviderRow) -> Result<Self, ApiError> {
-        let provider: Provider = row.provider.parse().map_err(|_| {
-            ApiError::new(
-                domain::ErrorCode::Internal,
-                format!("unknown provider `{}` in the read model", row.provider),
-            )
-        })?;
+        let provider = stored_provider(&row.provider)?;
         Ok(Self {
             provider: provider.into(),
             enabled: row.enabled,
@@ -170,6 +165,16 @@ impl TryFrom<ProviderRow> for AiProviderNode {
             updated_at: row.updated_at,
         })
     }
+}
+
+/// A provider as a read model holds it (a CHECK constraint keeps it one of ours).
+pub(super) fn stored_provider(text: &str) -> Result<Provider, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::new(
+            domain::ErrorCode::Internal,
+            format!("unknown provider `{text}` in the read model"),
+        )
+    })
 }
 
 #[ComplexObject]
