@@ -11,7 +11,7 @@
 //! - An inactive prompt keeps its versions and customizations; the platform does not use it.
 
 use crate::kit::error::{Coded, ErrorCode};
-use crate::kit::values::InvalidValue;
+use crate::kit::values::{multiline_text, InvalidValue};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -89,14 +89,9 @@ pub fn parse_variables(names: &[String]) -> Result<BTreeSet<String>, InvalidValu
 
 /// A prompt's text, checked: not empty, not too long, and naming every required variable.
 pub fn checked_text(text: &str, required: &BTreeSet<String>) -> Result<String, InvalidValue> {
-    let text = text.trim();
+    let text = multiline_text("a prompt's text", text, MAX_TEXT_CHARS)?;
     if text.is_empty() {
         return Err(InvalidValue("a prompt's text must not be empty".into()));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(InvalidValue(format!(
-            "a prompt's text has at most {MAX_TEXT_CHARS} characters"
-        )));
     }
     let missing: Vec<String> = required
         .iter()
@@ -109,7 +104,7 @@ pub fn checked_text(text: &str, required: &BTreeSet<String>) -> Result<String, I
             missing.join(", ")
         )));
     }
-    Ok(text.to_string())
+    Ok(text)
 }
 
 /// The library the platform starts with: (type, description, variables, text).
@@ -297,7 +292,7 @@ impl GlobalPrompt {
             };
             let variables = parse_variables(&variables)?;
             let text = checked_text(&text, &variables)?;
-            let description = crate::kit::values::bounded_text("a description", &description, 500)?;
+            let description = multiline_text("a prompt's description", &description, 500)?;
             return Ok(vec![E::PromptCreated {
                 prompt_type,
                 description,
@@ -528,6 +523,10 @@ mod tests {
             let variables = parse_variables(&variables).unwrap();
             assert_eq!(checked_text(&text, &variables).unwrap(), text, "{kind}");
         }
+        let nul = checked_text("Ideas \u{0} {keyword}", &["keyword".to_string()].into());
+        assert!(nul.unwrap_err().0.contains("control characters"));
+        let lines = checked_text("Ideas\n\t{keyword}\r\n", &["keyword".to_string()].into());
+        assert_eq!(lines.unwrap(), "Ideas\n\t{keyword}");
         assert!(PromptType::parse("Content").is_err());
         assert!(PromptType::parse("9lives").is_err());
     }

@@ -14,7 +14,7 @@
 use super::prompt::PromptType;
 use crate::kit::error::{Coded, ErrorCode};
 use crate::kit::text_enum;
-use crate::kit::values::{bounded_text, InvalidValue};
+use crate::kit::values::{bounded_text, checked_json, multiline_text, InvalidValue};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -83,22 +83,12 @@ impl TemplateTerms {
     /// The terms, trimmed and checked.
     pub fn checked(self) -> Result<Self, InvalidValue> {
         let name = bounded_text("a template's name", &self.name, 120)?;
-        let description = self.description.trim().to_string();
-        if description.chars().count() > 2_000 {
-            return Err(InvalidValue(
-                "a template's description has at most 2000 characters".into(),
-            ));
-        }
+        let description = multiline_text("a template's description", &self.description, 2_000)?;
         let json = |what: &str, value: Value| -> Result<Value, InvalidValue> {
             if !value.is_object() {
                 return Err(InvalidValue(format!("{what} must be a JSON object")));
             }
-            if value.to_string().len() > MAX_JSON_BYTES {
-                return Err(InvalidValue(format!(
-                    "{what} holds at most {MAX_JSON_BYTES} bytes of JSON"
-                )));
-            }
-            Ok(value)
+            checked_json(what, value, MAX_JSON_BYTES)
         };
         let details = match self.details {
             TemplateDetails::AuthorProfile {
@@ -544,6 +534,20 @@ mod tests {
                 cloned_from: None,
             })
             .then_expect_error_message("a profile's structure must be a JSON object");
+        let mut terms = profile("warm");
+        terms.details = TemplateDetails::AuthorProfile {
+            tone: "warm".into(),
+            language: "en".into(),
+            structure: json!({ "intro": "a\u{0}b" }),
+        };
+        TemplateTest::with(())
+            .given_no_previous_events()
+            .when(TemplateCommand::Create {
+                account_id: None,
+                terms,
+                cloned_from: None,
+            })
+            .then_expect_error_message("a profile's structure must not contain NUL characters");
     }
 
     #[test]

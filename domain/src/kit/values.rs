@@ -27,6 +27,48 @@ pub fn bounded_text(field: &str, value: &str, max: usize) -> Result<String, Inva
     Ok(trimmed.to_string())
 }
 
+/// Checks a text of several lines (a prompt, a description): trimmed, at most `max`
+/// characters, and no control characters but line breaks and tabs (PostgreSQL cannot even hold
+/// a NUL). May be empty: the caller says whether that is allowed.
+pub fn multiline_text(field: &str, value: &str, max: usize) -> Result<String, InvalidValue> {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > max {
+        return Err(InvalidValue(format!(
+            "{field} must be at most {max} characters"
+        )));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(InvalidValue(format!(
+            "{field} must not contain control characters other than line breaks and tabs"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Checks a JSON value a person supplies: its text holds no NUL (which PostgreSQL cannot store)
+/// and is at most `max_bytes` long.
+pub fn checked_json(
+    field: &str,
+    value: serde_json::Value,
+    max_bytes: usize,
+) -> Result<serde_json::Value, InvalidValue> {
+    let text = value.to_string();
+    if text.contains("\\u0000") {
+        return Err(InvalidValue(format!(
+            "{field} must not contain NUL characters"
+        )));
+    }
+    if text.len() > max_bytes {
+        return Err(InvalidValue(format!(
+            "{field} holds at most {max_bytes} bytes of JSON"
+        )));
+    }
+    Ok(value)
+}
+
 macro_rules! text_value {
     ($(#[$doc:meta])* $name:ident, $field:literal, $max:literal) => {
         $(#[$doc])*

@@ -228,6 +228,21 @@ async fn the_library_exists_from_the_first_start_and_versions_publish_roll_back_
         "VALIDATION",
     )
     .await;
+    refused(
+        &app,
+        &app.token,
+        "savePromptVersion",
+        save("NUL \u{0} {keywords}", true),
+        "VALIDATION",
+    )
+    .await;
+    let nul_type = app
+        .graphql(
+            "query($t: String!) { prompt(promptType: $t) { id } }",
+            json!({ "t": "clustering\u{0}" }),
+        )
+        .await;
+    assert_eq!(error_code(&nul_type), Some("VALIDATION"), "{nul_type}");
 
     // A new type, by a content manager; not by a tenant.
     let manager = staff_in_group(&app, "content@ops.example", "Content Manager").await;

@@ -210,6 +210,16 @@ async fn the_library_exists_and_accounts_clone_from_it_or_write_their_own() {
                  "structure": [1], "reason": "x" }),
             "VALIDATION",
         ),
+        (
+            json!({ "accountId": account, "name": "X", "category": "BLOG", "tone": "x",
+                    "structure": { "intro": "a\u{0}b" }, "reason": "x" }),
+            "VALIDATION",
+        ),
+        (
+            json!({ "accountId": account, "name": "X", "category": "BLOG", "tone": "x",
+                    "description": "line\u{0}", "reason": "x" }),
+            "VALIDATION",
+        ),
     ] {
         refused(&app, &editor, "createAuthorProfile", input, code).await;
     }

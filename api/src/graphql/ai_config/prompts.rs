@@ -361,8 +361,9 @@ impl PromptQuery {
         ctx: &Context<'_>,
         prompt_type: String,
     ) -> Result<Option<PromptNode>, ApiError> {
+        let kind = self::prompt_type(&prompt_type)?;
         Ok(sqlx::query_as(&format!("{PROMPTS} WHERE prompt_type = $1"))
-            .bind(prompt_type.trim())
+            .bind(kind.as_str())
             .fetch_optional(&services(ctx).pool)
             .await?)
     }
