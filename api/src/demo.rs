@@ -20,7 +20,7 @@ use domain::ai_config::provider::{Provider, Setting};
 use domain::ai_config::template::{self, Template, TemplateCommand, TemplateRef};
 use domain::billing::invoice::LateFeePolicy;
 use domain::billing::payment::{Payment, PaymentCommand, PaymentMethod};
-use domain::billing::plan::{self as plan, Plan, PlanTier};
+use domain::billing::plan::{self as plan, Plan, PlanTerms, PlanTier};
 use domain::billing::subscription::{SubscribedPlan, Subscription, SubscriptionCommand};
 use domain::identity::account_users::{AccountUsers, AccountUsersCommand, UserRole};
 use domain::identity::group::{Group, GroupCommand, GroupError};
@@ -585,11 +585,16 @@ async fn play_day(
 }
 
 /// The built-in plan of `tier`, version 1, as a subscription takes it on.
-fn subscribed(tier: PlanTier) -> Result<SubscribedPlan, ApiError> {
-    let (code, terms) = plan::builtin()
+/// The built-in plan of a tier: its code and first terms.
+fn builtin_plan(tier: PlanTier) -> Result<(Slug, PlanTerms), ApiError> {
+    plan::builtin()
         .into_iter()
         .find(|(code, _)| code.as_str() == tier.as_str())
-        .ok_or_else(|| ApiError::not_found(format!("no built-in plan `{tier}`")))?;
+        .ok_or_else(|| ApiError::not_found(format!("no built-in plan `{tier}`")))
+}
+
+fn subscribed(tier: PlanTier) -> Result<SubscribedPlan, ApiError> {
+    let (code, terms) = builtin_plan(tier)?;
     Ok(SubscribedPlan {
         plan_id: Plan::id_for(&code),
         code,
@@ -604,10 +609,7 @@ fn subscribed(tier: PlanTier) -> Result<SubscribedPlan, ApiError> {
 /// An account's own OpenAI model and temperature, on its plan as built in (refused on Free,
 /// and counted as such).
 fn own_text_model(tier: PlanTier) -> Result<AccountAiSettingsCommand, ApiError> {
-    let allowed = plan::builtin()
-        .into_iter()
-        .find(|(code, _)| code.as_str() == tier.as_str())
-        .is_some_and(|(_, terms)| terms.overrides_allowed);
+    let allowed = builtin_plan(tier)?.1.overrides_allowed;
     Ok(AccountAiSettingsCommand::Override {
         provider: Provider::Openai,
         set: [

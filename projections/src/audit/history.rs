@@ -472,6 +472,43 @@ pub struct StateAsOf {
     pub state: Value,
 }
 
+/// A moment one may travel to: a version counts from 1, and no time lies in the future.
+fn check_moment(at: AsOf) -> Result<(), HistoryError> {
+    let now = Utc::now();
+    match at {
+        AsOf::Version(v) if v < 1 => Err(HistoryError::Invalid(format!(
+            "`version` counts from 1; got {v}"
+        ))),
+        AsOf::RecordedAt(t) | AsOf::OccurredAt(t) if t > now + time::MAX_CLOCK_SKEW => {
+            Err(HistoryError::Invalid(format!(
+                "cannot look into the future: {t} is later than now ({now})"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether the store had recorded anything of the aggregate by `at`: the same question
+/// `state_as_of` answers with `NotYet`, without folding anything.
+pub async fn recorded_by(
+    pool: &PgPool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, HistoryError> {
+    check_id(aggregate_id)?;
+    check_moment(AsOf::RecordedAt(at))?;
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events \
+         WHERE aggregate_type = $1 AND aggregate_id = $2 AND recorded_at <= $3)",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(at)
+    .fetch_one(pool)
+    .await?)
+}
+
 /// The aggregate's state as of `at`, folded from its events (from its snapshot when that
 /// lies at or before the moment and has today's shape).
 pub async fn state_as_of(
@@ -481,21 +518,8 @@ pub async fn state_as_of(
     at: AsOf,
 ) -> Result<StateAsOf, HistoryError> {
     check_id(aggregate_id)?;
+    check_moment(at)?;
     let aggregate_type = chronicle.aggregate_type();
-    let now = Utc::now();
-    match at {
-        AsOf::Version(v) if v < 1 => {
-            return Err(HistoryError::Invalid(format!(
-                "`version` counts from 1; got {v}"
-            )))
-        }
-        AsOf::RecordedAt(t) | AsOf::OccurredAt(t) if t > now + time::MAX_CLOCK_SKEW => {
-            return Err(HistoryError::Invalid(format!(
-                "cannot look into the future: {t} is later than now ({now})"
-            )))
-        }
-        _ => {}
-    }
     let latest: Option<i64> = sqlx::query_scalar(
         "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
     )

@@ -61,17 +61,6 @@ where
     }
 }
 
-/// `at`, unless it lies in the future (beyond the clock skew allowed): that is `VALIDATION`.
-pub(super) fn not_future(at: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    let now = Utc::now();
-    if at > now + domain::kit::time::MAX_CLOCK_SKEW {
-        return Err(ApiError::validation(format!(
-            "cannot look into the future: {at} is later than now ({now})"
-        )));
-    }
-    Ok(at)
-}
-
 /// `NOT_FOUND` unless the account exists (as the accounts read model shows it).
 pub(super) async fn existing_account(pool: &PgPool, account_id: Uuid) -> Result<(), ApiError> {
     let exists: bool =

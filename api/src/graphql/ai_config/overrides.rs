@@ -7,7 +7,7 @@
 //! plan that forbids them are shown as suspended, and apply again once the plan allows them.
 
 use super::providers::{stored_provider, AiProvider, AiSetting, AiSettings, AiSettingsInput};
-use super::{not_future, own_account, recorded_as_of};
+use super::{own_account, recorded_as_of};
 use crate::error::ApiError;
 use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{run_explained, services, Rule, WriteReceipt};
@@ -266,7 +266,8 @@ impl OverrideQuery {
         let pool = &services(ctx).pool;
         let sources = match as_of {
             None => now(pool, account_id).await?,
-            Some(at) => recorded_at(pool, account_id, not_future(at)?).await?,
+            // A future time is refused by the first fold (`state_as_of`).
+            Some(at) => recorded_at(pool, account_id, at).await?,
         };
         Ok(sources.effective(account_id, as_of))
     }

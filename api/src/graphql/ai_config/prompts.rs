@@ -2,7 +2,7 @@
 //! compared), each account's customized prompts, and the effective prompt an account uses for
 //! a type, now or as of any past time, with where it comes from.
 
-use super::{existing_account, not_future, own_account, recorded_as_of};
+use super::{existing_account, own_account, recorded_as_of};
 use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
@@ -19,6 +19,7 @@ use domain::ai_config::prompt::{GlobalPrompt, PromptCommand, PromptType};
 use domain::identity::permission::Permission;
 use domain::kit::actor::Actor;
 use domain::kit::values::Reason;
+use projections::audit::history;
 use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -279,10 +280,14 @@ async fn effective_as_of(
     at: DateTime<Utc>,
 ) -> Result<Vec<EffectivePrompt>, ApiError> {
     let id = account_id.to_string();
-    // The account must have existed: the same answer as every other time travel.
-    recorded_as_of::<domain::tenancy::account::Account>(pool, &id, at)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("the account did not exist yet at {at}")))?;
+    // The account must have existed: the same answer as every other time travel (a future
+    // time included, refused as `VALIDATION`).
+    let account = domain::tenancy::account::Account::TYPE;
+    if !history::recorded_by(pool, account, &id, at).await? {
+        return Err(ApiError::not_found(format!(
+            "the account did not exist yet at {at}"
+        )));
+    }
     let types: Vec<String> = match prompt_type {
         Some(kind) => vec![kind.to_string()],
         None => {
@@ -330,7 +335,7 @@ async fn effective(
     existing_account(pool, account_id).await?;
     match as_of {
         None => effective_now(pool, account_id, prompt_type).await,
-        Some(at) => effective_as_of(pool, account_id, prompt_type, not_future(at)?).await,
+        Some(at) => effective_as_of(pool, account_id, prompt_type, at).await,
     }
 }
 

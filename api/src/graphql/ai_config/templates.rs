@@ -508,9 +508,9 @@ fn library_is_staffs() -> ApiError {
 }
 
 /// The template, as its events leave it, when the caller may change it.
-async fn writable(ctx: &Context<'_>, id: Uuid) -> Result<(TemplateTerms, i32), ApiError> {
+async fn writable(ctx: &Context<'_>, id: Uuid) -> Result<TemplateTerms, ApiError> {
     let template = services(ctx).bus.read::<Template>(&id.to_string()).await?;
-    let Some((terms, version, account)) = template.terms() else {
+    let Some((terms, _, account)) = template.terms() else {
         return Err(ApiError::not_found("no such template"));
     };
     match (account, confined_to(ctx)) {
@@ -518,7 +518,7 @@ async fn writable(ctx: &Context<'_>, id: Uuid) -> Result<(TemplateTerms, i32), A
         (Some(account), Some(own)) if account != own => {
             Err(ApiError::not_found("no such template"))
         }
-        _ => Ok((terms.clone(), version)),
+        _ => Ok(terms.clone()),
     }
 }
 
@@ -533,19 +533,26 @@ fn json_or_empty(value: Option<async_graphql::Json<Value>>) -> Value {
     value.map_or_else(|| Value::Object(Default::default()), |v| v.0)
 }
 
+/// Runs a command on a template of `kind`, then reads it back as its list shows it.
 async fn run(
     ctx: &Context<'_>,
     id: Uuid,
+    kind: TemplateKind,
     command: TemplateCommand,
     reason: &str,
     idempotency_key: Option<String>,
 ) -> Result<TemplatePayload, ApiError> {
     let receipt = run_explained::<Template>(ctx, id, command, reason, idempotency_key).await?;
-    Ok(TemplatePayload {
-        author_profile: find(ctx, id, TemplateKind::AuthorProfile).await?,
-        content_strategy: find(ctx, id, TemplateKind::Strategy).await?,
+    let mut payload = TemplatePayload {
+        author_profile: None,
+        content_strategy: None,
         receipt,
-    })
+    };
+    match kind {
+        TemplateKind::AuthorProfile => payload.author_profile = find(ctx, id, kind).await?,
+        TemplateKind::Strategy => payload.content_strategy = find(ctx, id, kind).await?,
+    }
+    Ok(payload)
 }
 
 /// A new template's id: named by the idempotency key when there is one.
@@ -588,7 +595,15 @@ impl TemplateMutation {
             terms,
             cloned_from: None,
         };
-        run(ctx, id, command, &input.reason, input.idempotency_key).await
+        run(
+            ctx,
+            id,
+            TemplateKind::AuthorProfile,
+            command,
+            &input.reason,
+            input.idempotency_key,
+        )
+        .await
     }
 
     /// A new content strategy, in the library (staff) or for an account.
@@ -614,7 +629,15 @@ impl TemplateMutation {
             terms,
             cloned_from: None,
         };
-        run(ctx, id, command, &input.reason, input.idempotency_key).await
+        run(
+            ctx,
+            id,
+            TemplateKind::Strategy,
+            command,
+            &input.reason,
+            input.idempotency_key,
+        )
+        .await
     }
 
     /// Copies a library template into an account, remembering which one and its version.
@@ -638,6 +661,7 @@ impl TemplateMutation {
             terms.name = name;
         }
         let id = new_id("clone", input.idempotency_key.as_deref());
+        let kind = terms.details.kind();
         let command = TemplateCommand::Create {
             account_id,
             terms,
@@ -646,7 +670,7 @@ impl TemplateMutation {
                 version,
             }),
         };
-        run(ctx, id, command, &input.reason, input.idempotency_key).await
+        run(ctx, id, kind, command, &input.reason, input.idempotency_key).await
     }
 
     /// New terms for an author profile (those given), as its next version.
@@ -657,7 +681,7 @@ impl TemplateMutation {
         input: ReviseAuthorProfileInput,
     ) -> Result<TemplatePayload, ApiError> {
         let id = parse_id("id", &input.id)?;
-        let (mut terms, _) = writable(ctx, id).await?;
+        let mut terms = writable(ctx, id).await?;
         let TemplateDetails::AuthorProfile {
             tone,
             language,
@@ -675,7 +699,15 @@ impl TemplateMutation {
         terms.description = input.description.unwrap_or(terms.description);
         terms.category = input.category.map_or(terms.category, Into::into);
         let command = TemplateCommand::Revise { terms };
-        run(ctx, id, command, &input.reason, input.idempotency_key).await
+        run(
+            ctx,
+            id,
+            TemplateKind::AuthorProfile,
+            command,
+            &input.reason,
+            input.idempotency_key,
+        )
+        .await
     }
 
     /// New terms for a content strategy (those given), as its next version.
@@ -686,7 +718,7 @@ impl TemplateMutation {
         input: ReviseContentStrategyInput,
     ) -> Result<TemplatePayload, ApiError> {
         let id = parse_id("id", &input.id)?;
-        let (mut terms, _) = writable(ctx, id).await?;
+        let mut terms = writable(ctx, id).await?;
         let TemplateDetails::Strategy {
             prompt_types: types,
             sections,
@@ -704,7 +736,15 @@ impl TemplateMutation {
         terms.description = input.description.unwrap_or(terms.description);
         terms.category = input.category.map_or(terms.category, Into::into);
         let command = TemplateCommand::Revise { terms };
-        run(ctx, id, command, &input.reason, input.idempotency_key).await
+        run(
+            ctx,
+            id,
+            TemplateKind::Strategy,
+            command,
+            &input.reason,
+            input.idempotency_key,
+        )
+        .await
     }
 
     /// Activates, deactivates, deletes (an account's, softly) or restores a template.
@@ -715,9 +755,9 @@ impl TemplateMutation {
         input: TemplateActionInput,
     ) -> Result<TemplatePayload, ApiError> {
         let id = parse_id("id", &input.id)?;
-        writable(ctx, id).await?;
+        let kind = writable(ctx, id).await?.details.kind();
         let command = input.action.command();
-        run(ctx, id, command, &input.reason, input.idempotency_key).await
+        run(ctx, id, kind, command, &input.reason, input.idempotency_key).await
     }
 
     /// The same for many templates (staff), answered per template.
