@@ -4,9 +4,14 @@
 //! defines (see `run` for why the append is our own statement) and adds what the framework
 //! leaves to us: typed metadata on every event (and a refusal when there is no actor), idempotency
 //! keys, bounded retries on optimistic-concurrency conflicts, and the log position of what was
-//! appended, so callers can wait for their own writes to reach the read models.
+//! appended, so callers can wait for their own writes to reach the read models. Commands on one
+//! aggregate take turns in a process (`turns`); the appends of concurrent commands are written
+//! together (`group_commit`).
 
+pub use crate::store::group_commit::GroupCommitStats;
+use crate::store::group_commit::{Append, AppendRequest, GroupCommit};
 use crate::store::log::LogPosition;
+use crate::store::turns::Turns;
 use crate::store::warm::WarmAggregates;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -203,15 +208,24 @@ pub struct CommandBus {
     pool: PgPool,
     max_attempts: u32,
     warm: WarmAggregates,
+    turns: Turns,
+    writes: GroupCommit,
 }
 
 impl CommandBus {
     pub fn new(pool: PgPool) -> Self {
         Self {
+            writes: GroupCommit::new(pool.clone()),
             pool,
             max_attempts: 8,
             warm: WarmAggregates::default(),
+            turns: Turns::default(),
         }
+    }
+
+    /// How many appends went together, so far: the batch sizes group commit reaches.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.writes.stats()
     }
 
     /// How many times a command is decided again after losing an optimistic-concurrency race
@@ -385,11 +399,11 @@ impl CommandBus {
 
     /// Load, decide, append; on an optimistic-concurrency conflict, reload and decide again.
     ///
-    /// Two statements per command, one on a warm aggregate (see `warm`): one loads the
-    /// snapshot and the events after it, one appends. postgres-es' commit took four for the
-    /// append alone (BEGIN, INSERT, COMMIT, and a lookup of the position it cannot return); a
-    /// single multi-row INSERT is atomic on its own and returns the positions, into the same
-    /// table and columns postgres-es writes.
+    /// At most two statements per command, fewer on a warm aggregate (see `warm`) and under
+    /// concurrency: one loads the snapshot and the events after it, one appends, shared with
+    /// the commands ready at the same moment (see `group_commit`). postgres-es' commit took four
+    /// for the append alone (BEGIN, INSERT, COMMIT, and a lookup of the position it cannot
+    /// return); a single multi-row INSERT is atomic on its own and returns the positions.
     async fn run<A>(
         &self,
         aggregate_id: &str,
@@ -405,6 +419,7 @@ impl CommandBus {
     {
         let metadata = serde_json::to_value(metadata.to_map())
             .map_err(|e| CommandError::Store(Box::new(e)))?;
+        let _turn = self.turns.take(A::TYPE, aggregate_id).await;
         let mut attempt = 0;
         let mut trust_warm = true;
         loop {
@@ -561,7 +576,8 @@ impl CommandBus {
         fold(A::default(), 0, rows)
     }
 
-    /// Appends `events` after sequence `loaded` in one statement; the position of the last.
+    /// Appends `events` after sequence `loaded`, with the appends of other commands ready now;
+    /// the position of the last.
     async fn append<A: Aggregate>(
         &self,
         aggregate_id: &str,
@@ -569,44 +585,22 @@ impl CommandBus {
         events: &[A::Event],
         metadata: &serde_json::Value,
     ) -> Result<LogPosition, Append> {
-        let sequences: Vec<i64> = (1..=events.len() as i64).map(|n| loaded + n).collect();
-        let types: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
-        let versions: Vec<String> = events.iter().map(DomainEvent::event_version).collect();
         let payloads = events
             .iter()
             .map(serde_json::to_value)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Append::Failed(Box::new(e)))?;
-        let rows = sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                                 event_version, payload, metadata) \
-             SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload, $7 \
-             FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[]) \
-                  AS e(sequence, event_type, event_version, payload) \
-             RETURNING position, transaction_id",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(&sequences)
-        .bind(&types)
-        .bind(&versions)
-        .bind(&payloads)
-        .bind(metadata)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => Append::Conflict,
-            _ => Append::Failed(Box::new(e)),
-        })?;
-        let mut last = LogPosition::default();
-        for row in &rows {
-            let at = LogPosition {
-                transaction_id: row.try_get("transaction_id").map_err(store_failure)?,
-                position: row.try_get("position").map_err(store_failure)?,
-            };
-            last = last.max(at);
-        }
-        Ok(last)
+        self.writes
+            .append(AppendRequest {
+                aggregate_type: A::TYPE,
+                aggregate_id: aggregate_id.to_string(),
+                after: loaded,
+                event_types: events.iter().map(DomainEvent::event_type).collect(),
+                event_versions: events.iter().map(DomainEvent::event_version).collect(),
+                payloads,
+                metadata: metadata.clone(),
+            })
+            .await
     }
 
     /// Best effort: a snapshot that fails to save only costs the next load some replaying.
@@ -659,17 +653,6 @@ impl CommandBus {
             position: row.try_get("position")?,
         })
     }
-}
-
-/// Why an append did not happen.
-enum Append {
-    /// Another command appended at the same sequence first.
-    Conflict,
-    Failed(StoreError),
-}
-
-fn store_failure(e: sqlx::Error) -> Append {
-    Append::Failed(Box::new(e))
 }
 
 /// Applies stored `(sequence, payload, type, version)` events in order to `aggregate`, which

@@ -383,3 +383,233 @@ async fn the_idempotency_lookup_uses_the_keys_index_however_long_the_log() {
         "the lookup must use events_idempotency_key: {plan}"
     );
 }
+
+/// The child process of the test below, set by it: the database to write to.
+const CRASH_CHILD_DB: &str = "IGNY8_TEST_GROUP_COMMIT_CHILD_DB";
+
+/// A real `kill -9` in the middle of group commits: a child process (this test binary, run
+/// again as the writer) keeps 16 writers appending three-event commands through one bus, and
+/// prints each command's id once the bus has acknowledged it; the parent kills it after a few
+/// hundred. Then every acknowledged command is in the log whole, no command is in it in part,
+/// every aggregate's sequences run without a gap, each decided on the state before it, and
+/// commands did share commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_process_killed_mid_group_commit_keeps_every_acknowledged_command_and_no_half_one() {
+    if let Ok(url) = std::env::var(CRASH_CHILD_DB) {
+        return write_until_killed(&url).await;
+    }
+    let db = TestDb::new().await;
+    let test = format!(
+        "{}::a_process_killed_mid_group_commit_keeps_every_acknowledged_command_and_no_half_one",
+        module_path!().split_once("::").map_or("", |(_, path)| path)
+    );
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD_DB, &db.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|line| line.strip_prefix("acknowledged ").map(str::to_string))
+            .collect::<Vec<_>>()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let seen: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'counter'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        if seen >= 1_500 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let acknowledged = reader.join().unwrap();
+    assert!(
+        acknowledged.len() >= 100,
+        "the child acknowledged {} commands",
+        acknowledged.len()
+    );
+
+    let commands: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT metadata ->> 'request_id', count(*) FROM events \
+         WHERE aggregate_type = 'counter' GROUP BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let whole: HashSet<&str> = commands.iter().map(|(id, _)| id.as_str()).collect();
+    for (id, events) in &commands {
+        assert_eq!(
+            *events, 3,
+            "command {id} is in the log with {events} of its 3 events"
+        );
+    }
+    for id in &acknowledged {
+        assert!(
+            whole.contains(id.as_str()),
+            "acknowledged command {id} is not in the log"
+        );
+    }
+    let broken: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT sequence, (payload -> 'Added' ->> 'total')::bigint AS total, \
+                row_number() OVER (PARTITION BY aggregate_id ORDER BY sequence) AS n \
+         FROM events WHERE aggregate_type = 'counter') e WHERE sequence <> n OR total <> n",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        broken, 0,
+        "sequences run without gaps and each total follows the last"
+    );
+    let shared: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(n), 0) FROM (SELECT count(DISTINCT metadata ->> 'request_id') AS n \
+         FROM events WHERE aggregate_type = 'counter' GROUP BY transaction_id) t",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(shared > 1, "no two commands ever shared a commit");
+    eprintln!(
+        "{} commands acknowledged, {} in the log, at most {shared} in one commit",
+        acknowledged.len(),
+        commands.len()
+    );
+}
+
+/// The child's part: writes until it is killed, printing what the bus acknowledged.
+async fn write_until_killed(url: &str) {
+    let pool = projections::store::db::connect(url, 16).await.unwrap();
+    let bus = projections::CommandBus::new(pool);
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..16 {
+        let bus = bus.clone();
+        writers.spawn(async move {
+            loop {
+                let id = uuid::Uuid::new_v4().to_string();
+                let mut context = CommandContext::new(operator());
+                context.request_id = Some(id.clone());
+                let counter = format!("crash-{}", writer % 8);
+                if bus
+                    .execute::<Counter>(&counter, CounterCommand::Steps(3), &context)
+                    .await
+                    .is_ok()
+                {
+                    println!("acknowledged {id}");
+                }
+            }
+        });
+    }
+    while writers.join_next().await.is_some() {}
+}
+
+/// Group commit: commands ready at the same moment are appended in one transaction, each
+/// learns its own position, and one that lost its sequence to another process is decided
+/// again alone while the rest of its batch is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_ready_together_share_one_commit_and_a_stale_one_fails_alone() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let context = CommandContext::new(operator());
+    let counters: Vec<String> = (0..8).map(|n| format!("c-{n}")).collect();
+    for id in counters
+        .iter()
+        .chain(["x-1".to_string(), "x-2".to_string()].iter())
+    {
+        bus.execute::<Counter>(id, CounterCommand::Add(1), &context)
+            .await
+            .unwrap();
+    }
+    // Another process moves c-3 on: this bus's warm copy of it is now stale.
+    db.bus()
+        .execute::<Counter>("c-3", CounterCommand::Add(10), &context)
+        .await
+        .unwrap();
+    // Both batch writers are kept busy on x-1 and x-2, whose next sequences a rival holds,
+    // so the eight commands below queue up and go together once the rival gives way.
+    let mut rival = db.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         SELECT 'counter', id, 2, 'Added', '1', '{\"Added\":{\"by\":1,\"total\":2}}', \
+                '{\"actor_id\":\"rival\",\"actor_kind\":\"system\",\"occurred_at\":\"2026-11-21T00:00:00Z\"}' \
+         FROM unnest(ARRAY['x-1', 'x-2']) AS id",
+    )
+    .execute(&mut *rival)
+    .await
+    .unwrap();
+    let mut held = tokio::task::JoinSet::new();
+    for id in ["x-1", "x-2"] {
+        let bus = bus.clone();
+        held.spawn(async move {
+            bus.execute::<Counter>(id, CounterCommand::Add(1), &CommandContext::new(operator()))
+                .await
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut queued = tokio::task::JoinSet::new();
+    for id in counters.clone() {
+        let bus = bus.clone();
+        queued.spawn(async move {
+            let appended = bus
+                .execute::<Counter>(
+                    &id,
+                    CounterCommand::Add(1),
+                    &CommandContext::new(operator()),
+                )
+                .await;
+            (id, appended)
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    rival.rollback().await.unwrap();
+    while let Some(done) = held.join_next().await {
+        done.unwrap()
+            .expect("the held commands are written once the rival gives way");
+    }
+    let mut transactions = std::collections::HashMap::new();
+    while let Some(done) = queued.join_next().await {
+        let (id, appended) = done.unwrap();
+        let at = appended
+            .expect("every queued command is written")
+            .last
+            .unwrap();
+        let (owner, total, transaction): (String, i64, String) = sqlx::query_as(
+            "SELECT aggregate_id, (payload -> 'Added' ->> 'total')::bigint, transaction_id::text \
+             FROM events WHERE position = $1",
+        )
+        .bind(at.position)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(owner, id, "each caller learns its own position");
+        let expected = if id == "c-3" { 12 } else { 2 };
+        assert_eq!(total, expected, "{id} was decided on its latest state");
+        transactions.insert(id, transaction);
+    }
+    let shared: HashSet<&String> = transactions
+        .iter()
+        .filter(|(id, _)| id.as_str() != "c-3")
+        .map(|(_, transaction)| transaction)
+        .collect();
+    assert_eq!(
+        shared.len(),
+        1,
+        "the seven fresh commands share one commit: {transactions:?}"
+    );
+    assert!(
+        !shared.contains(&transactions["c-3"]),
+        "the stale command was written after being decided again"
+    );
+    let stats = bus.group_commit_stats();
+    assert!(stats.commands > stats.batches, "{stats:?}");
+}

@@ -18,6 +18,8 @@ pub struct Counter {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CounterCommand {
     Add(i64),
+    /// Adds one, `n` times: a command that appends `n` events.
+    Steps(i64),
     /// Decides nothing: a command that appends no events.
     Nothing,
 }
@@ -65,6 +67,17 @@ impl Aggregate for Counter {
                     total: self.total + by,
                 };
                 sink.write(event, self).await;
+                Ok(())
+            }
+            CounterCommand::Steps(n) => {
+                for _ in 0..n {
+                    // The sink applies each event, so `total` moves as the steps are written.
+                    let event = CounterEvent::Added {
+                        by: 1,
+                        total: self.total + 1,
+                    };
+                    sink.write(event, self).await;
+                }
                 Ok(())
             }
             CounterCommand::Nothing => Ok(()),
