@@ -97,6 +97,9 @@ pub struct Engine {
     handlers: Vec<Arc<dyn EventHandler>>,
     /// Latest checkpoint each handler committed in this process, for read-your-writes waits.
     progress: HashMap<&'static str, watch::Sender<LogPosition>>,
+    /// Bumped when a caller starts waiting for its write: the runners then look at the log at
+    /// once instead of sleeping out their pacing (see `runner`).
+    hurry: watch::Sender<u64>,
 }
 
 impl Engine {
@@ -121,6 +124,7 @@ impl Engine {
             config,
             handlers,
             progress,
+            hurry: watch::channel(0).0,
         }))
     }
 
@@ -231,6 +235,7 @@ impl Engine {
                 if *local.borrow_and_update() >= at {
                     break;
                 }
+                self.hurry.send_modify(|n| *n = n.wrapping_add(1));
                 tokio::select! {
                     _ = tokio::time::sleep_until(deadline) => return false,
                     _ = local.changed() => {}

@@ -32,6 +32,9 @@ impl Engine {
     /// fails leaves the group for a runner of its own, so it stalls alone. A process manager's
     /// commands go through the bus on their own connections, idempotently, so a batch that
     /// rolls back after issuing them only replays them.
+    ///
+    /// Runners pace their batches (`min_batch_interval`) except when a caller waits for its
+    /// write to show (`wait_for`): then the next batch starts as soon as the one in hand ends.
     pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let (wake_tx, wake_rx) = watch::channel(0u64);
         let mut tasks = JoinSet::new();
@@ -65,6 +68,13 @@ impl Engine {
         mut wake: watch::Receiver<u64>,
         shutdown: CancellationToken,
     ) {
+        // Only the runners answers wait for are hurried; the others keep their pace. The quiet
+        // channel's sender lives as long as this loop, so its receiver never fires.
+        let quiet = watch::channel(0u64);
+        let mut hurry = match members.iter().any(|h| h.answers_wait()) {
+            true => self.hurry.subscribe(),
+            false => quiet.1.clone(),
+        };
         let names = members
             .iter()
             .map(|h| h.name())
@@ -161,6 +171,7 @@ impl Engine {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = hurry.changed() => { idle = quick; continue; }
                 changed = wake.changed() => {
                     if changed.is_ok() { idle = quick; }
                 }
@@ -169,6 +180,7 @@ impl Engine {
             let next = started + pace;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = hurry.changed() => {}
                 _ = tokio::time::sleep_until(next) => {}
             }
         }
