@@ -197,7 +197,16 @@ async fn read_request(headers: &HeaderMap, body: Body) -> Result<async_graphql::
             }
         })?;
     match serde_json::from_slice::<async_graphql::Request>(&bytes) {
-        Ok(request) if !request.query.trim().is_empty() => Ok(request),
+        Ok(mut request)
+            if !request.query.trim().is_empty()
+                || request.extensions.contains_key("persistedQuery") =>
+        {
+            if request.query.len() > crate::graphql::PERSISTED_QUERY_MAX_BYTES {
+                // Answered, not kept: the cache's memory stays bounded.
+                request.extensions.remove("persistedQuery");
+            }
+            Ok(request)
+        }
         _ => Err(explain_bad_body(&bytes)),
     }
 }
@@ -271,9 +280,14 @@ async fn graphql(
         // Errors raised before resolvers run (syntax, unknown fields, wrong types, limits) come
         // from async-graphql without a code; they are all the client's to fix.
         for error in &mut response.errors {
+            let code = match error.message.as_str() {
+                // The message and code Apollo's and Relay's clients look for to resend the text.
+                "PersistedQueryNotFound" => ErrorCode::PersistedQueryNotFound,
+                _ => ErrorCode::Validation,
+            };
             let extensions = error.extensions.get_or_insert_with(Default::default);
             if extensions.get("code").is_none() {
-                extensions.set("code", ErrorCode::Validation.as_str());
+                extensions.set("code", code.as_str());
             }
         }
         let outcome = if response.is_ok() { "ok" } else { "error" };

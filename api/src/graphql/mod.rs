@@ -12,6 +12,9 @@ pub(crate) mod tenancy;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::{Context, Guard, MergedObject, MergedSubscription, Schema, SimpleObject};
 use domain::identity::permission::Permission;
 use projections::{Appended, CommandBus, CommandContext, Engine};
@@ -25,6 +28,11 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Most fields one query may ask for (each field costs 1; lists count once per field).
 pub const MAX_COMPLEXITY: usize = 1_000;
+/// Parsed documents kept for persisted queries, by hash: more than the operations of any
+/// client set. With `PERSISTED_QUERY_MAX_BYTES` this bounds the memory the cache can hold.
+const PERSISTED_QUERIES: usize = 512;
+/// Longer query texts are answered but not kept as persisted queries.
+pub const PERSISTED_QUERY_MAX_BYTES: usize = 16 * 1024;
 
 // Each bounded context contributes its roots; they are merged here and nowhere else.
 #[derive(MergedObject, Default)]
@@ -82,6 +90,12 @@ pub fn build(services: Option<Services>) -> AppSchema {
         Subscription::default(),
     )
     .extension(kit::limits::DepthLimit)
+    // Clients that send a query's SHA-256 instead of its text (Apollo's and Relay's persisted
+    // queries) get the document this server parsed when it first saw the text: no text on
+    // the wire, no parsing. The cache is per process and bounded; a miss asks for the text.
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+        PERSISTED_QUERIES,
+    )))
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
     .limit_directives(8);

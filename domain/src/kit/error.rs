@@ -33,6 +33,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The request body is not JSON (HTTP 415).
     UnsupportedMediaType,
+    /// The request named a persisted query by its hash only, and this server does not hold
+    /// it (it restarted, or never saw it): send the query's text with the hash once more.
+    PersistedQueryNotFound,
 }
 
 impl ErrorCode {

@@ -308,3 +308,45 @@ async fn nul_characters_and_dates_postgres_cannot_hold_are_validation_errors_in_
         assert_eq!(error_code(&body), Some("VALIDATION"), "{what}: {body}");
     }
 }
+
+/// Apollo's and Relay's persisted queries: a hash the server does not hold asks for the text
+/// (`PERSISTED_QUERY_NOT_FOUND`, with the message those clients look for); the text with its
+/// hash is answered and kept; then the hash alone is answered; a hash that is not its text's
+/// is refused, and so is a version other than 1.
+#[tokio::test]
+async fn persisted_queries_are_answered_by_hash_once_the_server_holds_them() {
+    use sha2::Digest;
+    let app = TestApp::spawn().await;
+    open_account(&app, "persisted").await;
+    let query = "query Persisted { accounts(first: 5) { totalCount edges { node { slug } } } }";
+    let hash = hex::encode(sha2::Sha256::digest(query.as_bytes()));
+    let persisted = |hash: &str| json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+
+    let by_hash = json!({ "extensions": persisted(&hash) }).to_string();
+    let (status, body) = post(&app, "application/json", by_hash.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        error_code(&body),
+        Some("PERSISTED_QUERY_NOT_FOUND"),
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["message"], "PersistedQueryNotFound",
+        "{body}"
+    );
+
+    let with_text = json!({ "query": query, "extensions": persisted(&hash) }).to_string();
+    let (_, first) = post(&app, "application/json", with_text).await;
+    let slugs = first["data"]["accounts"]["edges"].to_string();
+    assert!(slugs.contains("\"persisted\""), "{first}");
+
+    let (_, again) = post(&app, "application/json", by_hash).await;
+    assert_eq!(again, first, "the hash alone is answered as the text was");
+
+    let forged = json!({ "query": query, "extensions": persisted(&"0".repeat(64)) }).to_string();
+    let (_, body) = post(&app, "application/json", forged).await;
+    assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
+    let version_two = json!({ "query": query, "extensions": { "persistedQuery": { "version": 2, "sha256Hash": hash } } });
+    let (_, body) = post(&app, "application/json", version_two.to_string()).await;
+    assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
+}
