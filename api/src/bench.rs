@@ -2,8 +2,10 @@
 //! run on a fresh database, so ratios hold even on a shared, noisy machine.
 //!
 //! Rows, at 1, 4 and 16 concurrent clients where it applies:
-//! - `ceiling`: single-row INSERT transactions into a table shaped like `events`;
-//! - `command bus`: credit adjustments through our command path (no HTTP);
+//! - `ceiling`: single-row INSERT transactions into a table shaped like `events`, and at 16
+//!   clients the batched ceiling: transactions of one 16-row INSERT (rows/s);
+//! - `command bus`: credit adjustments through our command path (no HTTP), with the size of
+//!   the group commits it reached; at 16 clients also against the batched ceiling;
 //! - `graphql e2e`: the `adjustCredits` mutation over HTTP, read-your-writes included;
 //! - `peer cqrs-es`: the same command with plain cqrs-es + postgres-es and a `GenericQuery`
 //!   view over `PostgresViewRepository`, as the cqrs-es demo builds read models;
@@ -244,6 +246,44 @@ async fn peer_tables(pool: &PgPool) -> anyhow::Result<()> {
 
 // ---- the ceiling ----
 
+/// Rows in one transaction of the batched ceiling.
+const BATCHED_ROWS: usize = 16;
+
+/// The batched ceiling: `ops` transactions of one `BATCHED_ROWS`-row INSERT into the
+/// events-shaped table, as rows/s (what a writer that groups its commits can reach).
+async fn measure_batched_ceiling(pool: &PgPool, clients: usize, ops: usize) -> anyhow::Result<Row> {
+    let pool = pool.clone();
+    let row = measure(
+        &format!("ceiling, batched: {BATCHED_ROWS}-row INSERTs into an events-shaped table (rows/s)"),
+        clients,
+        ops,
+        move |client, n| {
+            let pool = pool.clone();
+            async move {
+                let first = (n * BATCHED_ROWS) as i64 + 1;
+                sqlx::query(
+                    "INSERT INTO bench_ceiling (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+                     SELECT 'account', $1, s, 'CreditsAdjusted', '1', $3, $4 FROM generate_series($2::bigint, $2 + $5 - 1) AS s",
+                )
+                .bind(format!("batched-{clients}-{client}"))
+                .bind(first)
+                .bind(json!({"CreditsAdjusted": {"amount": 1, "reason": "benchmark", "balance_after": n + 1}}))
+                .bind(json!({"actor_id": "bench", "actor_kind": "operator", "occurred_at": "2026-11-21T00:00:00Z", "correlation_id": "bench"}))
+                .bind(BATCHED_ROWS as i64)
+                .execute(&pool)
+                .await?;
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    Ok(Row {
+        ops: row.ops * BATCHED_ROWS,
+        per_second: row.per_second * BATCHED_ROWS as f64,
+        ..row
+    })
+}
+
 async fn ceiling_table(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS bench_ceiling (aggregate_type text NOT NULL, aggregate_id text NOT NULL, \
@@ -424,7 +464,12 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         };
         let base = ceiling.per_second;
         rows.push(ceiling);
+        let batched = match clients {
+            16 => Some(measure_batched_ceiling(&pool, clients, ops).await?),
+            _ => None,
+        };
 
+        let before = bus.group_commit_stats();
         let bus_row = {
             let bus = bus.clone();
             let accounts = Arc::clone(&accounts);
@@ -452,11 +497,29 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
             )
             .await?
         };
+        let after = bus.group_commit_stats();
+        let bus_row = Row {
+            name: format!(
+                "command bus: adjust credits (group commits of {:.1} commands on average)",
+                (after.commands - before.commands) as f64
+                    / (after.batches - before.batches).max(1) as f64
+            ),
+            ..bus_row
+        };
         let sealing = (clients == 16).then(|| bus_row.clone());
         rows.push(Row {
             of_ceiling: Some(bus_row.per_second / base),
-            ..bus_row
+            ..bus_row.clone()
         });
+        if let Some(batched) = batched {
+            let per_second = batched.per_second;
+            rows.push(batched);
+            rows.push(Row {
+                name: "command bus: adjust credits, against the batched ceiling".into(),
+                of_ceiling: Some(bus_row.per_second / per_second),
+                ..bus_row
+            });
+        }
         if let Some(bus_row) = sealing {
             rows.push(measure_sealing(&pool, &bus_row).await?);
         }
