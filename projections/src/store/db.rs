@@ -187,6 +187,10 @@ mod tests {
             26,
             "bf4f1f115b96568889fcdd9e276722d3382ad599534116652f19b90a4723d834bebdc15b17c63cf642cf34cced449cdd",
         ),
+        (
+            27,
+            "e2c914bd8d2eb1f2b3e56dd2044bc8586df6f197e718e6de20ec4e8300870f9fe57ece01139b013b7bf8e6c0113d1a39",
+        ),
     ];
 
     #[test]
