@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
-use crate::graphql::billing::plans::{BulkCatalogInput, CatalogBulkAction};
+use crate::graphql::billing::plans::{catalog_bulk_action, BulkCatalogInput};
 use crate::graphql::kit::page::Page;
 use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
 use crate::graphql::{run_explained, services, Rule, WriteReceipt};
@@ -539,26 +539,16 @@ impl BulkAction for ResetPromptsBulk {
     }
 }
 
-/// Activates or deactivates global prompts.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
-pub struct PromptBulkAction(pub CatalogBulkAction);
-
-impl BulkAction for PromptBulkAction {
-    type Aggregate = GlobalPrompt;
-    const KIND: &'static str = "global_prompt";
-    const PERMISSION: Permission = Permission::PromptsWrite;
-
-    fn name(&self) -> String {
-        format!("prompt-{:?}", self.0)
+catalog_bulk_action!(
+    /// Activates or deactivates global prompts.
+    PromptBulkAction {
+        aggregate: GlobalPrompt,
+        kind: "global_prompt",
+        permission: PromptsWrite,
+        name: "prompt",
+        command: PromptCommand,
     }
-
-    fn command(&self, _actor: &Actor, _reason: &Reason, _at: DateTime<Utc>) -> PromptCommand {
-        match self.0 {
-            CatalogBulkAction::Activate => PromptCommand::Activate,
-            CatalogBulkAction::Deactivate => PromptCommand::Deactivate,
-        }
-    }
-}
+);
 
 #[derive(Default)]
 pub struct PromptMutation;

@@ -1,22 +1,21 @@
 //! Credit packages: credits sold at a price, created, revised, activated and deactivated by
 //! billing staff, and bought with a manual payment.
 
-use super::plans::{BulkCatalogInput, CatalogBulkAction};
+use super::plans::{catalog_bulk_action, BulkCatalogInput};
 use crate::error::ApiError;
 use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
 use crate::graphql::kit::page::Page;
-use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
+use crate::graphql::operations::bulk::{self, BulkResult, Selection};
 use crate::graphql::{parse_id, run_explained, services, Rule, WriteReceipt};
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::billing::package::{CreditPackage, PackageChanges, PackageCommand, PackageTerms};
 use domain::identity::permission::Permission;
-use domain::kit::actor::Actor;
 use domain::kit::money::{Credits, Currency, Money};
-use domain::kit::values::{PackageName, Reason};
+use domain::kit::values::PackageName;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -95,26 +94,16 @@ impl CreditPackageNode {
     }
 }
 
-/// A catalogue action on credit packages.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
-pub struct PackageBulkAction(pub CatalogBulkAction);
-
-impl BulkAction for PackageBulkAction {
-    type Aggregate = CreditPackage;
-    const KIND: &'static str = "credit_package";
-    const PERMISSION: Permission = Permission::BillingWrite;
-
-    fn name(&self) -> String {
-        format!("package-{:?}", self.0)
+catalog_bulk_action!(
+    /// A catalogue action on credit packages.
+    PackageBulkAction {
+        aggregate: CreditPackage,
+        kind: "credit_package",
+        permission: BillingWrite,
+        name: "package",
+        command: PackageCommand,
     }
-
-    fn command(&self, _actor: &Actor, _reason: &Reason, _at: DateTime<Utc>) -> PackageCommand {
-        match self.0 {
-            CatalogBulkAction::Activate => PackageCommand::Activate,
-            CatalogBulkAction::Deactivate => PackageCommand::Deactivate,
-        }
-    }
-}
+);
 
 #[derive(Default)]
 pub struct PackageQuery;

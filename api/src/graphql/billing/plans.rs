@@ -6,7 +6,7 @@ use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
 use crate::graphql::kit::page::Page;
-use crate::graphql::operations::bulk::{self, BulkAction, BulkResult, Selection};
+use crate::graphql::operations::bulk::{self, BulkResult, Selection};
 use crate::graphql::{parse_id, run_explained, services, Rule, WriteReceipt};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -15,9 +15,8 @@ use domain::billing::plan::{
     Plan, PlanChanges, PlanCommand, PlanLimits, PlanTerms, PlanVersionRef,
 };
 use domain::identity::permission::Permission;
-use domain::kit::actor::Actor;
 use domain::kit::money::{Credits, Currency, Money};
-use domain::kit::values::{PlanName, Reason, Slug};
+use domain::kit::values::{PlanName, Slug};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -321,26 +320,58 @@ pub enum CatalogBulkAction {
     Deactivate,
 }
 
-/// A catalogue action on plans.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
-pub struct PlanBulkAction(pub CatalogBulkAction);
+/// A bulk action that activates or deactivates entries of a catalogue (plans, credit packages,
+/// global prompts): the aggregate, the kind its jobs are stored as, the permission it needs, the
+/// prefix of its name, and the aggregate's command type (with `Activate` and `Deactivate`).
+macro_rules! catalog_bulk_action {
+    ($(#[$doc:meta])* $action:ident {
+        aggregate: $aggregate:ty,
+        kind: $kind:literal,
+        permission: $permission:ident,
+        name: $prefix:literal,
+        command: $command:ident $(,)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+        pub struct $action(pub $crate::graphql::billing::plans::CatalogBulkAction);
 
-impl BulkAction for PlanBulkAction {
-    type Aggregate = Plan;
-    const KIND: &'static str = "plan";
-    const PERMISSION: Permission = Permission::BillingWrite;
+        impl $crate::graphql::operations::bulk::BulkAction for $action {
+            type Aggregate = $aggregate;
+            const KIND: &'static str = $kind;
+            const PERMISSION: domain::identity::permission::Permission =
+                domain::identity::permission::Permission::$permission;
 
-    fn name(&self) -> String {
-        format!("plan-{:?}", self.0)
-    }
+            fn name(&self) -> String {
+                format!(concat!($prefix, "-{:?}"), self.0)
+            }
 
-    fn command(&self, _actor: &Actor, _reason: &Reason, _at: DateTime<Utc>) -> PlanCommand {
-        match self.0 {
-            CatalogBulkAction::Activate => PlanCommand::Activate,
-            CatalogBulkAction::Deactivate => PlanCommand::Deactivate,
+            fn command(
+                &self,
+                _actor: &domain::kit::actor::Actor,
+                _reason: &domain::kit::values::Reason,
+                _at: chrono::DateTime<chrono::Utc>,
+            ) -> $command {
+                use $crate::graphql::billing::plans::CatalogBulkAction;
+                match self.0 {
+                    CatalogBulkAction::Activate => $command::Activate,
+                    CatalogBulkAction::Deactivate => $command::Deactivate,
+                }
+            }
         }
-    }
+    };
 }
+pub(crate) use catalog_bulk_action;
+
+catalog_bulk_action!(
+    /// A catalogue action on plans.
+    PlanBulkAction {
+        aggregate: Plan,
+        kind: "plan",
+        permission: BillingWrite,
+        name: "plan",
+        command: PlanCommand,
+    }
+);
 
 #[derive(InputObject)]
 pub struct BulkCatalogInput {
