@@ -42,7 +42,7 @@ pub enum Command {
         name: Option<String>,
         #[arg(long, conflicts_with = "service")]
         superuser: bool,
-        /// A service principal for the platform, which may only report credit usage.
+        /// A service principal for the platform, which may only report credit usage and activity.
         #[arg(long)]
         service: bool,
     },

@@ -6,6 +6,7 @@ pub mod ai_config;
 pub mod audit;
 pub mod billing;
 pub mod identity;
+pub mod insight;
 pub mod operations;
 pub mod store;
 pub mod tenancy;
@@ -28,6 +29,7 @@ pub fn all_handlers(bus: &CommandBus, sealer: Sealer) -> Vec<Arc<dyn EventHandle
         billing::handlers(bus),
         ai_config::handlers(),
         operations::handlers(),
+        insight::handlers(),
         audit::handlers(sealer),
     ]
     .concat()

@@ -163,9 +163,11 @@ impl Guard for Rule {
             return Ok(());
         }
         let message = match self {
-            _ if principal.service => "a service principal may only report credit usage and \
+            _ if principal.service => {
+                "a service principal may only report credit usage and activity, and \
                  read accounts' effective AI settings and prompts"
-                .to_string(),
+                    .to_string()
+            }
             Self::Scoped(permission) | Self::ScopedOrPlatform(permission)
                 if principal.account.is_some() =>
             {
@@ -183,7 +185,8 @@ impl Guard for Rule {
             }
             Self::Superuser => "only a superuser may do this".to_string(),
             Self::Platform => {
-                "only the platform's service principal reports credit usage".to_string()
+                "only the platform's service principal reports credit usage and activity"
+                    .to_string()
             }
             Self::Staff => "only operators may do this".to_string(),
         };

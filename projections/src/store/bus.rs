@@ -6,13 +6,17 @@
 //! keys, bounded retries on optimistic-concurrency conflicts, and the log position of what was
 //! appended, so callers can wait for their own writes to reach the read models. Commands on one
 //! aggregate take turns in a process (`turns`); the appends of concurrent commands are written
-//! together (`group_commit`).
+//! together (`group_commit`). Records that arrive by the thousand go through `batch`: many
+//! commands, one load and one append.
+
+mod batch;
 
 pub use crate::store::group_commit::GroupCommitStats;
 use crate::store::group_commit::{Append, AppendRequest, GroupCommit};
 use crate::store::log::LogPosition;
 use crate::store::turns::Turns;
 use crate::store::warm::WarmAggregates;
+pub use batch::BatchCommand;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};

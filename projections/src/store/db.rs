@@ -191,6 +191,10 @@ mod tests {
             27,
             "e2c914bd8d2eb1f2b3e56dd2044bc8586df6f197e718e6de20ec4e8300870f9fe57ece01139b013b7bf8e6c0113d1a39",
         ),
+        (
+            28,
+            "df2db77960a99c767ca10760d6c7711d98db88826e721388263e46ee70af09ef543d22bf6aa94f6dbdca65c493fad76d",
+        ),
     ];
 
     #[test]

@@ -276,7 +276,7 @@ pub async fn create_operator(settings: &Settings, email: &str, superuser: bool) 
     register_with_token(settings, email, superuser, false).await
 }
 
-/// Registers the platform's service principal (it may only report credit usage) and returns a
+/// Registers the platform's service principal (it may only report credit usage and activity) and returns a
 /// token for it.
 pub async fn create_service(settings: &Settings, email: &str) -> String {
     register_with_token(settings, email, false, true).await

@@ -4,6 +4,7 @@
 mod access_matrix;
 mod account_scope;
 mod accounts;
+mod activity;
 mod ai_config;
 mod authorization;
 mod bulk;

@@ -115,7 +115,15 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
     use domain::ai_config::provider::Provider;
     use domain::ai_config::template::{TemplateCategory, TemplateKind};
-    let expected: [(&str, std::collections::BTreeSet<String>); 16] = [
+    use domain::operations::activity::ActivityKind;
+    let activity_kinds = |leave_out: &[ActivityKind]| {
+        ActivityKind::VARIANTS
+            .iter()
+            .filter(|k| !leave_out.iter().any(|l| l.as_str() == **k))
+            .map(|k| k.to_string())
+            .collect()
+    };
+    let expected: [(&str, std::collections::BTreeSet<String>); 19] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -135,6 +143,20 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
         ("ai_overrides_provider_check", set(Provider::VARIANTS)),
         ("templates_kind_check", set(TemplateKind::VARIANTS)),
         ("templates_category_check", set(TemplateCategory::VARIANTS)),
+        (
+            "activity_daily_kind_check",
+            activity_kinds(&[ActivityKind::UserActivity]),
+        ),
+        ("ai_usage_daily_provider_check", set(Provider::VARIANTS)),
+        (
+            "activity_items_kind_check",
+            activity_kinds(&[
+                ActivityKind::Sync,
+                ActivityKind::Publish,
+                ActivityKind::AiCall,
+                ActivityKind::UserActivity,
+            ]),
+        ),
     ];
     for (constraint, values) in expected {
         assert_eq!(allowed(&db, constraint).await, values, "{constraint}");

@@ -36,6 +36,10 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "prompt_versions",
         "account_prompts",
         "templates",
+        "activity_daily",
+        "ai_usage_daily",
+        "activity_items",
+        "user_activity_days",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

@@ -20,8 +20,10 @@ use domain::kit::values::Reason;
 use serde_json::Value;
 use sqlx::types::Json;
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+/// Also read from JSON lines (activity ingestion), spelled as in GraphQL.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[graphql(remote = "domain::ai_config::provider::Provider")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AiProvider {
     Openai,
     Dalle,

@@ -226,11 +226,9 @@ impl GroupMutation {
                 .await?;
         match service {
             None => return Err(ApiError::not_found("there is no operator with this id")),
-            Some(true) => {
-                return Err(ApiError::validation(
-                    "a service principal is in no group: it may only report credit usage",
-                ))
-            }
+            Some(true) => return Err(ApiError::validation(
+                "a service principal is in no group: it may only report credit usage and activity",
+            )),
             Some(false) => {}
         }
         let command = GroupCommand::AddMember { operator_id };

@@ -209,7 +209,7 @@ pub struct RegisterOperatorInput {
     pub display_name: String,
     #[graphql(default)]
     pub superuser: bool,
-    /// A service principal for the platform: it may only report credit usage.
+    /// A service principal for the platform: it may only report credit usage and activity.
     #[graphql(default)]
     pub service: bool,
     pub idempotency_key: Option<String>,

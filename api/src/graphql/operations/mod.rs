@@ -1,5 +1,7 @@
-//! Operations: bulk actions over any list, and the jobs that carry out the large ones.
+//! Operations: bulk actions over any list, the jobs that carry out the large ones, and the
+//! platform's activity reports.
 
+pub mod activity;
 pub mod bulk;
 pub mod jobs;
 
@@ -9,7 +11,7 @@ use async_graphql::{MergedObject, MergedSubscription};
 pub struct OperationsQuery(jobs::JobsQuery);
 
 #[derive(MergedObject, Default)]
-pub struct OperationsMutation(jobs::JobsMutation);
+pub struct OperationsMutation(jobs::JobsMutation, activity::ActivityMutation);
 
 #[derive(MergedSubscription, Default)]
 pub struct OperationsSubscription(jobs::JobsSubscription);
