@@ -31,6 +31,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// What GraphQL's resolvers use, for the routes beside it (activity ingestion).
+    pub services: crate::graphql::Services,
     pub pool: PgPool,
     pub auth: Arc<Authenticator>,
     pub schema: AppSchema,
@@ -51,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .route(
+            "/ingest/activity",
+            axum::routing::post(crate::ingest::activity),
+        )
         .route("/export/audit-log", get(crate::export::audit_log))
         .route("/export/history", get(crate::export::aggregate_history))
         .route("/export/accounts", get(crate::export::lists::accounts))
@@ -100,7 +106,7 @@ async fn graphiql() -> Html<String> {
 }
 
 /// The caller's request id if it is a sane one, else a fresh one.
-fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())

@@ -12,6 +12,7 @@ pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod ingest;
 pub mod metrics;
 pub mod operations;
 pub mod startup;

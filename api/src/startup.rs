@@ -98,7 +98,7 @@ impl Application {
         let chronicles = projections::all_chronicles();
         let wake_jobs = Arc::new(tokio::sync::Notify::new());
         let jobs = crate::operations::JobRunner::new(bus.clone(), Arc::clone(&wake_jobs));
-        let schema = graphql::build(Some(Services {
+        let services = Services {
             pool: pool.clone(),
             bus,
             engine: Arc::clone(&engine),
@@ -108,7 +108,8 @@ impl Application {
             jobs: wake_jobs,
             late_fee: settings.late_fee,
             keyring: projections::ai_config::keyring::Keyring::new(pool.clone(), master_key),
-        }));
+        };
+        let schema = graphql::build(Some(services.clone()));
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -123,6 +124,7 @@ impl Application {
             .collect(),
         ));
         let state = AppState {
+            services,
             pool,
             auth,
             schema,

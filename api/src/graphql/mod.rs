@@ -58,7 +58,8 @@ pub struct Mutation(
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(store::StoreSubscription, operations::OperationsSubscription);
 
-/// What resolvers share for the life of the server.
+/// What resolvers (and the routes beside GraphQL) share for the life of the server.
+#[derive(Clone)]
 pub struct Services {
     pub pool: PgPool,
     pub bus: CommandBus,
@@ -260,7 +261,15 @@ pub(crate) async fn settle(
     appended: &Appended,
     aggregate_type: &str,
 ) -> WriteReceipt {
-    let services = services(ctx);
+    settle_on(services(ctx), appended, aggregate_type).await
+}
+
+/// `settle`, for a route outside GraphQL.
+pub(crate) async fn settle_on(
+    services: &Services,
+    appended: &Appended,
+    aggregate_type: &str,
+) -> WriteReceipt {
     let engine = &services.engine;
     let readers = engine.readers_of(aggregate_type);
     let timeout = services.read_your_writes_timeout;

@@ -286,3 +286,88 @@ async fn senders_racing_with_the_same_records_record_each_once() {
     .unwrap();
     assert_eq!((events, tokens), (300, (0..300).sum::<i64>()));
 }
+
+/// Posts `body` to the NDJSON endpoint; the status and the answer's lines.
+async fn ingest(app: &TestApp, token: &str, body: String) -> (reqwest::StatusCode, Vec<Value>) {
+    let response = app
+        .http
+        .post(app.url("/ingest/activity"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (status, lines)
+}
+
+#[tokio::test]
+async fn ndjson_ingestion_answers_every_line_and_records_in_chunks() {
+    let app = TestApp::spawn().await;
+    let platform = create_service(&app.db.settings(), "platform@igny8.com").await;
+    let account = open_account(&app, "streamed").await;
+    let now = Utc::now().to_rfc3339();
+    // 2,500 good records (three chunks), a broken line, a blank line and a refused record.
+    let mut body = String::new();
+    for n in 0..2_500 {
+        body.push_str(&ai_call(&format!("s-{n}"), &account, &now, 1).to_string());
+        body.push('\n');
+    }
+    body.push_str("{\"id\": \"broken\"\n\n");
+    body.push_str(&ai_call("neg", &account, &now, -1).to_string());
+    let (status, lines) = ingest(&app, &platform, body.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(lines.len(), 2_503, "a line per record and a summary");
+    assert_eq!(lines[0]["outcome"], "RECORDED");
+    assert_eq!(lines[0]["line"], 1);
+    let broken = &lines[2_500];
+    assert_eq!(
+        (&broken["line"], &broken["code"], &broken["id"]),
+        (&json!(2_501), &json!("VALIDATION"), &Value::Null),
+        "{broken}"
+    );
+    assert!(broken["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 2501: not a record"));
+    let negative = &lines[2_501];
+    assert_eq!(
+        (&negative["line"], &negative["id"], &negative["code"]),
+        (&json!(2_503), &json!("neg"), &json!("VALIDATION"))
+    );
+    assert_eq!(
+        lines[2_502]["summary"],
+        json!({ "records": 2_502, "recorded": 2_500, "duplicates": 0, "refused": 2, "caughtUp": true })
+    );
+    let tokens: i64 = sqlx::query_scalar(
+        "SELECT sum(input_tokens)::bigint FROM read.ai_usage_daily WHERE account_id = $1::uuid",
+    )
+    .bind(&account)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(tokens, 2_500);
+
+    // Sent again: all duplicates. Operators may not use it; other media types are refused.
+    let (_, again) = ingest(&app, &platform, body).await;
+    assert_eq!(again[2_502]["summary"]["duplicates"], 2_500);
+    let (status, refused) = ingest(&app, &app.token, String::new()).await;
+    assert_eq!(status, 403);
+    assert_eq!(refused[0]["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let response = app
+        .http
+        .post(app.url("/ingest/activity"))
+        .bearer_auth(&platform)
+        .header("content-type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+}

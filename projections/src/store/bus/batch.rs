@@ -143,7 +143,12 @@ impl CommandBus {
             }
             let sequences: Vec<i64> = appending
                 .iter()
-                .map(|d| loaded.get(&d.pending.aggregate_id).map_or(0, |l| l.sequence) + 1)
+                .map(|d| {
+                    loaded
+                        .get(&d.pending.aggregate_id)
+                        .map_or(0, |l| l.sequence)
+                        + 1
+                })
                 .collect();
             let appended = match insert::<A>(self, &appending, &sequences).await {
                 Ok(appended) => appended,
