@@ -12,7 +12,11 @@
 //! - `rebuild`: events/s replaying a large log into each projection;
 //! - `read …`: p50/p99 of three list queries under 32 clients at a small and a large log;
 //! - auditors: time travel across a long account, a history page under 32 clients, sealing
-//!   against the append rate, and `verify` over the large log.
+//!   against the append rate, and `verify` over the large log;
+//! - `ingest activity`: the platform's activity over NDJSON at 1 and 4 senders, against
+//!   1,000-row INSERTs of the same rows (records/s; see `ingestion`).
+
+mod ingestion;
 
 use crate::config::{Secret, Settings};
 use crate::graphql::operations::bulk::MAX_ITEMS;
@@ -592,6 +596,27 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
         });
     }
 
+    let platform = crate::identity::create_with_token(
+        &bus,
+        &engine,
+        "platform@bench.local",
+        None,
+        false,
+        true,
+    )
+    .await?
+    .token;
+    rows.extend(
+        ingestion::measure_ingestion(
+            &pool,
+            &http,
+            &format!("http://{addr}/ingest/activity"),
+            &platform,
+            Arc::clone(&accounts),
+            options.ops * 10,
+        )
+        .await?,
+    );
     rows.push(
         measure_bulk_approval(
             &bus,

@@ -4,11 +4,13 @@
 //! `Services` type. Every event records facts already decided here, so projections only fold.
 //!
 //! Bounded contexts are folders, with the same names in `projections` and `api`: `identity`,
-//! `tenancy`, `billing`, `ai_config`, `operations`; `kit` holds what they share.
+//! `tenancy`, `billing`, `ai_config`, `operations`, `insight` (the vocabulary of its figures);
+//! `kit` holds what they share.
 
 pub mod ai_config;
 pub mod billing;
 pub mod identity;
+pub mod insight;
 pub mod kit;
 pub mod operations;
 pub mod tenancy;

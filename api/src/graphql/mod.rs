@@ -5,6 +5,7 @@ pub(crate) mod ai_config;
 pub(crate) mod audit;
 pub(crate) mod billing;
 mod identity;
+pub(crate) mod insight;
 pub mod kit;
 pub(crate) mod operations;
 mod store;
@@ -43,6 +44,7 @@ pub struct Query(
     audit::AuditQuery,
     identity::IdentityQuery,
     operations::OperationsQuery,
+    insight::InsightQuery,
     store::StoreQuery,
 );
 

@@ -51,6 +51,10 @@ pub fn builtin() -> Vec<(GroupName, BTreeSet<Permission>)> {
                 OperatorsRead,
             ],
         ),
+        group(
+            "Analyst",
+            &[AccountsRead, BillingRead, InsightRead, OperatorsRead],
+        ),
     ]
 }
 
@@ -348,7 +352,7 @@ mod aggregate_tests {
     #[test]
     fn built_in_groups_grant_nothing_superusers_alone_hold() {
         let groups = builtin();
-        assert_eq!(groups.len(), 3);
+        assert_eq!(groups.len(), 4);
         for (name, permissions) in groups {
             assert!(!permissions.is_empty(), "{name}");
             assert!(permissions.iter().all(|p| !p.superuser_only()), "{name}");

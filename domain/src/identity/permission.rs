@@ -49,6 +49,8 @@ permissions! {
     UsersWrite = "users.write",
     /// Read the audit trail, histories, time travel and the seal status; export them.
     AuditRead = "audit.read",
+    /// See the dashboard, the reports and the platform's metrics, across accounts.
+    InsightRead = "insight.read",
     /// See the staff: operators and their groups.
     OperatorsRead = "operators.read",
     /// Register operators and manage groups. Superusers only: never granted to a group.

@@ -2,10 +2,14 @@
 //! Read models only: insight owns no aggregate, it folds the other contexts' events.
 
 pub mod activity;
+pub mod daily_metrics;
 
 use crate::store::engine::EventHandler;
 use std::sync::Arc;
 
 pub fn handlers() -> Vec<Arc<dyn EventHandler>> {
-    vec![Arc::new(activity::ActivityProjection)]
+    vec![
+        Arc::new(activity::ActivityProjection),
+        Arc::new(daily_metrics::DailyMetricsProjection),
+    ]
 }

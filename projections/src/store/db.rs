@@ -195,6 +195,10 @@ mod tests {
             28,
             "df2db77960a99c767ca10760d6c7711d98db88826e721388263e46ee70af09ef543d22bf6aa94f6dbdca65c493fad76d",
         ),
+        (
+            29,
+            "03c6f28724cd87ae621ed3ffa2b14f213d210a70190d35f2b623b99e56d80c8f6daf04830a89737504d249a93373c366",
+        ),
     ];
 
     #[test]

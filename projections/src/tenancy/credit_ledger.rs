@@ -29,8 +29,10 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    /// The line an event records (`AccountEvent::credit_movement`), with what its kind adds.
     fn of(event: &'a AccountEvent) -> Option<Self> {
-        let line = |kind, amount: i64, balance_after: i64| Line {
+        let (kind, amount, balance_after) = event.credit_movement()?;
+        let mut line = Line {
             kind,
             amount,
             balance_after,
@@ -42,62 +44,36 @@ impl<'a> Line<'a> {
             shortfall: None,
             cost_version: None,
         };
-        Some(match event {
-            AccountEvent::CreditsAdjusted {
-                amount,
-                reason,
-                balance_after,
-            } => Line {
-                reason: Some(reason.as_str()),
-                ..line(LedgerKind::Adjustment, amount.get(), balance_after.get())
-            },
-            AccountEvent::CreditsPurchased {
-                payment_id,
-                credits,
-                balance_after,
-            } => Line {
-                payment_id: Some(*payment_id),
-                ..line(LedgerKind::Purchase, credits.get(), balance_after.get())
-            },
+        match event {
+            AccountEvent::CreditsAdjusted { reason, .. } => line.reason = Some(reason.as_str()),
+            AccountEvent::CreditsPurchased { payment_id, .. } => {
+                line.payment_id = Some(*payment_id)
+            }
             AccountEvent::CreditsConsumed {
                 operation,
                 units,
                 model,
-                credits,
-                balance_after,
                 cost_version,
-            } => Line {
-                operation: Some(operation.as_str()),
-                model: model.as_ref().map(|m| m.as_str()),
-                units: Some(*units),
-                cost_version: *cost_version,
-                ..line(LedgerKind::Consumption, -credits.get(), balance_after.get())
-            },
+                ..
+            } => {
+                line.operation = Some(operation.as_str());
+                line.model = model.as_ref().map(|m| m.as_str());
+                line.units = Some(*units);
+                line.cost_version = *cost_version;
+            }
             AccountEvent::CreditsRefunded {
                 payment_id,
-                reversed,
                 shortfall,
                 reason,
-                balance_after,
                 ..
-            } => Line {
-                reason: Some(reason.as_str()),
-                payment_id: Some(*payment_id),
-                shortfall: Some(shortfall.get()),
-                ..line(LedgerKind::Refund, -reversed.get(), balance_after.get())
-            },
-            AccountEvent::IncludedCreditsGranted {
-                credits,
-                balance_after,
-                ..
-            } => line(LedgerKind::Included, credits.get(), balance_after.get()),
-            AccountEvent::IncludedCreditsExpired {
-                credits,
-                balance_after,
-                ..
-            } => line(LedgerKind::Expiry, -credits.get(), balance_after.get()),
-            _ => return None,
-        })
+            } => {
+                line.reason = Some(reason.as_str());
+                line.payment_id = Some(*payment_id);
+                line.shortfall = Some(shortfall.get());
+            }
+            _ => {}
+        }
+        Some(line)
     }
 }
 

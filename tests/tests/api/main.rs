@@ -11,6 +11,7 @@ mod bulk;
 mod bulk_jobs;
 mod catalog;
 mod command_bus;
+mod dashboard;
 mod demo;
 mod event_store;
 mod export;

@@ -123,7 +123,8 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
             .map(|k| k.to_string())
             .collect()
     };
-    let expected: [(&str, std::collections::BTreeSet<String>); 19] = [
+    use domain::insight::metric::Metric;
+    let expected: [(&str, std::collections::BTreeSet<String>); 20] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -148,6 +149,7 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
             activity_kinds(&[ActivityKind::UserActivity]),
         ),
         ("ai_usage_daily_provider_check", set(Provider::VARIANTS)),
+        ("daily_metrics_metric_check", set(Metric::VARIANTS)),
         (
             "activity_items_kind_check",
             activity_kinds(&[

@@ -40,6 +40,7 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "ai_usage_daily",
         "activity_items",
         "user_activity_days",
+        "daily_metrics",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

@@ -88,3 +88,45 @@ pub enum AccountEvent {
 }
 
 crate::stored_event!(AccountEvent);
+
+impl AccountEvent {
+    /// The movement of the balance this event records, if any: the ledger line's kind, its
+    /// signed amount (positive adds to the balance) and the balance after it. The one mapping
+    /// from events to ledger lines; the ledger and the daily figures both read it.
+    pub fn credit_movement(&self) -> Option<(super::LedgerKind, i64, i64)> {
+        use super::LedgerKind;
+        Some(match self {
+            Self::CreditsAdjusted {
+                amount,
+                balance_after,
+                ..
+            } => (LedgerKind::Adjustment, amount.get(), balance_after.get()),
+            Self::CreditsPurchased {
+                credits,
+                balance_after,
+                ..
+            } => (LedgerKind::Purchase, credits.get(), balance_after.get()),
+            Self::CreditsConsumed {
+                credits,
+                balance_after,
+                ..
+            } => (LedgerKind::Consumption, -credits.get(), balance_after.get()),
+            Self::CreditsRefunded {
+                reversed,
+                balance_after,
+                ..
+            } => (LedgerKind::Refund, -reversed.get(), balance_after.get()),
+            Self::IncludedCreditsGranted {
+                credits,
+                balance_after,
+                ..
+            } => (LedgerKind::Included, credits.get(), balance_after.get()),
+            Self::IncludedCreditsExpired {
+                credits,
+                balance_after,
+                ..
+            } => (LedgerKind::Expiry, -credits.get(), balance_after.get()),
+            _ => return None,
+        })
+    }
+}
