@@ -10,7 +10,8 @@
 //! - `peer cqrs-es`: the same command with plain cqrs-es + postgres-es and a `GenericQuery`
 //!   view over `PostgresViewRepository`, as the cqrs-es demo builds read models;
 //! - `rebuild`: events/s replaying a large log into each projection;
-//! - `read …`: p50/p99 of three list queries under 32 clients at a small and a large log;
+//! - `read …`: p50/p99 of three list queries and the dashboard under 32 clients at a small
+//!   and a large log;
 //! - auditors: time travel across a long account, a history page under 32 clients, sealing
 //!   against the append rate, and `verify` over the large log;
 //! - `ingest activity`: the platform's activity over NDJSON at 1 and 4 senders, against
@@ -609,6 +610,7 @@ async fn measure_all(settings: &Settings, options: &BenchOptions) -> anyhow::Res
     rows.extend(
         ingestion::measure_ingestion(
             &pool,
+            &engine,
             &http,
             &format!("http://{addr}/ingest/activity"),
             &platform,
@@ -1254,7 +1256,8 @@ async fn long_account(pool: &PgPool, events: i64) -> anyhow::Result<Uuid> {
     Ok(id)
 }
 
-/// p50/p99 of three list pages under `READ_CLIENTS` concurrent GraphQL clients.
+/// p50/p99 of three list pages and the dashboard under `READ_CLIENTS` concurrent GraphQL
+/// clients.
 async fn measure_reads(
     pool: &PgPool,
     http: &reqwest::Client,
@@ -1274,6 +1277,7 @@ async fn measure_reads(
         ("read accounts page", "query { accounts(first: 20, sort: { field: BALANCE }) { edges { node { id name balance } } } }".to_string()),
         ("read ledger page of one account", format!("query {{ creditLedger(first: 20, filter: {{ accountId: \"{busy_account}\" }}) {{ edges {{ node {{ position amount balanceAfter }} }} }} }}")),
         ("read audit-log page", "query { auditLog(first: 20) { edges { node { position action actorId } } } }".to_string()),
+        ("read the dashboard", "query { dashboard { figures { metric currency value } accounts { total byStatus { key count } byPlan { key count } lowCredits } pendingPayments { count totals { currency minorUnits } } workInProgress { tasksPending automationsRunning } projectionLag { maxLagSeconds stuck } series(metric: AI_CALLS) { start value } } }".to_string()),
     ];
     let mut rows = Vec::new();
     for (what, query) in queries {

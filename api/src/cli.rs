@@ -266,11 +266,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 engine.catch_up(name).await?;
             }
             println!(
-                "seeded {} accounts, {} payments, {} commands ({} refused by business rules, as in life) in {:.1}s",
+                "seeded {} accounts, {} payments, {} commands ({} refused by business rules, as in life) and {} activity records in {:.1}s",
                 seeded.accounts,
                 seeded.payments,
                 seeded.commands,
                 seeded.refused,
+                seeded.activity,
                 started.elapsed().as_secs_f64()
             );
             Ok(())

@@ -8,6 +8,8 @@
 //! filters and reports show history. Every command carries an idempotency key derived from
 //! what it seeds, so running the seeder twice changes nothing the second time.
 
+mod activity;
+
 use crate::error::ApiError;
 use crate::tenancy;
 use chrono::{DateTime, Duration, Utc};
@@ -85,6 +87,7 @@ const DEMO_STAFF: &[(&str, &str, &str)] = &[
     ),
     ("content@igny8.local", "Carl Content", "Content Manager"),
     ("support@igny8.local", "Sam Support", "Support Agent"),
+    ("analyst@igny8.local", "Ana Analyst", "Analyst"),
 ];
 
 /// Registers the demo's staff (once) and puts each in their group.
@@ -154,6 +157,8 @@ pub struct Seeded {
     pub payments: usize,
     pub commands: usize,
     pub refused: usize,
+    /// Activity records the platform reported.
+    pub activity: usize,
 }
 
 /// One account's plan for the ninety days, decided up front from a seeded generator so the
@@ -537,8 +542,12 @@ async fn play_day(
     }
     let mut rng = StdRng::seed_from_u64((script.index as u64) << 16 | day as u64);
     if day > script.opened_day && rng.gen_bool(script.activity) {
-        for call in 0..rng.gen_range(1..4) {
-            let (operation, model, per_unit) = OPERATIONS[rng.gen_range(0..OPERATIONS.len())];
+        let calls: Vec<usize> = (0..rng.gen_range(1..4))
+            .map(|_| rng.gen_range(0..OPERATIONS.len()))
+            .collect();
+        for (call, &operation) in calls.iter().enumerate() {
+            let call = call as i64;
+            let (operation, model, per_unit) = OPERATIONS[operation];
             let units = rng.gen_range(1..5);
             let command = AccountCommand::ConsumeCredits {
                 operation: OperationType::parse(operation)?,
@@ -553,6 +562,7 @@ async fn play_day(
                 bus.execute::<Account>(&id, command, &context).await,
             )?;
         }
+        seeded.activity += activity::report_day(bus, platform, script, day, start, &calls).await?;
     }
     // The subscription ends the day before the account closes, so what it leaves (the
     // expiry of its included credits) lands on an open account.
@@ -795,6 +805,7 @@ pub async fn seed(bus: &CommandBus, engine: &Engine, count: usize) -> Result<See
         total.payments += seeded.payments;
         total.commands += seeded.commands;
         total.refused += seeded.refused;
+        total.activity += seeded.activity;
     };
     for day in 0..DAYS {
         add(bill_day(bus, engine, &scheduler, &scripts, day, start).await?);

@@ -1,6 +1,8 @@
 //! `POST /ingest/activity`: the platform's activity in NDJSON, for volume. Each line is one
 //! record, the JSON of GraphQL's `ActivityRecordInput`; the answer is NDJSON too, one line per
-//! record in the order sent, then a summary line.
+//! record in the order sent, then a summary line. The answer does not wait for the read models
+//! (the platform does not read its reports back): its summary says whether they already show
+//! the records, and `?wait=true` waits for them, as a mutation's answer does.
 //!
 //! The body is read as it arrives and recorded a chunk of lines at a time, so a large upload
 //! never sits in memory whole. The answer is written once the body is read: a client that sends
@@ -15,7 +17,8 @@ use crate::graphql::operations::activity::{
 use crate::graphql::settle_on;
 use crate::http::{error_response, principal_of, AppState};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cqrs_es::Aggregate;
@@ -33,15 +36,36 @@ pub const MAX_RECORDS: usize = 100_000;
 /// The longest line: a record is a few hundred bytes.
 const MAX_LINE_BYTES: usize = 64 * 1024;
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestParams {
+    /// Wait (bounded) for the read models to show the records before answering.
+    #[serde(default)]
+    wait: bool,
+}
+
 pub async fn activity(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    params: Result<Query<IngestParams>, QueryRejection>,
     body: Body,
 ) -> Response {
     let principal = match principal_of(&state, &headers).await {
         Ok(principal) => principal,
         Err((refused, _)) => return refused,
+    };
+    let wait = match params {
+        Ok(Query(params)) => params.wait,
+        Err(rejection) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ApiError::validation(format!(
+                    "the parameters are not valid: {} (the only one is `wait=true|false`)",
+                    rejection.body_text()
+                )),
+            )
+        }
     };
     if !principal.service {
         return error_response(
@@ -107,7 +131,7 @@ pub async fn activity(
     if let Err(e) = answer.record(&state, &context, &mut chunk).await {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR, e);
     }
-    answer.finish(&state, unread).await
+    answer.finish(&state, unread, wait).await
 }
 
 /// Splits a byte stream into lines (numbered from 1), skipping blank ones.
@@ -231,15 +255,17 @@ impl Answer {
         }
     }
 
-    /// The answer: every record's line, then a summary once the read models show the records
-    /// (or the wait for them ran out).
-    async fn finish(mut self, state: &AppState, unread: bool) -> Response {
-        let receipt = settle_on(
-            &state.services,
-            &latest(std::mem::take(&mut self.appended)),
-            ActivityRecord::TYPE,
-        )
-        .await;
+    /// The answer: every record's line, then a summary saying whether the read models show
+    /// the records (once they do, or the wait for them ran out, when asked to `wait`).
+    async fn finish(mut self, state: &AppState, unread: bool, wait: bool) -> Response {
+        let services = &state.services;
+        let timeout = if wait {
+            services.read_your_writes_timeout
+        } else {
+            std::time::Duration::ZERO
+        };
+        let appended = latest(std::mem::take(&mut self.appended));
+        let receipt = settle_on(services, &appended, ActivityRecord::TYPE, timeout).await;
         let mut summary = json!({
             "summary": {
                 "records": self.records,
@@ -247,6 +273,7 @@ impl Answer {
                 "duplicates": self.duplicates,
                 "refused": self.refused,
                 "caughtUp": receipt.caught_up,
+                "position": receipt.position,
             }
         });
         if unread {

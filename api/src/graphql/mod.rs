@@ -263,18 +263,26 @@ pub(crate) async fn settle(
     appended: &Appended,
     aggregate_type: &str,
 ) -> WriteReceipt {
-    settle_on(services(ctx), appended, aggregate_type).await
+    let services = services(ctx);
+    settle_on(
+        services,
+        appended,
+        aggregate_type,
+        services.read_your_writes_timeout,
+    )
+    .await
 }
 
-/// `settle`, for a route outside GraphQL.
+/// `settle`, for a route outside GraphQL, waiting at most `timeout` (zero: only says whether
+/// the read models already show the write).
 pub(crate) async fn settle_on(
     services: &Services,
     appended: &Appended,
     aggregate_type: &str,
+    timeout: Duration,
 ) -> WriteReceipt {
     let engine = &services.engine;
     let readers = engine.readers_of(aggregate_type);
-    let timeout = services.read_your_writes_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
     let caught_up = match appended.last.or(appended.observed) {
         None => true,

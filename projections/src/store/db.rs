@@ -199,6 +199,10 @@ mod tests {
             29,
             "03c6f28724cd87ae621ed3ffa2b14f213d210a70190d35f2b623b99e56d80c8f6daf04830a89737504d249a93373c366",
         ),
+        (
+            30,
+            "5b7135182019079481ccf446226db6f8d98bcd2cd57382d28dc7947da1feed26713be8a3347cac1b59d658f486a28de4",
+        ),
     ];
 
     #[test]

@@ -291,7 +291,7 @@ async fn senders_racing_with_the_same_records_record_each_once() {
 async fn ingest(app: &TestApp, token: &str, body: String) -> (reqwest::StatusCode, Vec<Value>) {
     let response = app
         .http
-        .post(app.url("/ingest/activity"))
+        .post(app.url("/ingest/activity?wait=true"))
         .bearer_auth(token)
         .header("content-type", "application/x-ndjson")
         .body(body)
@@ -341,9 +341,12 @@ async fn ndjson_ingestion_answers_every_line_and_records_in_chunks() {
         (&negative["line"], &negative["id"], &negative["code"]),
         (&json!(2_503), &json!("neg"), &json!("VALIDATION"))
     );
+    let summary = &lines[2_502]["summary"];
+    assert!(summary["position"].as_i64() > lines[0]["position"].as_i64());
     assert_eq!(
-        lines[2_502]["summary"],
-        json!({ "records": 2_502, "recorded": 2_500, "duplicates": 0, "refused": 2, "caughtUp": true })
+        summary,
+        &json!({ "records": 2_502, "recorded": 2_500, "duplicates": 0, "refused": 2,
+                 "caughtUp": true, "position": summary["position"] })
     );
     let tokens: i64 = sqlx::query_scalar(
         "SELECT sum(input_tokens)::bigint FROM read.ai_usage_daily WHERE account_id = $1::uuid",

@@ -50,7 +50,12 @@ async fn the_demo_has_a_staff_in_every_group_and_people_in_every_account() {
     let groups: Vec<&str> = staff.iter().map(|(g, _)| g.as_str()).collect();
     assert_eq!(
         groups,
-        ["Billing Administrator", "Content Manager", "Support Agent"],
+        [
+            "Analyst",
+            "Billing Administrator",
+            "Content Manager",
+            "Support Agent"
+        ],
         "{staff:?}"
     );
     // Every account that was opened has exactly one owner, the address it was opened with;
@@ -140,4 +145,28 @@ async fn the_demo_has_a_year_of_billing_with_renewals_payments_and_dunning() {
         issues, 0,
         "nothing the process managers could not do: {messages:?}"
     );
+    // A year of platform activity, so every chart has data.
+    assert!(
+        seeded.activity > 1_000,
+        "{} activity records",
+        seeded.activity
+    );
+    for metric in [
+        "ai_calls",
+        "ai_cost",
+        "words_published",
+        "automations_failed",
+        "syncs_succeeded",
+        "publishes_succeeded",
+        "logins",
+    ] {
+        let days: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT day) FROM read.daily_metrics WHERE metric = $1",
+        )
+        .bind(metric)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert!(days > 20, "{metric} on {days} days");
+    }
 }

@@ -205,3 +205,57 @@ async fn each_audit_filter_reads_its_page_from_an_index_in_the_lists_order() {
         );
     }
 }
+
+/// Analysts' tools connect as members of `igny8_analyst`: every read model is theirs to read,
+/// and nothing else is: not the log, the snapshots, the keyring, the token hashes, nor a write.
+#[tokio::test]
+async fn the_analyst_role_reads_every_read_model_and_nothing_else() {
+    let db = TestDb::new().await;
+    let login = format!("analyst_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE ROLE {login} LOGIN IN ROLE igny8_analyst"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let url = db.url.replacen("postgres@", &format!("{login}@"), 1);
+    let analyst = sqlx::PgPool::connect(&url).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'read' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(tables.len() > 30, "{tables:?}");
+    let hashes = ["operator_tokens", "platform_user_tokens"];
+    for table in &tables {
+        let columns = if hashes.contains(&table.as_str()) {
+            "token_id, label, created_at, revoked_at"
+        } else {
+            "*"
+        };
+        let read = sqlx::query(&format!("SELECT {columns} FROM read.{table} LIMIT 1"))
+            .fetch_all(&analyst)
+            .await;
+        assert!(read.is_ok(), "read.{table}: {read:?}");
+    }
+    for denied in [
+        "SELECT payload FROM events LIMIT 1",
+        "SELECT * FROM aggregate_snapshots LIMIT 1",
+        "SELECT * FROM secrets.data_keys LIMIT 1",
+        "SELECT token_hash FROM read.operator_tokens LIMIT 1",
+        "SELECT token_hash FROM read.platform_user_tokens LIMIT 1",
+        "DELETE FROM read.accounts",
+        "INSERT INTO read.daily_metrics (metric, day, value) VALUES ('logins', '2026-01-01', 1)",
+    ] {
+        let refused = sqlx::query(denied).execute(&analyst).await;
+        let error = refused.expect_err(denied);
+        assert!(
+            error.to_string().contains("permission denied"),
+            "{denied}: {error}"
+        );
+    }
+    analyst.close().await;
+    sqlx::query(&format!("DROP ROLE {login}"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}

@@ -2,8 +2,9 @@
 //! thousand (platform activity), where one load and one append per command would spend the
 //! request on round trips.
 //!
-//! A round loads every pending aggregate in one statement, decides each command, and appends
-//! every decided event in one `INSERT … ON CONFLICT DO NOTHING`. A command whose row the insert
+//! A round loads every pending aggregate in one statement (the first round assumes them new and
+//! loads nothing), decides each command, and appends every decided event in one
+//! `INSERT … ON CONFLICT DO NOTHING`. A command whose row the insert
 //! skipped lost a race with another writer: it is decided again on fresh state in the next
 //! round, like `run` does one at a time. A command decides at most one event here, so a skipped
 //! row is a whole command skipped, never half of one.
@@ -90,11 +91,20 @@ impl CommandBus {
             }
         }
         let mut attempts: HashMap<usize, u32> = HashMap::new();
+        // The first round assumes every aggregate is new and loads nothing: records arrive new
+        // far more often than not. Only an append proves the assumption (the store's unique key
+        // refuses a sequence 1 that exists), so whatever else a command decides on an assumed
+        // empty state is decided again, on the loaded state, in the next round.
+        let mut assume_new = true;
         while !pending.is_empty() {
-            let ids: Vec<&str> = pending.iter().map(|p| p.aggregate_id.as_str()).collect();
-            let mut loaded = match self.load_many::<A>(&ids).await {
-                Ok(loaded) => loaded,
-                Err(e) => return fail_all::<A>(outcomes, pending.iter().map(|p| p.n), e),
+            let mut loaded = if assume_new {
+                HashMap::new()
+            } else {
+                let ids: Vec<&str> = pending.iter().map(|p| p.aggregate_id.as_str()).collect();
+                match self.load_many::<A>(&ids).await {
+                    Ok(loaded) => loaded,
+                    Err(e) => return fail_all::<A>(outcomes, pending.iter().map(|p| p.n), e),
+                }
             };
             // One append per aggregate per round; a later command on the same aggregate waits
             // for the next round, to decide on the state the earlier one left.
@@ -117,6 +127,10 @@ impl CommandBus {
                 let sink = EventSink::default();
                 let decided = state.handle(item.command.clone(), services, &sink).await;
                 let mut events = sink.collect().await;
+                if assume_new && (decided.is_err() || events.len() != 1) {
+                    later.push(item);
+                    continue;
+                }
                 let n = item.n;
                 outcomes[n] = match (decided, events.len()) {
                     (Err(e), _) => Some(Err(CommandError::Rejected(e))),
@@ -171,6 +185,8 @@ impl CommandBus {
                             replayed: false,
                         }));
                     }
+                    // It existed after all: not a race lost, so no attempt is counted.
+                    None if assume_new => next.push(item),
                     None => {
                         let tries = attempts.entry(n).or_default();
                         *tries += 1;
@@ -187,6 +203,7 @@ impl CommandBus {
             }
             next.sort_by_key(|p| p.n);
             pending = next;
+            assume_new = false;
         }
         let outcomes: Vec<Outcome<A>> = outcomes
             .into_iter()
