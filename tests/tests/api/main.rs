@@ -31,6 +31,7 @@ mod prompts;
 mod rebuild;
 mod requests;
 mod revenue;
+mod schema_docs;
 mod seals;
 mod subscriptions;
 mod templates;

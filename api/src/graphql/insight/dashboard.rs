@@ -264,10 +264,10 @@ impl Dashboard {
     }
 
     async fn projection_lag(&self, ctx: &Context<'_>) -> Result<ProjectionLag, ApiError> {
-        let statuses = services(ctx).engine.status().await?;
+        let lag = services(ctx).engine.lag().await?;
         Ok(ProjectionLag {
-            max_lag_seconds: statuses.iter().map(|s| s.lag_seconds).fold(0.0, f64::max),
-            stuck: statuses.iter().filter(|s| s.stuck.is_some()).count() as i32,
+            max_lag_seconds: lag.max_lag_seconds,
+            stuck: lag.stuck as i32,
         })
     }
 

@@ -22,7 +22,7 @@ pub use handler::{Consumes, EventHandler, EventRef, HandlerError};
 pub use process_manager::{reaction_to, step, Managed, ProcessManager, Refusal};
 pub use rebuild::RebuildReport;
 pub use runner::Batch;
-pub use status::{HandlerStatus, Stuck, PENDING_COUNT_CAP};
+pub use status::{HandlerStatus, Lag, Stuck, PENDING_COUNT_CAP};
 
 use crate::store::log::{LogError, LogPosition};
 use checkpoint::checkpoint;

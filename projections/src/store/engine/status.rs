@@ -87,4 +87,33 @@ impl Engine {
             })
             .collect()
     }
+
+    /// How far behind the log the handlers are, at a glance: the largest lag in seconds and how
+    /// many are held at an event. One index lookup per handler (no pending counts), so a
+    /// dashboard may ask on every view.
+    pub async fn lag(&self) -> Result<Lag, EngineError> {
+        let (oldest, stuck): (Option<DateTime<Utc>>, i64) = sqlx::query_as(
+            "SELECT min((SELECT e.recorded_at FROM events e \
+                          WHERE (e.transaction_id, e.position) > (c.last_transaction_id, c.last_position) \
+                          ORDER BY e.transaction_id, e.position LIMIT 1)), \
+                    count(*) FILTER (WHERE c.stuck_position IS NOT NULL) \
+             FROM projection_checkpoints c WHERE c.name = ANY($1)",
+        )
+        .bind(self.handler_names())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Lag {
+            max_lag_seconds: oldest.map_or(0.0, |t| {
+                (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+            }),
+            stuck: stuck as usize,
+        })
+    }
+}
+
+/// See [`Engine::lag`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lag {
+    pub max_lag_seconds: f64,
+    pub stuck: usize,
 }
