@@ -30,6 +30,12 @@ impl EventHandler for DailyMetricsProjection {
         Consumes::Only(&[Account::TYPE, Payment::TYPE, ActivityRecord::TYPE])
     }
 
+    /// No command's answer shows the daily figures (only the dashboard and reports read them), so
+    /// commands on accounts do not wait for it.
+    fn answers_wait(&self) -> bool {
+        false
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &["read.daily_metrics"]
     }

@@ -2,6 +2,7 @@
 //! Read models only: insight owns no aggregate, it folds the other contexts' events.
 
 pub mod activity;
+pub mod credit_usage;
 pub mod daily_metrics;
 
 use crate::store::engine::EventHandler;
@@ -11,5 +12,6 @@ pub fn handlers() -> Vec<Arc<dyn EventHandler>> {
     vec![
         Arc::new(activity::ActivityProjection),
         Arc::new(daily_metrics::DailyMetricsProjection),
+        Arc::new(credit_usage::CreditUsageProjection),
     ]
 }

@@ -203,6 +203,10 @@ mod tests {
             30,
             "5b7135182019079481ccf446226db6f8d98bcd2cd57382d28dc7947da1feed26713be8a3347cac1b59d658f486a28de4",
         ),
+        (
+            31,
+            "fd0db8fd6e03c7543f0c2c7fdc1840b06876ba7232dde41ced2e939a89a1d083a662c9a3c60069def86ccf05e94a833a",
+        ),
     ];
 
     #[test]

@@ -29,6 +29,7 @@ mod poison;
 mod projector;
 mod prompts;
 mod rebuild;
+mod reports;
 mod requests;
 mod revenue;
 mod schema_docs;

@@ -41,6 +41,7 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "activity_items",
         "user_activity_days",
         "daily_metrics",
+        "credit_usage_daily",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

@@ -79,7 +79,7 @@ pub enum Interval {
 }
 
 impl Interval {
-    fn as_sql(self) -> &'static str {
+    pub(crate) fn as_sql(self) -> &'static str {
         match self {
             Self::Day => "day",
             Self::Week => "week",
@@ -182,13 +182,16 @@ impl Dashboard {
         self.today
     }
 
-    /// Every daily figure summed over `period` (default: the month to date); a figure with
+    /// Every daily figure summed over `period` (default `MONTH_TO_DATE`); a figure with
     /// nothing in the period is 0, and money figures come per currency.
     async fn figures(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Period::MonthToDate")] period: Period,
+        period: Option<Period>,
     ) -> Result<Vec<Figure>, ApiError> {
+        // Defaults in the resolver, not the schema: a client that passes an unset variable
+        // sends null, which a schema default does not replace.
+        let period = period.unwrap_or(Period::MonthToDate);
         figures(
             &services(ctx).pool,
             period.first_day(self.today),
@@ -271,18 +274,19 @@ impl Dashboard {
         })
     }
 
-    /// One figure as a time series for a chart: a point per `interval` from the bucket holding
-    /// `from` to the one holding `to` (default: the last 30 days by day), every bucket present
+    /// One figure as a time series for a chart: a point per `interval` (default `DAY`) from the
+    /// bucket holding `from` to the one holding `to` (default: the last 30 days), every bucket present
     /// (0 when nothing happened). Money figures are summed in `currency` (default `USD`).
     async fn series(
         &self,
         ctx: &Context<'_>,
         metric: DashboardMetric,
-        #[graphql(default_with = "Interval::Day")] interval: Interval,
+        interval: Option<Interval>,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         currency: Option<String>,
     ) -> Result<Vec<Point>, ApiError> {
+        let interval = interval.unwrap_or(Interval::Day);
         let to = to.unwrap_or(self.today);
         let from = from.unwrap_or(to - Duration::days(29));
         let metric: Metric = metric.into();
@@ -348,6 +352,19 @@ async fn figures(pool: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Vec<Fi
     Ok(figures)
 }
 
+/// Checks a date range a report or a chart is asked for: both days within the bounds every
+/// date filter has, `from` not after `to`.
+pub(crate) fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    for (field, day) in [("from", from), ("to", to)] {
+        let at = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        domain::kit::time::filter_date(field, at)?;
+    }
+    if from > to {
+        return Err(ApiError::validation("`from` must not be after `to`"));
+    }
+    Ok(())
+}
+
 async fn series(
     pool: &PgPool,
     metric: Metric,
@@ -356,13 +373,7 @@ async fn series(
     to: NaiveDate,
     currency: &str,
 ) -> Result<Vec<Point>, ApiError> {
-    for (field, day) in [("from", from), ("to", to)] {
-        let at = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        domain::kit::time::filter_date(field, at)?;
-    }
-    if from > to {
-        return Err(ApiError::validation("`from` must not be after `to`"));
-    }
+    check_range(from, to)?;
     let (first, last) = (interval.bucket(from), interval.bucket(to));
     let mut buckets = BTreeMap::new();
     let mut start = first;
