@@ -12,6 +12,7 @@ const DASHBOARD: &str = "query($today: NaiveDate!) { dashboard { today \
     accounts { total byStatus { key count } byPlan { key count } lowCredits } \
     pendingPayments { count totals { currency minorUnits } oldestRecordedAt } \
     workInProgress { tasksPending automationsRunning } \
+    activeUsers { daily weekly monthly stickinessPercent } \
     projectionLag { maxLagSeconds stuck } \
     series(metric: AI_CALLS, interval: DAY, from: $today, to: $today) { start value } \
     costSeries: series(metric: AI_COST, interval: MONTH, to: $today) { start value } } }";
@@ -165,6 +166,11 @@ async fn every_dashboard_figure_equals_a_fold_of_the_raw_log() {
         json!({ "tasksPending": 1, "automationsRunning": 1 })
     );
     assert_eq!(dashboard["projectionLag"]["stuck"], 0);
+    // One person signed in today (the fold's `LOGINS`): DAU = WAU = MAU = 1.
+    assert_eq!(
+        dashboard["activeUsers"],
+        json!({ "daily": 1, "weekly": 1, "monthly": 1, "stickinessPercent": 100.0 })
+    );
     assert_eq!(dashboard["series"], json!([{ "start": today, "value": 2 }]));
     let cost = dashboard["costSeries"].as_array().unwrap();
     assert!(!cost.is_empty() && cost.len() <= 2, "{cost:?}");

@@ -155,6 +155,20 @@ pub struct WorkInProgress {
     pub automations_running: i64,
 }
 
+/// People of accounts seen (signed in or active, as the platform reports) in windows ending
+/// today: a person of two accounts counts twice, once per account.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ActiveUsers {
+    /// Seen today (so far).
+    pub daily: i64,
+    /// Seen in the 7 days ending today.
+    pub weekly: i64,
+    /// Seen in the 30 days ending today.
+    pub monthly: i64,
+    /// `daily / monthly` in percent (0 when no one was seen in 30 days).
+    pub stickiness_percent: f64,
+}
+
 #[derive(SimpleObject, Debug, Clone)]
 pub struct ProjectionLag {
     /// The longest any projection is behind the log, in seconds (0 when all are caught up).
@@ -263,6 +277,29 @@ impl Dashboard {
         Ok(WorkInProgress {
             tasks_pending,
             automations_running,
+        })
+    }
+
+    /// DAU, WAU and MAU, and their stickiness.
+    async fn active_users(&self, ctx: &Context<'_>) -> Result<ActiveUsers, ApiError> {
+        let (daily, weekly, monthly): (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(DISTINCT (account_id, user_id)) FILTER (WHERE day = $1), \
+                    count(DISTINCT (account_id, user_id)) FILTER (WHERE day > $1 - 7), \
+                    count(DISTINCT (account_id, user_id)) \
+             FROM read.user_activity_days WHERE day > $1 - 30 AND day <= $1",
+        )
+        .bind(self.today)
+        .fetch_one(&services(ctx).pool)
+        .await?;
+        Ok(ActiveUsers {
+            daily,
+            weekly,
+            monthly,
+            stickiness_percent: if monthly == 0 {
+                0.0
+            } else {
+                100.0 * daily as f64 / monthly as f64
+            },
         })
     }
 
