@@ -350,3 +350,22 @@ async fn persisted_queries_are_answered_by_hash_once_the_server_holds_them() {
     let (_, body) = post(&app, "application/json", version_two.to_string()).await;
     assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
 }
+
+/// A client that declares optional variables and leaves them out (as generated clients do)
+/// gets each argument's default, not a refusal: async-graphql hands the resolver a null there,
+/// which the resolvers replace with the default the schema states.
+#[tokio::test]
+async fn optional_variables_left_out_take_the_arguments_defaults() {
+    let app = crate::helpers::TestApp::spawn().await;
+    for query in [
+        "query($d: SortDirection, $o: LedgerOrder) { creditLedger(first: 1, direction: $d, orderBy: $o) { totalCount } }",
+        "query($d: SortDirection) { auditLog(first: 1, direction: $d) { totalCount } }",
+        "query($d: SortDirection) { payments(first: 1, direction: $d) { totalCount } }",
+        "query($p: Period) { dashboard { figures(period: $p) { value } } }",
+        "query($i: Interval) { dashboard { series(metric: AI_CALLS, interval: $i) { value } } }",
+        "query($by: [UsageDimension!], $l: Int) { creditUsageReport(from: \"2026-01-01\", to: \"2026-01-31\", groupBy: $by, limit: $l) { totalCredits } }",
+    ] {
+        let body = app.graphql(query, serde_json::json!({})).await;
+        assert!(body["errors"].is_null(), "{query}: {body}");
+    }
+}

@@ -88,8 +88,12 @@ impl AuditLogQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<AuditFilter>,
-        #[graphql(default)] direction: SortDirection,
+        #[graphql(default_with = "Some(SortDirection::default())")] direction: Option<
+            SortDirection,
+        >,
     ) -> Result<Page<Key, AuditEntry>, ApiError> {
+        // An unset variable arrives as null, which the schema's default does not replace.
+        let direction = direction.unwrap_or_default();
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
         let list = List {

@@ -180,8 +180,12 @@ impl PaymentQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<PaymentFilter>,
-        #[graphql(default)] direction: SortDirection,
+        #[graphql(default_with = "Some(SortDirection::default())")] direction: Option<
+            SortDirection,
+        >,
     ) -> Result<Page<Key, PaymentNode>, ApiError> {
+        // An unset variable arrives as null, which the schema's default does not replace.
+        let direction = direction.unwrap_or_default();
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
         let list = List {

@@ -132,9 +132,13 @@ impl LedgerQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<LedgerFilter>,
-        #[graphql(default)] direction: SortDirection,
-        #[graphql(default)] order_by: LedgerOrder,
+        #[graphql(default_with = "Some(SortDirection::default())")] direction: Option<
+            SortDirection,
+        >,
+        #[graphql(default_with = "Some(LedgerOrder::default())")] order_by: Option<LedgerOrder>,
     ) -> Result<Page<Key, LedgerEntry>, ApiError> {
+        // An unset variable arrives as null, which the schema's default does not replace.
+        let (direction, order_by) = (direction.unwrap_or_default(), order_by.unwrap_or_default());
         let page = PageRequest::<Key>::parse(first, after)?;
         let filter = filter.unwrap_or_default();
         let list = List {
