@@ -62,6 +62,16 @@ text_enum! {
     }
 }
 
+impl Metric {
+    /// Whether the figure is money, counted per currency (the others are counts).
+    pub fn is_money(self) -> bool {
+        matches!(
+            self,
+            Self::AiCost | Self::RevenuePaid | Self::RevenueRefunded
+        )
+    }
+}
+
 /// What a credit movement of the ledger adds, by metric: `amount` is signed as the ledger
 /// signs it (positive adds to the balance).
 pub fn of_credits(kind: LedgerKind, amount: i64) -> Option<(Metric, i64)> {

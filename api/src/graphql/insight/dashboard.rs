@@ -327,7 +327,7 @@ impl Dashboard {
         let to = to.unwrap_or(self.today);
         let from = from.unwrap_or(to - Duration::days(29));
         let metric: Metric = metric.into();
-        let currency = match (is_money(metric), currency) {
+        let currency = match (metric.is_money(), currency) {
             (true, currency) => {
                 let currency = currency.unwrap_or_else(|| "USD".into());
                 domain::kit::money::Currency::parse(&currency)?.to_string()
@@ -342,14 +342,6 @@ impl Dashboard {
         };
         series(&services(ctx).pool, metric, interval, from, to, &currency).await
     }
-}
-
-/// Whether a metric counts money (per currency).
-fn is_money(metric: Metric) -> bool {
-    matches!(
-        metric,
-        Metric::AiCost | Metric::RevenuePaid | Metric::RevenueRefunded
-    )
 }
 
 async fn figures(pool: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Vec<Figure>, ApiError> {
@@ -378,7 +370,7 @@ async fn figures(pool: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Vec<Fi
                 value: *value,
             });
         }
-        if figures.len() == before && !is_money(metric) {
+        if figures.len() == before && !metric.is_money() {
             figures.push(Figure {
                 metric: metric.into(),
                 currency: None,

@@ -436,7 +436,7 @@ impl ActivityMutation {
 }
 
 /// Counts the outcomes of `results`.
-pub(crate) fn report(results: Vec<ActivityRecordResult>, caught_up: bool) -> ActivityReport {
+fn report(results: Vec<ActivityRecordResult>, caught_up: bool) -> ActivityReport {
     let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count() as i32;
     ActivityReport {
         recorded: count(RecordOutcome::Recorded),
