@@ -1,5 +1,6 @@
 //! Exports for auditors and analysts: the audit trail and one aggregate's history, as CSV or
-//! XLSX, with the same filters as their GraphQL lists; the other lists are in [`lists`].
+//! XLSX, with the same filters as their GraphQL lists; the other lists are in [`lists`], the
+//! reports in [`reports`].
 //!
 //! `GET /export/audit-log?format=csv|xlsx&actorId=&action=&aggregateType=&aggregateId=&accountId=&occurredFrom=&occurredTo=`
 //! `GET /export/history?format=csv|xlsx&aggregateType=&aggregateId=&actorId=&action=&field=&occurredFrom=&occurredTo=`
@@ -11,6 +12,7 @@
 //! Cells that a spreadsheet would run as formulas (`=`, `+`, `-`, `@`) are prefixed with `'`.
 
 pub mod lists;
+pub mod reports;
 
 use crate::error::ApiError;
 use crate::graphql::audit::audit_log::{AuditEntry, AuditFilter};

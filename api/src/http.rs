@@ -3,6 +3,7 @@
 
 use crate::auth::{self, Authenticator, Principal};
 use crate::error::ApiError;
+use crate::graphql::insight::health::HealthByAccount;
 use crate::graphql::{AppSchema, RequestMeta, TokensByOperator};
 use crate::metrics;
 use async_graphql::dataloader::DataLoader;
@@ -58,6 +59,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(crate::ingest::activity),
         )
         .route("/export/audit-log", get(crate::export::audit_log))
+        .route(
+            "/export/reports/{report}",
+            get(crate::export::reports::report),
+        )
         .route("/export/history", get(crate::export::aggregate_history))
         .route("/export/accounts", get(crate::export::lists::accounts))
         .route(
@@ -275,13 +280,8 @@ async fn graphql(
             request_id: request_id.clone(),
             client_addr: Some(peer.ip().to_string()),
         };
-        let request = request
-            .data(DataLoader::new(
-                TokensByOperator(state.pool.clone()),
-                tokio::spawn,
-            ))
-            .data(principal)
-            .data(meta);
+        let mut request = request.data(principal).data(meta);
+        loaders(&mut request.data, &state.pool);
         let mut response = state.schema.execute(request).await;
         // Errors raised before resolvers run (syntax, unknown fields, wrong types, limits) come
         // from async-graphql without a code; they are all the client's to fix.
@@ -352,14 +352,21 @@ async fn graphql_ws(
                         request_id: Uuid::now_v7().to_string(),
                         client_addr: Some(peer.ip().to_string()),
                     });
-                    data.insert(DataLoader::new(
-                        TokensByOperator(pool.clone()),
-                        tokio::spawn,
-                    ));
+                    loaders(&mut data, &pool);
                     Ok(data)
                 })
                 .serve()
         })
+}
+
+/// The batch loaders of one request (or one subscription's connection): what every node of a
+/// page asks for is read in one query.
+pub(crate) fn loaders(data: &mut async_graphql::Data, pool: &sqlx::PgPool) {
+    data.insert(DataLoader::new(
+        TokensByOperator(pool.clone()),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(HealthByAccount(pool.clone()), tokio::spawn));
 }
 
 async fn healthz() -> &'static str {

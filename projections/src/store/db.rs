@@ -207,6 +207,10 @@ mod tests {
             31,
             "fd0db8fd6e03c7543f0c2c7fdc1840b06876ba7232dde41ced2e939a89a1d083a662c9a3c60069def86ccf05e94a833a",
         ),
+        (
+            32,
+            "c04cb7ca9331fe31c314636eba37b73c7bcc761a0327cbe5ec3cfc0876e73c41044f15ef466f85cc3faf482a2c80465e",
+        ),
     ];
 
     #[test]

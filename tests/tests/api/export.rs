@@ -140,7 +140,7 @@ fn csv_lines(body: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn encoded(filter: &str) -> String {
+pub(crate) fn encoded(filter: &str) -> String {
     filter
         .bytes()
         .map(|b| match b {

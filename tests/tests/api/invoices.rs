@@ -386,7 +386,7 @@ async fn the_invoice_list_filters_and_tenants_see_their_own_invoices_only() {
 
 /// A draft of `amount` issued a month ago and due ten days ago, as billing issues invoices with
 /// their own dates; numbered by the process manager. Its id.
-async fn overdue_invoice(app: &TestApp, account: &str, amount: i64) -> String {
+pub(crate) async fn overdue_invoice(app: &TestApp, account: &str, amount: i64) -> String {
     use domain::billing::invoice::{Invoice, InvoiceCommand};
     let id = draft(app, account, amount).await;
     let now = chrono::Utc::now();

@@ -17,6 +17,7 @@ mod event_store;
 mod export;
 mod fixtures;
 mod graphql;
+mod health;
 mod helpers;
 mod history;
 mod invoices;

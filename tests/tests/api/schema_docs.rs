@@ -1,4 +1,4 @@
-//! `docs/read-models.md`, the analysts' map of schema `read`: every table and column as the
+//! `docs/read-models.md`, the analysts' map of schema `read`: every table, view and column as the
 //! database has them after `migrate`, described by the comments the migrations write above
 //! (or beside) them. Generated here and compared, so it cannot drift: after a migration, run
 //! `UPDATE_DOCS=1 cargo nextest run -p integration-tests the_read_model_docs`.
@@ -51,7 +51,10 @@ impl Comments {
                 continue;
             }
             let lower = trimmed.to_lowercase();
-            if let Some(rest) = lower.strip_prefix("create table read.") {
+            let created = lower
+                .strip_prefix("create table read.")
+                .or_else(|| lower.strip_prefix("create view read."));
+            if let Some(rest) = created {
                 let name = rest
                     .split([' ', '('])
                     .next()

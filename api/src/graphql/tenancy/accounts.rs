@@ -5,6 +5,7 @@ use crate::graphql::audit::history::{
     state_as_of, versions, AggregateState, AggregateVersion, AsOf, HistoryFilter,
 };
 use crate::graphql::billing::credit_costs::price_at;
+use crate::graphql::insight::health::{AccountHealth, HealthByAccount, HealthStatus};
 use crate::graphql::kit::lists::{
     db_enum, filter_text, ids_matching, like_pattern, DateRange, List, Order, SortDirection,
 };
@@ -14,6 +15,7 @@ use crate::graphql::{
     command_context, confine, parse_id, principal, services, settle, visible, Rule, WriteReceipt,
 };
 use crate::tenancy;
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -106,6 +108,14 @@ impl AccountNode {
         .await
     }
 
+    /// The account's health now: a score, a status and the reasons, from its credit runway,
+    /// overdue invoices, failure rates and activity trend. Null for a deleted account.
+    #[graphql(guard = "Rule::Scoped(Permission::AccountsRead)")]
+    async fn health(&self, ctx: &Context<'_>) -> Result<Option<AccountHealth>, ApiError> {
+        let loader = ctx.data_unchecked::<DataLoader<HealthByAccount>>();
+        loader.load_one(self.id).await
+    }
+
     /// The account as it was at a version, a recording time or a business time.
     #[graphql(guard = "Rule::Can(Permission::AuditRead)")]
     async fn as_of(&self, ctx: &Context<'_>, at: AsOf) -> Result<AggregateState, ApiError> {
@@ -194,6 +204,8 @@ pub struct AccountFilter {
     pub created: Option<DateRange>,
     /// Case-insensitive substring of name, slug or owner e-mail.
     pub search: Option<String>,
+    /// Any of these health statuses (deleted accounts have none).
+    pub health: Option<Vec<HealthStatus>>,
 }
 
 impl AccountFilter {
@@ -231,6 +243,12 @@ impl AccountFilter {
         if let Some(pattern) = like_pattern("search", self.search.as_deref().unwrap_or_default())? {
             qb.push(" AND (name || ' ' || slug || ' ' || owner_email) ILIKE ")
                 .push_bind(pattern);
+        }
+        if let Some(statuses) = &self.health {
+            let statuses: Vec<&str> = statuses.iter().map(|s| s.as_db()).collect();
+            qb.push(" AND id IN (SELECT account_id FROM read.account_health WHERE status = ANY(")
+                .push_bind(statuses)
+                .push("))");
         }
         Ok(())
     }
