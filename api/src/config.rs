@@ -58,6 +58,9 @@ pub struct Settings {
     /// ends); `0` turns it off on this server (one server running it is enough: runs take a
     /// lock, so several never act at once).
     pub scheduler_every: Duration,
+    /// `IGNY8_ALERTS_EVERY_SECS`: how often the alert evaluator judges the alert rules; `0`
+    /// turns it off on this server (runs take a lock, so several never act at once).
+    pub alerts_every: Duration,
     /// `IGNY8_LATE_FEE`: the late fee on an invoice unpaid 7 days past its due date: a
     /// percentage of its total (`5%`, `2.5%`, rounded half to even) or a fixed amount in minor
     /// units (`1500`); `0` charges none.
@@ -156,6 +159,10 @@ impl Settings {
             scheduler_every: Duration::from_secs(number(
                 "IGNY8_SCHEDULER_EVERY_SECS",
                 parsed("IGNY8_SCHEDULER_EVERY_SECS", "30")?,
+            )?),
+            alerts_every: Duration::from_secs(number(
+                "IGNY8_ALERTS_EVERY_SECS",
+                parsed("IGNY8_ALERTS_EVERY_SECS", "30")?,
             )?),
             late_fee,
             log_format,

@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod identity;
 pub mod ingest;
+pub mod insight;
 pub mod metrics;
 pub mod operations;
 pub mod startup;

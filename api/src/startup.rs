@@ -21,6 +21,7 @@ pub struct Application {
     state: AppState,
     settings: Settings,
     scheduler: projections::billing::scheduler::Scheduler,
+    alerting: projections::insight::alerting::Evaluator,
     jobs: crate::operations::JobRunner,
 }
 
@@ -74,6 +75,9 @@ async fn open_with(
     crate::ai_config::ensure_builtin_templates(&bus)
         .await
         .context("cannot create the built-in author profiles and strategies")?;
+    crate::insight::ensure_builtin_alert_rules(&bus)
+        .await
+        .context("cannot create the built-in alert rules")?;
     if !system.replayed {
         // First start: the log is a few events long; show the account before serving. A
         // projection that cannot catch up is reported by its status, not a reason not to start.
@@ -95,6 +99,7 @@ impl Application {
         let pool = bus.pool().clone();
         let scheduler =
             projections::billing::scheduler::Scheduler::new(bus.clone(), settings.late_fee);
+        let alerting = projections::insight::alerting::Evaluator::new(bus.clone());
         let chronicles = projections::all_chronicles();
         let wake_jobs = Arc::new(tokio::sync::Notify::new());
         let jobs = crate::operations::JobRunner::new(bus.clone(), Arc::clone(&wake_jobs));
@@ -138,6 +143,7 @@ impl Application {
             state,
             settings,
             scheduler,
+            alerting,
             jobs,
         })
     }
@@ -157,6 +163,10 @@ impl Application {
         if !self.settings.scheduler_every.is_zero() {
             let every = self.settings.scheduler_every;
             workers.spawn(self.scheduler.run_every(every, workers_stop.clone()));
+        }
+        if !self.settings.alerts_every.is_zero() {
+            let every = self.settings.alerts_every;
+            workers.spawn(self.alerting.run_every(every, workers_stop.clone()));
         }
         workers.spawn(self.jobs.run(workers_stop.clone()));
         let grace = self.settings.shutdown_grace;

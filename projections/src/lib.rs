@@ -44,6 +44,7 @@ pub fn all_chronicles() -> Chronicles {
             billing::chronicles(),
             ai_config::chronicles(),
             operations::chronicles(),
+            insight::chronicles(),
         ]
         .concat(),
     )

@@ -55,10 +55,15 @@ pub struct Mutation(
     ai_config::AiConfigMutation,
     identity::IdentityMutation,
     operations::OperationsMutation,
+    insight::InsightMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(store::StoreSubscription, operations::OperationsSubscription);
+pub struct Subscription(
+    store::StoreSubscription,
+    operations::OperationsSubscription,
+    insight::InsightSubscription,
+);
 
 /// What resolvers (and the routes beside GraphQL) share for the life of the server.
 #[derive(Clone)]
@@ -310,7 +315,7 @@ pub(crate) async fn settle_on(
 /// the common shape of a mutation that then answers with the aggregate's row.
 pub(crate) async fn run_explained<A>(
     ctx: &Context<'_>,
-    id: uuid::Uuid,
+    id: impl std::fmt::Display,
     command: A::Command,
     reason: &str,
     idempotency_key: Option<String>,

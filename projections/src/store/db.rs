@@ -211,6 +211,10 @@ mod tests {
             32,
             "c04cb7ca9331fe31c314636eba37b73c7bcc761a0327cbe5ec3cfc0876e73c41044f15ef466f85cc3faf482a2c80465e",
         ),
+        (
+            33,
+            "2763a04cd3cd4808e44edd907509e561ac9f807eccd324322af8e3b23aaf71399551d07bc28b9d63ec177e293faae1bb",
+        ),
     ];
 
     #[test]

@@ -64,6 +64,8 @@ impl TestDb {
         settings.shutdown_grace = Duration::from_secs(5);
         // Tests run side by side on one server with 100 connections in all.
         settings.db_pool_size = 16;
+        // Tests judge alerts at the moments they choose (`Evaluator::run`).
+        settings.alerts_every = Duration::ZERO;
         settings.seal_key = Some(Secret::new(TEST_SEAL_KEY));
         settings.master_key = Some(Secret::new(TEST_MASTER_KEY));
         settings

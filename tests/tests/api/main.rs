@@ -6,6 +6,7 @@ mod account_scope;
 mod accounts;
 mod activity;
 mod ai_config;
+mod alerts;
 mod authorization;
 mod bulk;
 mod bulk_jobs;

@@ -123,8 +123,9 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
             .map(|k| k.to_string())
             .collect()
     };
+    use domain::insight::alert_rule::{AlertCondition, AlertSeverity};
     use domain::insight::metric::Metric;
-    let expected: [(&str, std::collections::BTreeSet<String>); 20] = [
+    let expected: [(&str, std::collections::BTreeSet<String>); 24] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -150,6 +151,10 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
         ),
         ("ai_usage_daily_provider_check", set(Provider::VARIANTS)),
         ("daily_metrics_metric_check", set(Metric::VARIANTS)),
+        ("alert_rules_kind_check", set(AlertCondition::KINDS)),
+        ("alert_rules_severity_check", set(AlertSeverity::VARIANTS)),
+        ("alerts_severity_check", set(AlertSeverity::VARIANTS)),
+        ("alerts_status_check", set(&["open", "resolved"])),
         (
             "activity_items_kind_check",
             activity_kinds(&[

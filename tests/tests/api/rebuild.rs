@@ -42,6 +42,8 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "user_activity_days",
         "daily_metrics",
         "credit_usage_daily",
+        "alert_rules",
+        "alerts",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

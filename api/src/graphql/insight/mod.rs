@@ -1,6 +1,7 @@
-//! Insight: the dashboard, account health and the reports (and, as they arrive, the executive
-//! metrics), read from the insight read models.
+//! Insight: the dashboard, account health, the reports and the alerts (and, as they arrive, the
+//! executive metrics), read from the insight read models.
 
+pub mod alerts;
 pub mod content;
 pub mod credit_usage;
 pub mod dashboard;
@@ -8,7 +9,7 @@ pub mod data_quality;
 pub mod health;
 pub(crate) mod report;
 
-use async_graphql::MergedObject;
+use async_graphql::{MergedObject, MergedSubscription};
 
 #[derive(MergedObject, Default)]
 pub struct InsightQuery(
@@ -16,4 +17,11 @@ pub struct InsightQuery(
     credit_usage::CreditUsageQuery,
     content::ContentQuery,
     data_quality::DataQualityQuery,
+    alerts::AlertQuery,
 );
+
+#[derive(MergedObject, Default)]
+pub struct InsightMutation(alerts::AlertMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct InsightSubscription(alerts::AlertSubscription);
