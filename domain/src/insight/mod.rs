@@ -5,3 +5,4 @@
 pub mod alert;
 pub mod alert_rule;
 pub mod metric;
+pub mod mrr;

@@ -6,6 +6,7 @@ pub mod alerting;
 pub mod alerts;
 pub mod credit_usage;
 pub mod daily_metrics;
+pub mod mrr;
 
 use crate::audit::history::{chronicle_of, Chronicle};
 use crate::store::engine::EventHandler;
@@ -24,5 +25,6 @@ pub fn handlers() -> Vec<Arc<dyn EventHandler>> {
         Arc::new(daily_metrics::DailyMetricsProjection),
         Arc::new(credit_usage::CreditUsageProjection),
         Arc::new(alerts::AlertsProjection),
+        Arc::new(mrr::MrrProjection),
     ]
 }

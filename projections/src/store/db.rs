@@ -215,6 +215,10 @@ mod tests {
             33,
             "2763a04cd3cd4808e44edd907509e561ac9f807eccd324322af8e3b23aaf71399551d07bc28b9d63ec177e293faae1bb",
         ),
+        (
+            34,
+            "4d3847b992b9e87e15f3b25ff749acd0dfc06a94314dc08bf39171201b4fbc9608633312f2404c4de587230a5706d0bb",
+        ),
     ];
 
     #[test]

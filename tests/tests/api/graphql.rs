@@ -312,7 +312,7 @@ async fn health_readiness_metrics_and_graphiql_are_served() {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        list.len() == 25
+        list.len() == 26
             && list
                 .iter()
                 .all(|p| p["pending"] == 0 && p["position"].as_i64() > Some(0))

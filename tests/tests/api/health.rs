@@ -14,7 +14,7 @@ const HEALTH: &str = "query($id: ID!) { account(id: $id) { health { score status
 
 /// An account opened `days` ago, as the platform's history would have it (a system principal
 /// may backdate).
-async fn opened_days_ago(app: &TestApp, slug: &str, days: i64) -> String {
+pub(crate) async fn opened_days_ago(app: &TestApp, slug: &str, days: i64) -> String {
     let id = uuid::Uuid::new_v4();
     let context = projections::CommandContext::new(domain::Actor::system("test"))
         .occurred_at(Utc::now() - Duration::days(days));

@@ -15,6 +15,7 @@ mod command_bus;
 mod dashboard;
 mod demo;
 mod event_store;
+mod executive;
 mod export;
 mod fixtures;
 mod graphql;

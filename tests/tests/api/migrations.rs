@@ -125,7 +125,8 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
     };
     use domain::insight::alert_rule::{AlertCondition, AlertSeverity};
     use domain::insight::metric::Metric;
-    let expected: [(&str, std::collections::BTreeSet<String>); 24] = [
+    use domain::insight::mrr::MrrMovement;
+    let expected: [(&str, std::collections::BTreeSet<String>); 25] = [
         ("accounts_status_check", set(AccountState::VARIANTS)),
         ("accounts_plan_check", set(PlanTier::VARIANTS)),
         ("payments_status_check", set(PaymentStatus::VARIANTS)),
@@ -155,6 +156,7 @@ async fn read_model_check_constraints_allow_exactly_the_domain_vocabularies() {
         ("alert_rules_severity_check", set(AlertSeverity::VARIANTS)),
         ("alerts_severity_check", set(AlertSeverity::VARIANTS)),
         ("alerts_status_check", set(&["open", "resolved"])),
+        ("mrr_movements_kind_check", set(MrrMovement::VARIANTS)),
         (
             "activity_items_kind_check",
             activity_kinds(&[

@@ -44,6 +44,8 @@ async fn read_models(db: &TestDb) -> Vec<(String, Vec<String>)> {
         "credit_usage_daily",
         "alert_rules",
         "alerts",
+        "mrr_movements",
+        "account_mrr",
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(&format!("SELECT t::text FROM read.{table} t ORDER BY 1"))

@@ -1,11 +1,12 @@
-//! Insight: the dashboard, account health, the reports and the alerts (and, as they arrive, the
-//! executive metrics), read from the insight read models.
+//! Insight: the dashboard, account health, the reports, the alerts and the executive metrics,
+//! read from the insight read models.
 
 pub mod alerts;
 pub mod content;
 pub mod credit_usage;
 pub mod dashboard;
 pub mod data_quality;
+pub mod executive;
 pub mod health;
 pub(crate) mod report;
 
@@ -18,6 +19,7 @@ pub struct InsightQuery(
     content::ContentQuery,
     data_quality::DataQualityQuery,
     alerts::AlertQuery,
+    executive::ExecutiveQuery,
 );
 
 #[derive(MergedObject, Default)]
