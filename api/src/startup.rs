@@ -112,6 +112,7 @@ impl Application {
             read_your_writes_timeout: settings.read_your_writes_timeout,
             jobs: wake_jobs,
             late_fee: settings.late_fee,
+            memo: Arc::default(),
             keyring: projections::ai_config::keyring::Keyring::new(pool.clone(), master_key),
         };
         let schema = graphql::build(Some(services.clone()));

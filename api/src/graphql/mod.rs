@@ -82,6 +82,8 @@ pub struct Services {
     pub keyring: projections::ai_config::keyring::Keyring,
     /// The late fee a person charges on an overdue invoice (`IGNY8_LATE_FEE`).
     pub late_fee: domain::billing::invoice::LateFeePolicy,
+    /// The dashboard's answers, while their read models stand still.
+    pub memo: Arc<kit::memo::Memo>,
 }
 
 /// Facts about the HTTP request, copied into the metadata of every event it causes.

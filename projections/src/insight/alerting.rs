@@ -199,43 +199,35 @@ pub async fn findings(
     };
     Ok(match *condition {
         AlertCondition::PendingPayments { days } => {
-            let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-                "SELECT count(*), min(recorded_at) FROM read.payments \
-                 WHERE status = 'pending' AND recorded_at < $1",
-            )
-            .bind(now - Duration::days(days.into()))
-            .fetch_one(pool)
-            .await?;
-            match oldest {
-                Some(oldest) if count > 0 => all(
-                    count as f64,
-                    format!(
-                        "{count} payment(s) awaiting approval for more than {days} days, the \
-                         oldest recorded {}",
-                        oldest.format("%Y-%m-%d %H:%M UTC")
-                    ),
-                ),
-                _ => Vec::new(),
-            }
+            let cutoff = now - Duration::days(days.into());
+            oldest(pool, "read.payments", "recorded_at", cutoff)
+                .await?
+                .map(|(count, oldest)| {
+                    all(
+                        count as f64,
+                        format!(
+                            "{count} payment(s) awaiting approval for more than {days} days, \
+                             the oldest recorded {}",
+                            oldest.format("%Y-%m-%d %H:%M UTC")
+                        ),
+                    )
+                })
+                .unwrap_or_default()
         }
         AlertCondition::OverdueInvoices { days } => {
-            let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-                "SELECT count(*), min(due_at) FROM read.invoices \
-                 WHERE status = 'pending' AND due_at < $1",
-            )
-            .bind(now - Duration::days(days.into()))
-            .fetch_one(pool)
-            .await?;
-            match oldest {
-                Some(oldest) if count > 0 => all(
-                    count as f64,
-                    format!(
-                        "{count} invoice(s) more than {days} days past due, the oldest due {}",
-                        oldest.format("%Y-%m-%d")
-                    ),
-                ),
-                _ => Vec::new(),
-            }
+            let cutoff = now - Duration::days(days.into());
+            oldest(pool, "read.invoices", "due_at", cutoff)
+                .await?
+                .map(|(count, oldest)| {
+                    all(
+                        count as f64,
+                        format!(
+                            "{count} invoice(s) more than {days} days past due, the oldest due {}",
+                            oldest.format("%Y-%m-%d")
+                        ),
+                    )
+                })
+                .unwrap_or_default()
         }
         AlertCondition::LowCredits { days } => {
             let low: Vec<(Uuid, String, i64, i64, f64)> = sqlx::query_as(
@@ -336,6 +328,23 @@ pub async fn findings(
                 .collect()
         }
     })
+}
+
+/// How many rows of `table` are pending with `column` before `cutoff`, and the earliest such
+/// time; `None` when there are none. (`table` and `column` are this module's constants.)
+async fn oldest(
+    pool: &PgPool,
+    table: &str,
+    column: &str,
+    cutoff: DateTime<Utc>,
+) -> Result<Option<(i64, DateTime<Utc>)>, HandlerError> {
+    let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(&format!(
+        "SELECT count(*), min({column}) FROM {table} WHERE status = 'pending' AND {column} < $1"
+    ))
+    .bind(cutoff)
+    .fetch_one(pool)
+    .await?;
+    Ok(oldest.filter(|_| count > 0).map(|oldest| (count, oldest)))
 }
 
 /// `failed` of `total` as a percentage, when `total` is at least `min` and the percentage

@@ -308,19 +308,20 @@ impl AlertNode {
     }
 }
 
-const ALERT_COLUMNS: &str = "a.id, a.rule_id, coalesce(r.name, '') AS rule_name, a.subject, \
+/// An alert's columns, with its rule's name, and the tables they come from.
+const ALERT_ROWS: &str = "a.id, a.rule_id, coalesce(r.name, '') AS rule_name, a.subject, \
     a.account_id, a.severity, a.status, a.value, a.message, a.raised_at, a.acknowledged_at, \
     a.acknowledged_by, a.acknowledge_note, a.snoozed_until, a.snoozed_by, a.resolved_at, \
-    a.resolve_message, a.episodes, a.last_position AS position";
+    a.resolve_message, a.episodes, a.last_position AS position \
+    FROM read.alerts a LEFT JOIN read.alert_rules r ON r.id = a.rule_id";
 
 async fn find_alert(pool: &PgPool, id: &str) -> Result<Option<AlertNode>, ApiError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {ALERT_COLUMNS} FROM read.alerts a LEFT JOIN read.alert_rules r ON r.id = a.rule_id \
-         WHERE a.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {ALERT_ROWS} WHERE a.id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// The most alerts one list answers.
@@ -389,8 +390,7 @@ impl AlertQuery {
             .map(|id| parse_id("filter.accountId", id))
             .transpose()?;
         Ok(sqlx::query_as(&format!(
-            "SELECT {ALERT_COLUMNS} FROM read.alerts a \
-             LEFT JOIN read.alert_rules r ON r.id = a.rule_id \
+            "SELECT {ALERT_ROWS} \
              WHERE a.status = ANY($1) AND ($2 OR a.status <> 'open' OR a.snoozed_until IS NULL \
                OR a.snoozed_until <= now()) \
              AND ($3::uuid IS NULL OR a.rule_id = $3) AND ($4::uuid IS NULL OR a.account_id = $4) \
@@ -666,9 +666,7 @@ impl AlertSubscription {
                         }
                         // A database error ends the stream; the client subscribes again.
                         let changed: Vec<AlertNode> = sqlx::query_as(&format!(
-                            "SELECT {ALERT_COLUMNS} FROM read.alerts a \
-                         LEFT JOIN read.alert_rules r ON r.id = a.rule_id \
-                         WHERE a.last_position > $1 ORDER BY a.last_position"
+                            "SELECT {ALERT_ROWS} WHERE a.last_position > $1 ORDER BY a.last_position"
                         ))
                         .bind(since)
                         .fetch_all(&pool)

@@ -1,6 +1,7 @@
 //! The dashboard: the platform at a glance, answered from small read models (the daily figures,
 //! the accounts, the pending payments, the items' latest status, the projections' checkpoints),
-//! so its cost does not grow with the log.
+//! so its cost does not grow with the log; and each answer is read once per batch its read
+//! model applies (at most a second old), however many are watching (`kit::memo`).
 //!
 //! Periods are business days in UTC: `TODAY`, `LAST_7_DAYS` (today and the six days before),
 //! `MONTH_TO_DATE` and `YEAR_TO_DATE` (calendar, from the first day to today).
@@ -11,6 +12,9 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use domain::identity::permission::Permission;
 use domain::insight::metric::Metric;
+use projections::billing::payments;
+use projections::insight::{activity, daily_metrics};
+use projections::tenancy::accounts;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 
@@ -206,101 +210,36 @@ impl Dashboard {
         // Defaults in the resolver, not the schema: a client that passes an unset variable
         // sends null, which a schema default does not replace.
         let period = period.unwrap_or(Period::MonthToDate);
-        figures(
-            &services(ctx).pool,
-            period.first_day(self.today),
-            self.today,
+        let (from, to) = (period.first_day(self.today), self.today);
+        remembered(
+            ctx,
+            daily_metrics::NAME,
+            format!("figures:{from}:{to}"),
+            figures(&services(ctx).pool, from, to),
         )
         .await
     }
 
     async fn accounts(&self, ctx: &Context<'_>) -> Result<AccountFigures, ApiError> {
-        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT status, plan, count(*), \
-                    count(*) FILTER (WHERE balance < $1 AND status <> 'deleted') \
-             FROM read.accounts GROUP BY status, plan",
-        )
-        .bind(LOW_CREDITS)
-        .fetch_all(&services(ctx).pool)
-        .await?;
-        let mut by_status = BTreeMap::new();
-        let mut by_plan = BTreeMap::new();
-        let (mut total, mut low_credits) = (0, 0);
-        for (status, plan, count, low) in rows {
-            *by_status.entry(status).or_insert(0) += count;
-            *by_plan.entry(plan).or_insert(0) += count;
-            total += count;
-            low_credits += low;
-        }
-        let counts = |map: BTreeMap<String, i64>| {
-            map.into_iter()
-                .map(|(key, count)| Count { key, count })
-                .collect()
-        };
-        Ok(AccountFigures {
-            total,
-            by_status: counts(by_status),
-            by_plan: counts(by_plan),
-            low_credits,
-        })
+        let read = account_figures(&services(ctx).pool);
+        remembered(ctx, accounts::NAME, "accounts".into(), read).await
     }
 
     async fn pending_payments(&self, ctx: &Context<'_>) -> Result<PendingPayments, ApiError> {
-        let rows: Vec<(String, i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT currency, count(*), sum(amount_minor)::bigint, min(recorded_at) \
-             FROM read.payments WHERE status = 'pending' GROUP BY currency ORDER BY currency",
-        )
-        .fetch_all(&services(ctx).pool)
-        .await?;
-        Ok(PendingPayments {
-            count: rows.iter().map(|r| r.1).sum(),
-            oldest_recorded_at: rows.iter().filter_map(|r| r.3).min(),
-            totals: rows
-                .into_iter()
-                .map(|(currency, _, minor_units, _)| MoneyTotal {
-                    currency,
-                    minor_units,
-                })
-                .collect(),
-        })
+        let read = pending_payments(&services(ctx).pool);
+        remembered(ctx, payments::NAME, "pending".into(), read).await
     }
 
     async fn work_in_progress(&self, ctx: &Context<'_>) -> Result<WorkInProgress, ApiError> {
-        let (tasks_pending, automations_running): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM read.activity_items \
-                     WHERE kind = 'task' AND status = 'pending'), \
-                    (SELECT count(*) FROM read.activity_items \
-                     WHERE kind = 'automation_run' AND status = 'started')",
-        )
-        .fetch_one(&services(ctx).pool)
-        .await?;
-        Ok(WorkInProgress {
-            tasks_pending,
-            automations_running,
-        })
+        let read = work_in_progress(&services(ctx).pool);
+        remembered(ctx, activity::NAME, "work".into(), read).await
     }
 
     /// DAU, WAU and MAU, and their stickiness.
     async fn active_users(&self, ctx: &Context<'_>) -> Result<ActiveUsers, ApiError> {
-        let (daily, weekly, monthly): (i64, i64, i64) = sqlx::query_as(
-            "SELECT count(DISTINCT (account_id, user_id)) FILTER (WHERE day = $1), \
-                    count(DISTINCT (account_id, user_id)) FILTER (WHERE day > $1 - 7), \
-                    count(DISTINCT (account_id, user_id)) \
-             FROM read.user_activity_days WHERE day > $1 - 30 AND day <= $1",
-        )
-        .bind(self.today)
-        .fetch_one(&services(ctx).pool)
-        .await?;
-        Ok(ActiveUsers {
-            daily,
-            weekly,
-            monthly,
-            stickiness_percent: if monthly == 0 {
-                0.0
-            } else {
-                100.0 * daily as f64 / monthly as f64
-            },
-        })
+        let read = active_users(&services(ctx).pool, self.today);
+        let key = format!("active:{}", self.today);
+        remembered(ctx, activity::NAME, key, read).await
     }
 
     async fn projection_lag(&self, ctx: &Context<'_>) -> Result<ProjectionLag, ApiError> {
@@ -340,8 +279,121 @@ impl Dashboard {
                 )))
             }
         };
-        series(&services(ctx).pool, metric, interval, from, to, &currency).await
+        let key = format!(
+            "series:{}:{interval:?}:{from}:{to}:{currency}",
+            metric.as_str()
+        );
+        let read = series(&services(ctx).pool, metric, interval, from, to, &currency);
+        remembered(ctx, daily_metrics::NAME, key, read).await
     }
+}
+
+/// `read`'s answer, remembered while projection `projection` stands still (see
+/// [`crate::graphql::kit::memo`]): every caller gets the same sums until it applies a batch.
+async fn remembered<T, F>(
+    ctx: &Context<'_>,
+    projection: &str,
+    key: String,
+    read: F,
+) -> Result<T, ApiError>
+where
+    T: Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let services = services(ctx);
+    let position = services.engine.watch(projection).map(|w| *w.borrow());
+    services
+        .memo
+        .get_or(format!("{projection}:{key}"), position, read)
+        .await
+}
+
+async fn account_figures(pool: &PgPool) -> Result<AccountFigures, ApiError> {
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT status, plan, count(*), \
+                count(*) FILTER (WHERE balance < $1 AND status <> 'deleted') \
+         FROM read.accounts GROUP BY status, plan",
+    )
+    .bind(LOW_CREDITS)
+    .fetch_all(pool)
+    .await?;
+    let mut by_status = BTreeMap::new();
+    let mut by_plan = BTreeMap::new();
+    let (mut total, mut low_credits) = (0, 0);
+    for (status, plan, count, low) in rows {
+        *by_status.entry(status).or_insert(0) += count;
+        *by_plan.entry(plan).or_insert(0) += count;
+        total += count;
+        low_credits += low;
+    }
+    let counts = |map: BTreeMap<String, i64>| {
+        map.into_iter()
+            .map(|(key, count)| Count { key, count })
+            .collect()
+    };
+    Ok(AccountFigures {
+        total,
+        by_status: counts(by_status),
+        by_plan: counts(by_plan),
+        low_credits,
+    })
+}
+
+async fn pending_payments(pool: &PgPool) -> Result<PendingPayments, ApiError> {
+    let rows: Vec<(String, i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT currency, count(*), sum(amount_minor)::bigint, min(recorded_at) \
+         FROM read.payments WHERE status = 'pending' GROUP BY currency ORDER BY currency",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(PendingPayments {
+        count: rows.iter().map(|r| r.1).sum(),
+        oldest_recorded_at: rows.iter().filter_map(|r| r.3).min(),
+        totals: rows
+            .into_iter()
+            .map(|(currency, _, minor_units, _)| MoneyTotal {
+                currency,
+                minor_units,
+            })
+            .collect(),
+    })
+}
+
+async fn work_in_progress(pool: &PgPool) -> Result<WorkInProgress, ApiError> {
+    let (tasks_pending, automations_running): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM read.activity_items \
+                 WHERE kind = 'task' AND status = 'pending'), \
+                (SELECT count(*) FROM read.activity_items \
+                 WHERE kind = 'automation_run' AND status = 'started')",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(WorkInProgress {
+        tasks_pending,
+        automations_running,
+    })
+}
+
+async fn active_users(pool: &PgPool, today: NaiveDate) -> Result<ActiveUsers, ApiError> {
+    let (daily, weekly, monthly): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT (account_id, user_id)) FILTER (WHERE day = $1), \
+                count(DISTINCT (account_id, user_id)) FILTER (WHERE day > $1 - 7), \
+                count(DISTINCT (account_id, user_id)) \
+         FROM read.user_activity_days WHERE day > $1 - 30 AND day <= $1",
+    )
+    .bind(today)
+    .fetch_one(pool)
+    .await?;
+    Ok(ActiveUsers {
+        daily,
+        weekly,
+        monthly,
+        stickiness_percent: if monthly == 0 {
+            0.0
+        } else {
+            100.0 * daily as f64 / monthly as f64
+        },
+    })
 }
 
 async fn figures(pool: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Vec<Figure>, ApiError> {
