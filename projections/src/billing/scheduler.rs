@@ -15,6 +15,7 @@
 
 use crate::store::bus::{CommandBus, CommandContext};
 use crate::store::engine::{step, HandlerError};
+use crate::store::solo;
 use chrono::{DateTime, Utc};
 use domain::billing::invoice::{DunningStage, Invoice, InvoiceCommand, LateFeePolicy};
 use domain::billing::subscription::{Subscription, SubscriptionCommand};
@@ -24,8 +25,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The name the runner's advisory lock is keyed by (through `projection_lock_key`, like the
-/// projectors' locks; no handler has this name).
+/// The name the runner's advisory lock is keyed by (see `solo::alone`).
 const LOCK_NAME: &str = "scheduler";
 
 /// The most deadlines one run carries out; the next run takes the rest.
@@ -85,21 +85,9 @@ impl Scheduler {
 
     /// Carries out every deadline due at `now`, oldest first.
     pub async fn run_due(&self, now: DateTime<Utc>) -> Result<RunReport, HandlerError> {
-        let mut lock = self.pool().acquire().await?;
-        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(projection_lock_key($1))")
-            .bind(LOCK_NAME)
-            .fetch_one(&mut *lock)
-            .await?;
-        if !held {
-            return Ok(RunReport::default());
-        }
-        let report = self.carry_out(now).await;
-        // Released with the connection too, should this fail.
-        sqlx::query("SELECT pg_advisory_unlock(projection_lock_key($1))")
-            .bind(LOCK_NAME)
-            .execute(&mut *lock)
-            .await?;
-        report
+        Ok(solo::alone(self.pool(), LOCK_NAME, self.carry_out(now))
+            .await?
+            .unwrap_or_default())
     }
 
     async fn carry_out(&self, now: DateTime<Utc>) -> Result<RunReport, HandlerError> {
@@ -154,13 +142,7 @@ impl Scheduler {
 
     /// Runs every `every` on the wall clock until `stop`.
     pub async fn run_every(self, every: Duration, stop: CancellationToken) {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
+        solo::every(every, stop, || async {
             match self.run_due(Utc::now()).await {
                 Ok(report) if report.carried_out + report.refused > 0 => {
                     tracing::info!(?report, "scheduler ran");
@@ -168,6 +150,7 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(error) => tracing::error!(%error, "scheduler run failed"),
             }
-        }
+        })
+        .await
     }
 }

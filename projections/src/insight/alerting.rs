@@ -12,6 +12,7 @@
 
 use crate::store::bus::{CommandBus, CommandContext};
 use crate::store::engine::HandlerError;
+use crate::store::solo;
 use chrono::{DateTime, Duration, Utc};
 use domain::insight::alert::{Alert, AlertCommand};
 use domain::insight::alert_rule::{AlertCondition, AlertSeverity};
@@ -21,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The name the evaluator's advisory lock is keyed by (no handler has this name).
+/// The name the evaluator's advisory lock is keyed by (see `solo::alone`).
 const LOCK_NAME: &str = "alerting";
 
 /// The subject of an alert about the platform as a whole.
@@ -60,20 +61,9 @@ impl Evaluator {
 
     /// Judges every rule as of `now`.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<RunReport, HandlerError> {
-        let mut lock = self.pool().acquire().await?;
-        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(projection_lock_key($1))")
-            .bind(LOCK_NAME)
-            .fetch_one(&mut *lock)
-            .await?;
-        if !held {
-            return Ok(RunReport::default());
-        }
-        let report = self.evaluate(now).await;
-        sqlx::query("SELECT pg_advisory_unlock(projection_lock_key($1))")
-            .bind(LOCK_NAME)
-            .execute(&mut *lock)
-            .await?;
-        report
+        Ok(solo::alone(self.pool(), LOCK_NAME, self.evaluate(now))
+            .await?
+            .unwrap_or_default())
     }
 
     async fn evaluate(&self, now: DateTime<Utc>) -> Result<RunReport, HandlerError> {
@@ -165,13 +155,7 @@ impl Evaluator {
 
     /// Runs every `every` on the wall clock until `stop`.
     pub async fn run_every(self, every: std::time::Duration, stop: CancellationToken) {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
+        solo::every(every, stop, || async {
             match self.run(Utc::now()).await {
                 Ok(report) if report.raised + report.resolved > 0 => {
                     tracing::info!(?report, "alerts evaluated");
@@ -179,7 +163,8 @@ impl Evaluator {
                 Ok(_) => {}
                 Err(error) => tracing::error!(%error, "alert evaluation failed"),
             }
-        }
+        })
+        .await
     }
 }
 

@@ -8,5 +8,6 @@ pub mod engine;
 mod group_commit;
 pub mod key_file;
 pub mod log;
+pub mod solo;
 mod turns;
 mod warm;
