@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use domain::identity::permission::Permission;
 use domain::insight::metric::Metric;
 use projections::billing::payments;
-use projections::insight::{activity, daily_metrics};
+use projections::insight::{activity, alerts, daily_metrics};
 use projections::tenancy::accounts;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -152,6 +152,14 @@ pub struct MoneyTotal {
 }
 
 #[derive(SimpleObject, Debug, Clone)]
+pub struct OpenAlerts {
+    pub critical: i64,
+    pub warning: i64,
+    /// Open but snoozed (of either severity).
+    pub snoozed: i64,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
 pub struct WorkInProgress {
     /// Tasks whose latest status is pending.
     pub tasks_pending: i64,
@@ -240,6 +248,12 @@ impl Dashboard {
         let read = active_users(&services(ctx).pool, self.today);
         let key = format!("active:{}", self.today);
         remembered(ctx, activity::NAME, key, read).await
+    }
+
+    /// Open alerts by severity (snoozed ones apart); the alerts themselves are in `alerts`.
+    async fn open_alerts(&self, ctx: &Context<'_>) -> Result<OpenAlerts, ApiError> {
+        let read = open_alerts(&services(ctx).pool);
+        remembered(ctx, alerts::NAME, "alerts".into(), read).await
     }
 
     async fn projection_lag(&self, ctx: &Context<'_>) -> Result<ProjectionLag, ApiError> {
@@ -393,6 +407,23 @@ async fn active_users(pool: &PgPool, today: NaiveDate) -> Result<ActiveUsers, Ap
         } else {
             100.0 * daily as f64 / monthly as f64
         },
+    })
+}
+
+async fn open_alerts(pool: &PgPool) -> Result<OpenAlerts, ApiError> {
+    let (critical, warning, snoozed): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE severity = 'critical' AND NOT snoozed), \
+                count(*) FILTER (WHERE severity = 'warning' AND NOT snoozed), \
+                count(*) FILTER (WHERE snoozed) \
+         FROM (SELECT severity, coalesce(snoozed_until > now(), false) AS snoozed \
+               FROM read.alerts WHERE status = 'open') a",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(OpenAlerts {
+        critical,
+        warning,
+        snoozed,
     })
 }
 
