@@ -628,9 +628,10 @@ pub struct AlertSubscription;
 
 #[Subscription]
 impl AlertSubscription {
-    /// Every change to an alert (raised, acknowledged, snoozed, resolved), as the alert then
-    /// stands, in log order: those after log position `after` (an alert's `position`, so a
-    /// client that reconnects misses nothing), or from now on.
+    /// The alerts that change (raised, acknowledged, snoozed, resolved), each as it stands once
+    /// the change is read, in log order: those changed after log position `after` (an alert's
+    /// `position`, so a client that reconnects misses nothing), or from now on. Two changes of
+    /// one alert read together arrive as one, its latest state.
     #[graphql(guard = "Rule::Can(Permission::InsightRead)")]
     async fn alert_changes(
         &self,
