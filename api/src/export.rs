@@ -99,6 +99,18 @@ fn refuse(status: StatusCode, error: ApiError) -> Response {
     error_response(status, error)
 }
 
+/// The HTTP status of an export refused with `code`: the caller's mistakes are 4xx.
+fn status_of(code: domain::ErrorCode) -> StatusCode {
+    use domain::ErrorCode;
+    match code {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 /// The export's parameters, once the caller is known to hold `audit.read` (as the audit trail
 /// and histories in GraphQL need) and the parameters parse.
 async fn accept<T>(
@@ -220,14 +232,7 @@ pub async fn aggregate_history(
     // The first page is read before answering: an unknown type or id is a 4xx, not a file.
     let first = match first_page(&state.pool, &chronicles, &params, &filter).await {
         Ok(first) => first,
-        Err(error) => {
-            let status = match error.code {
-                domain::ErrorCode::NotFound => StatusCode::NOT_FOUND,
-                domain::ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return refuse(status, error);
-        }
+        Err(error) => return refuse(status_of(error.code), error),
     };
     let pool = state.pool.clone();
     let (aggregate_type, aggregate_id) = (params.aggregate_type, params.aggregate_id);

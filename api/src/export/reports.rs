@@ -8,7 +8,7 @@
 //! validation and error codes, the same rows in the same order. Reports are small (at most a
 //! thousand groups), so the answer is read whole and then written out.
 
-use super::{refuse, stream, Format};
+use super::{refuse, status_of, stream, Format};
 use crate::error::ApiError;
 use crate::graphql::RequestMeta;
 use crate::http::{principal_of, AppState};
@@ -221,15 +221,5 @@ fn cell(value: &Value) -> String {
         Value::String(text) => text.clone(),
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
         other => other.to_string(),
-    }
-}
-
-fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
     }
 }
