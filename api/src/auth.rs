@@ -145,7 +145,15 @@ impl Authenticator {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
         }
-        let hash = hash_token(token);
+        self.authenticate_hash(hash_token(token)).await
+    }
+
+    /// The principal a token's hash stands for, as `authenticate`: how a console session,
+    /// which keeps the hash and never the token, is checked on every page.
+    pub async fn authenticate_hash(
+        &self,
+        hash: TokenHash,
+    ) -> Result<Option<Principal>, sqlx::Error> {
         // Read before the lookup: a change applied meanwhile makes the entry stale at once.
         let progress: Vec<LogPosition> = self
             .progress

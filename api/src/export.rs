@@ -17,7 +17,7 @@ pub mod reports;
 use crate::error::ApiError;
 use crate::graphql::audit::audit_log::{AuditEntry, AuditFilter};
 use crate::graphql::kit::lists::DateRange;
-use crate::http::{error_response, principal_of, AppState};
+use crate::http::{error_response, reader_of, AppState};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -100,7 +100,7 @@ fn refuse(status: StatusCode, error: ApiError) -> Response {
 }
 
 /// The HTTP status of an export refused with `code`: the caller's mistakes are 4xx.
-fn status_of(code: domain::ErrorCode) -> StatusCode {
+pub(crate) fn status_of(code: domain::ErrorCode) -> StatusCode {
     use domain::ErrorCode;
     match code {
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -118,7 +118,7 @@ async fn accept<T>(
     headers: &HeaderMap,
     params: Result<Query<T>, QueryRejection>,
 ) -> Result<T, Response> {
-    let principal = principal_of(state, headers).await.map_err(|(r, _)| r)?;
+    let principal = reader_of(state, headers).await.map_err(|(r, _)| r)?;
     if !principal.can(Permission::AuditRead) {
         return Err(refuse(
             StatusCode::FORBIDDEN,

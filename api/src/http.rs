@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
             "/export/content-strategies",
             get(crate::export::lists::content_strategies),
         )
+        .merge(crate::console::router())
         .with_state(state)
 }
 
@@ -144,6 +145,22 @@ pub(crate) async fn principal_of(
             .insert("www-authenticate", HeaderValue::from_static("Bearer"));
         (response, "unauthenticated")
     })
+}
+
+/// The caller of a download a console page links to (the exports): the bearer token, or else
+/// a live console session's cookie. Only for GETs that change nothing: a cookie alone never
+/// acts (the console's forms carry their CSRF value).
+pub(crate) async fn reader_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, (Response, &'static str)> {
+    if auth::bearer(headers).is_none() {
+        if let Some(principal) = crate::console::session::principal_of_cookie(state, headers).await
+        {
+            return Ok(principal);
+        }
+    }
+    principal_of(state, headers).await
 }
 
 pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
@@ -357,6 +374,38 @@ async fn graphql_ws(
                 })
                 .serve()
         })
+}
+
+/// Runs a GraphQL request as `principal`, with a request's batch loaders: how the routes
+/// beside `/graphql` (the report exports, the console) ask the schema, under its guards.
+pub(crate) async fn execute_as(
+    state: &AppState,
+    principal: Principal,
+    client_addr: Option<String>,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
+    let mut request = request.data(principal).data(RequestMeta {
+        request_id: Uuid::now_v7().to_string(),
+        client_addr,
+    });
+    loaders(&mut request.data, &state.pool);
+    state.schema.execute(request).await
+}
+
+/// An error's stable code. Errors the schema raises before any resolver runs (a variable of
+/// the wrong type) carry none; they are the caller's to fix.
+pub(crate) fn code_of(error: &async_graphql::ServerError) -> ErrorCode {
+    error
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .and_then(|code| match code {
+            async_graphql::Value::String(code) => {
+                <ErrorCode as strum::IntoEnumIterator>::iter().find(|c| c.as_str() == code)
+            }
+            _ => None,
+        })
+        .unwrap_or(ErrorCode::Validation)
 }
 
 /// The batch loaders of one request (or one subscription's connection): what every node of a

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod billing;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod export;

@@ -18,7 +18,7 @@ use crate::graphql::billing::payments::PaymentFilter;
 use crate::graphql::billing::subscriptions::SubscriptionFilter;
 use crate::graphql::tenancy::accounts::AccountFilter;
 use crate::graphql::tenancy::credit_ledger::LedgerFilter;
-use crate::http::{principal_of, AppState};
+use crate::http::{reader_of, AppState};
 use async_graphql::InputType;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -475,7 +475,7 @@ async fn export<F: ListFilter>(
     params: Result<Query<ListParams>, QueryRejection>,
     list: &'static ListExport,
 ) -> Response {
-    let principal = match principal_of(&state, &headers).await {
+    let principal = match reader_of(&state, &headers).await {
         Ok(principal) => principal,
         Err((refused, _)) => return refused,
     };

@@ -10,16 +10,13 @@
 
 use super::{refuse, status_of, stream, Format};
 use crate::error::ApiError;
-use crate::graphql::RequestMeta;
-use crate::http::{principal_of, AppState};
+use crate::http::{reader_of, AppState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use domain::ErrorCode;
 use serde::Deserialize;
 use serde_json::Value;
-use strum::IntoEnumIterator;
 use tokio::sync::mpsc;
 
 #[derive(Debug, Deserialize)]
@@ -121,7 +118,7 @@ pub async fn report(
             )),
         );
     };
-    let principal = match principal_of(&state, &headers).await {
+    let principal = match reader_of(&state, &headers).await {
         Ok(principal) => principal,
         Err((refused, _)) => return refused,
     };
@@ -167,29 +164,11 @@ pub async fn report(
             )),
         );
     }
-    let mut request = async_graphql::Request::new(report.query)
-        .variables(async_graphql::Variables::from_json(args))
-        .data(principal)
-        .data(RequestMeta {
-            request_id: uuid::Uuid::now_v7().to_string(),
-            client_addr: None,
-        });
-    crate::http::loaders(&mut request.data, &state.pool);
-    let response = state.schema.execute(request).await;
+    let request = async_graphql::Request::new(report.query)
+        .variables(async_graphql::Variables::from_json(args));
+    let response = crate::http::execute_as(&state, principal, None, request).await;
     if let Some(error) = response.errors.first() {
-        let code = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .and_then(|code| match code {
-                async_graphql::Value::String(code) => {
-                    ErrorCode::iter().find(|c| c.as_str() == code)
-                }
-                _ => None,
-            })
-            // Errors the schema raises before any resolver (a variable of the wrong type)
-            // carry no code; they are the caller's to fix.
-            .unwrap_or(ErrorCode::Validation);
+        let code = crate::http::code_of(error);
         return refuse(status_of(code), ApiError::new(code, error.message.clone()));
     }
     let rows = response

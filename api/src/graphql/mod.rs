@@ -156,20 +156,27 @@ pub enum Rule {
     ScopedOrPlatform(Permission),
 }
 
-impl Guard for Rule {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let principal = principal(ctx)?;
-        let allowed = match self {
+impl Rule {
+    /// Whether the rule lets `principal` in: what the guard checks, and what the console asks
+    /// before it shows an action.
+    pub fn allows(self, principal: &Principal) -> bool {
+        match self {
             Self::Staff => principal.is_staff(),
-            Self::Can(permission) => principal.can(*permission),
-            Self::Scoped(permission) => principal.can_within_account(*permission),
+            Self::Can(permission) => principal.can(permission),
+            Self::Scoped(permission) => principal.can_within_account(permission),
             Self::Superuser => principal.superuser && principal.is_staff(),
             Self::Platform => principal.service,
             Self::ScopedOrPlatform(permission) => {
-                principal.service || principal.can_within_account(*permission)
+                principal.service || principal.can_within_account(permission)
             }
-        };
-        if allowed {
+        }
+    }
+}
+
+impl Guard for Rule {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let principal = principal(ctx)?;
+        if self.allows(principal) {
             return Ok(());
         }
         let message = match self {

@@ -219,6 +219,10 @@ mod tests {
             34,
             "4d3847b992b9e87e15f3b25ff749acd0dfc06a94314dc08bf39171201b4fbc9608633312f2404c4de587230a5706d0bb",
         ),
+        (
+            35,
+            "71c22b8969b5d7caad4e0dc3010d476d5e4607ab17bddc3669e40088aba9aeaedc426c76a7db1591dfe5bce2ac348fb1",
+        ),
     ];
 
     #[test]

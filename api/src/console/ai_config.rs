@@ -1,0 +1,4 @@
+//! Pages of the `ai_config` context.
+
+pub mod prompts;
+pub mod providers;

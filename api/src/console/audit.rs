@@ -1,0 +1,3 @@
+//! Pages of the `audit` context.
+
+pub mod trail;

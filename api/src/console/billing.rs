@@ -1,0 +1,5 @@
+//! Pages of the `billing` context.
+
+pub mod catalog;
+pub mod invoices;
+pub mod payments;

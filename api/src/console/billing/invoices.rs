@@ -1,0 +1,141 @@
+//! Invoices: filtered by status and overdue, with their bulk actions (mark paid, send a
+//! reminder, apply the late fee, cancel, void) and export.
+
+use crate::console::page::{self, count, field, money, text_field, when, words, Action, Section};
+use crate::console::{ask, encode, not_allowed, visitor};
+use crate::graphql::Rule;
+use crate::http::AppState;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use domain::identity::permission::Permission;
+use maud::html;
+use serde_json::{json, Map, Value};
+
+const QUERY: &str = "query($after: String, $filter: InvoiceFilter) { \
+    invoices(first: 25, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } \
+    nodes { id accountId number status currency totalMinor issuedAt dueAt paidAt overdue dunningStage remindersSent lateFees } } }";
+
+const STATUSES: [&str; 6] = ["DRAFT", "PENDING", "PAID", "CANCELLED", "VOID", "REFUNDED"];
+const ACTIONS: [(&str, &str); 6] = [
+    ("SEND_REMINDER", "Send a reminder"),
+    ("MARK_PAID", "Mark paid"),
+    ("MARK_PENDING", "Mark pending"),
+    ("APPLY_LATE_FEE", "Apply the late fee"),
+    ("CANCEL", "Cancel"),
+    ("VOID", "Void"),
+];
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let visitor = match visitor(&state, &headers, &uri).await {
+        Ok(visitor) => visitor,
+        Err(response) => return response,
+    };
+    if !Rule::Scoped(Permission::BillingRead).allows(&visitor.principal) {
+        return not_allowed("invoices");
+    }
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    let mut filter = Map::new();
+    if let Some(status) = param("status") {
+        filter.insert("status".into(), json!([status]));
+    }
+    if param("overdue").is_some() {
+        filter.insert("overdue".into(), json!(true));
+    }
+    let data = match ask(
+        &state,
+        &visitor,
+        &headers,
+        QUERY,
+        json!({ "after": param("after"), "filter": filter }),
+    )
+    .await
+    {
+        Ok(data) => data,
+        Err(response) => return response,
+    };
+    let invoices = &data["invoices"];
+    let nodes = invoices["nodes"].as_array().cloned().unwrap_or_default();
+    let kept: Vec<String> = params
+        .iter()
+        .filter(|(n, v)| n != "after" && !v.is_empty())
+        .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+        .collect();
+    let base = if kept.is_empty() {
+        "/invoices".to_string()
+    } else {
+        format!("/invoices?{}", kept.join("&"))
+    };
+    let can_bulk = Rule::Can(Permission::BillingWrite).allows(&visitor.principal);
+    let select = |i: &Value| html! { input type="checkbox" name="ids" value=(field(i, "id")) aria-label={ "Select invoice " (field(i, "number")) }; };
+    let mut columns: Vec<page::Column<'_>> = Vec::new();
+    if can_bulk {
+        columns.push(("", &select));
+    }
+    let rest: [page::Column<'_>; 7] = [
+        ("Number", &|i| html! { (field(i, "number")) }),
+        (
+            "Account",
+            &|i| html! { a href={ "/accounts/" (field(i, "accountId")) } { (field(i, "accountId")) } },
+        ),
+        (
+            "Status",
+            &|i| html! { (words(&field(i, "status"))) @if i["overdue"] == true { " " span class="severity-critical" { "overdue" } } },
+        ),
+        (
+            "Total",
+            &|i| html! { (money(i["totalMinor"].as_i64().unwrap_or(0), &field(i, "currency"))) },
+        ),
+        ("Issued", &|i| html! { (when(&field(i, "issuedAt"))) }),
+        ("Due", &|i| html! { (when(&field(i, "dueAt"))) }),
+        (
+            "Reminders / late fees",
+            &|i| html! { (i["remindersSent"]) " / " (i["lateFees"]) },
+        ),
+    ];
+    columns.extend(rest);
+    let table = page::table("invoices", &nodes, &columns);
+    let body = html! {
+        form method="get" action="/invoices" class="filters" {
+            label class="field" { span { "Status" }
+                select name="status" {
+                    option value="" { "any" }
+                    @for value in STATUSES { option value=(value) selected[param("status").as_deref() == Some(value)] { (words(value)) } }
+                }
+            }
+            label class="field" { span { "Overdue only" } input type="checkbox" name="overdue" value="true" checked[param("overdue").is_some()]; }
+            button type="submit" { "Show" }
+        }
+        p {
+            strong { (count(invoices["totalCount"].as_i64().unwrap_or(0))) } " invoices. "
+            a href={ "/export/invoices?format=csv&filter=" (encode(&Value::Object(filter.clone()).to_string())) } download { "Export as CSV" }
+        }
+        @if can_bulk {
+            (Action { visitor: &visitor, mutation: "bulkInvoiceAction", key: "bulkInvoiceAction".into(), back: &base,
+                      button: "Apply to the selected", confirm: Some("Apply this action to every selected invoice?"), done: "Done." }
+                .render(html! {
+                    div class="bulk-bar" {
+                        label class="field" { span { "Action" }
+                            select name="action" required { @for (value, label) in ACTIONS { option value=(value) { (label) } } }
+                        }
+                        (text_field("reason", "Reason", true))
+                    }
+                    (table)
+                }))
+        } @else {
+            (table)
+        }
+        (page::pager(&base, &invoices["pageInfo"]))
+    };
+    page::page(&visitor, "Invoices", Section::Invoices, body)
+}

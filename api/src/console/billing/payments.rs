@@ -1,0 +1,151 @@
+//! The payments queue: pending payments first, approve, reject with a reason, refund, and the
+//! same as a bulk action over the selected rows with per-item results.
+
+use crate::console::page::{self, count, json_cell, money, text_field, when, words, Action};
+use crate::console::{ask, encode, not_allowed, visitor};
+use crate::graphql::Rule;
+use crate::http::AppState;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use domain::identity::permission::Permission;
+use maud::html;
+use serde_json::{json, Map, Value};
+
+const QUERY: &str = "query($after: String, $filter: PaymentFilter) { \
+    payments(first: 25, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } \
+    nodes { id accountId amountMinor currency credits method reference note status recordedBy recordedAt \
+            approvedBy rejectedReason refundReason } } }";
+
+const STATUSES: [&str; 4] = ["PENDING", "APPROVED", "REJECTED", "REFUNDED"];
+
+pub async fn queue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let visitor = match visitor(&state, &headers, &uri).await {
+        Ok(visitor) => visitor,
+        Err(response) => return response,
+    };
+    let principal = &visitor.principal;
+    if !Rule::Scoped(Permission::BillingRead).allows(principal) {
+        return not_allowed("payments");
+    }
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    // The queue: pending payments unless another status is asked for ("all" for every one).
+    let status = param("status").unwrap_or_else(|| "PENDING".into());
+    let mut filter = Map::new();
+    if status != "ALL" {
+        filter.insert("status".into(), json!([status]));
+    }
+    if let Some(account) = param("accountId") {
+        filter.insert("accountId".into(), json!(account));
+    }
+    let variables = json!({ "after": param("after"), "filter": filter });
+    let data = match ask(&state, &visitor, &headers, QUERY, variables).await {
+        Ok(data) => data,
+        Err(response) => return response,
+    };
+    let payments = &data["payments"];
+    let nodes = payments["nodes"].as_array().cloned().unwrap_or_default();
+    let base = format!("/payments?status={}", encode(&status));
+    let can_approve = Rule::Can(Permission::PaymentsApprove).allows(principal);
+    let table = html! {
+        table id="payments" {
+            thead {
+                tr {
+                    @if can_approve { th { input type="checkbox" data-select-all aria-label="Select every payment on this page"; } }
+                    th { "Recorded" } th { "Account" } th class="num" { "Amount" } th class="num" { "Credits" }
+                    th { "Method" } th { "Reference" } th { "Status" } th { "Recorded by" }
+                }
+            }
+            tbody {
+                @for payment in &nodes {
+                    @let id = json_cell(&payment["id"]);
+                    tr data-payment=(id) {
+                        @if can_approve { td { input type="checkbox" name="ids" value=(id) aria-label={ "Select payment " (id) }; } }
+                        td { (when(&json_cell(&payment["recordedAt"]))) }
+                        td { a href={ "/accounts/" (json_cell(&payment["accountId"])) } { (json_cell(&payment["accountId"])) } }
+                        td class="num" { (money(payment["amountMinor"].as_i64().unwrap_or(0), payment["currency"].as_str().unwrap_or(""))) }
+                        td class="num" { (count(payment["credits"].as_i64().unwrap_or(0))) }
+                        td { (words(&json_cell(&payment["method"]))) }
+                        td { (payment["reference"].as_str().unwrap_or("")) }
+                        td {
+                            (words(&json_cell(&payment["status"])))
+                            @if let Some(reason) = payment["rejectedReason"].as_str().or(payment["refundReason"].as_str()) { br; span class="muted" { (reason) } }
+                        }
+                        td { (json_cell(&payment["recordedBy"])) }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        form method="get" action="/payments" class="filters" {
+            label class="field" { span { "Status" }
+                select name="status" {
+                    @for value in STATUSES { option value=(value) selected[status == value] { (words(value)) } }
+                    option value="ALL" selected[status == "ALL"] { "all" }
+                }
+            }
+            button type="submit" { "Show" }
+        }
+        p {
+            strong { (count(payments["totalCount"].as_i64().unwrap_or(0))) } " payments. "
+            a href={ "/export/payments?format=csv&filter=" (encode(&Value::Object(filter.clone()).to_string())) } download { "Export as CSV" }
+        }
+        @if can_approve {
+            (Action { visitor: &visitor, mutation: "bulkPaymentAction", key: "bulkPaymentAction".into(), back: &base,
+                      button: "Apply to the selected", confirm: Some("Apply this action to every selected payment?"), done: "Done." }
+                .render(html! {
+                    div class="bulk-bar" {
+                        label class="field" { span { "Action" }
+                            select name="action" required {
+                                option value="APPROVE" { "Approve" } option value="REJECT" { "Reject" } option value="REFUND" { "Refund" }
+                            }
+                        }
+                        (text_field("reason", "Reason", true))
+                    }
+                    (table)
+                }))
+            h2 { "One payment" }
+            p class="muted" { "Approving grants the payment's credits to its account; rejecting and refunding need a reason." }
+            table id="payment-actions" {
+                thead { tr { th { "Payment" } th { "Action" } } }
+                tbody {
+                    @for payment in &nodes {
+                        @let id = json_cell(&payment["id"]);
+                        tr {
+                            td { code { (id) } br; (money(payment["amountMinor"].as_i64().unwrap_or(0), payment["currency"].as_str().unwrap_or(""))) }
+                            td {
+                                @if payment["status"] == "PENDING" {
+                                    (Action { visitor: &visitor, mutation: "approvePayment", key: format!("approvePayment:{id}"), back: &base,
+                                              button: "Approve", confirm: None, done: "Payment approved: its credits are granted." }
+                                        .render(html! { input type="hidden" name="paymentId" value=(id); }))
+                                    (Action { visitor: &visitor, mutation: "rejectPayment", key: format!("rejectPayment:{id}"), back: &base,
+                                              button: "Reject", confirm: Some("Reject this payment?"), done: "Payment rejected." }
+                                        .render(html! { input type="hidden" name="paymentId" value=(id); (text_field("reason", "Reason", true)) }))
+                                } @else if payment["status"] == "APPROVED" {
+                                    (Action { visitor: &visitor, mutation: "refundPayment", key: format!("refundPayment:{id}"), back: &base,
+                                              button: "Refund", confirm: Some("Refund this payment? Its credits are taken back."), done: "Payment refunded." }
+                                        .render(html! { input type="hidden" name="paymentId" value=(id); (text_field("reason", "Reason", true)) }))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } @else {
+            (table)
+        }
+        (page::pager(&base, &payments["pageInfo"]))
+    };
+    page::page(&visitor, "Payments", page::Section::Payments, body)
+}

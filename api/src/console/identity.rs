@@ -1,0 +1,3 @@
+//! Pages of the `identity` context.
+
+pub mod staff;

@@ -1,0 +1,66 @@
+//! The staff: operators with their groups and permissions, and the permission groups. Tokens
+//! are issued by the CLI or GraphQL, never shown here.
+
+use crate::console::page::{self, field, when, Section};
+use crate::console::{ask, not_allowed, visitor};
+use crate::graphql::Rule;
+use crate::http::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use domain::identity::permission::Permission;
+use maud::html;
+use serde_json::{json, Value};
+
+const QUERY: &str =
+    "{ operators(first: 100) { nodes { id email displayName superuser service createdAt \
+      groups { name } tokens { label createdAt revokedAt } } } \
+    permissionGroups { id name permissions memberIds } }";
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let visitor = match visitor(&state, &headers, &uri).await {
+        Ok(visitor) => visitor,
+        Err(response) => return response,
+    };
+    if !Rule::Can(Permission::OperatorsRead).allows(&visitor.principal) {
+        return not_allowed("the staff");
+    }
+    let data = match ask(&state, &visitor, &headers, QUERY, json!({})).await {
+        Ok(data) => data,
+        Err(response) => return response,
+    };
+    let operators = data["operators"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let groups = data["permissionGroups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let list = |values: &Value| -> String {
+        values
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(page::json_cell)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let body = html! {
+        h2 { "Operators" }
+        (page::table("operators", &operators, &[
+            ("Name", &|o| html! { (field(o, "displayName")) br; span class="muted" { (field(o, "email")) } }),
+            ("Kind", &|o| html! { (if o["superuser"] == true { "superuser" } else if o["service"] == true { "the platform's service" } else { "staff" }) }),
+            ("Groups", &|o| html! { (o["groups"].as_array().into_iter().flatten().map(|g| field(g, "name")).collect::<Vec<_>>().join(", ")) }),
+            ("Live tokens", &|o| html! { (o["tokens"].as_array().into_iter().flatten().filter(|t| t["revokedAt"].is_null()).count()) }),
+            ("Since", &|o| html! { (when(&field(o, "createdAt"))) }),
+        ]))
+        h2 { "Permission groups" }
+        (page::table("groups", &groups, &[
+            ("Group", &|g| html! { (field(g, "name")) }),
+            ("Permissions", &|g| html! { (list(&g["permissions"])) }),
+            ("Members", &|g| html! { (g["memberIds"].as_array().map_or(0, Vec::len)) }),
+        ]))
+    };
+    page::page(&visitor, "Staff", Section::Staff, body)
+}

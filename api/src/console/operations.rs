@@ -1,0 +1,3 @@
+//! Pages of the `operations` context.
+
+pub mod jobs;

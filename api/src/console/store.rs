@@ -1,0 +1,3 @@
+//! Pages of the event store itself.
+
+pub mod system;

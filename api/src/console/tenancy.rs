@@ -1,0 +1,3 @@
+//! Pages of the `tenancy` context.
+
+pub mod accounts;

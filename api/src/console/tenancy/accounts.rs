@@ -1,0 +1,441 @@
+//! The account list (filters, search, sort, pages, health, bulk actions, exports) and one
+//! account's page (balance, ledger, payments, prompts, health with reasons, and its history
+//! as a timeline with an "as of" control).
+
+use crate::console::page::{
+    self, count, json_cell, money, text_field, when, words, Action, Section,
+};
+use crate::console::{ask, encode, not_allowed, visitor};
+use crate::graphql::Rule;
+use crate::http::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use domain::identity::permission::Permission;
+use maud::{html, Markup};
+use serde_json::{json, Map, Value};
+
+const LIST: &str = "query($after: String, $filter: AccountFilter, $sort: AccountSort) { \
+    accounts(first: 25, after: $after, filter: $filter, sort: $sort) { totalCount \
+    pageInfo { hasNextPage endCursor } \
+    nodes { id name slug ownerEmail plan status balance createdAt lastActivityAt health { score status } } } }";
+
+const STATUSES: [&str; 3] = ["ACTIVE", "SUSPENDED", "DELETED"];
+const PLANS: [&str; 4] = ["FREE", "STARTER", "GROWTH", "SCALE"];
+const HEALTH: [&str; 3] = ["HEALTHY", "AT_RISK", "CRITICAL"];
+const SORTS: [(&str, &str); 4] = [
+    ("CREATED_AT", "Newest"),
+    ("NAME", "Name"),
+    ("BALANCE", "Balance"),
+    ("LAST_ACTIVITY", "Last activity"),
+];
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let visitor = match visitor(&state, &headers, &uri).await {
+        Ok(visitor) => visitor,
+        Err(response) => return response,
+    };
+    if let Some(account) = visitor.principal.confined_to() {
+        return axum::response::Redirect::to(&format!("/accounts/{account}")).into_response();
+    }
+    if !Rule::Can(Permission::AccountsRead).allows(&visitor.principal) {
+        return not_allowed("accounts");
+    }
+    let all = |name: &str| -> Vec<String> {
+        params
+            .iter()
+            .filter(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let one = |name: &str| all(name).into_iter().next();
+    let mut filter = Map::new();
+    for (field, key) in [("status", "status"), ("plan", "plan"), ("health", "health")] {
+        let values = all(key);
+        if !values.is_empty() {
+            filter.insert(field.into(), json!(values));
+        }
+    }
+    if let Some(search) = one("search") {
+        filter.insert("search".into(), json!(search));
+    }
+    let sort = one("sort").unwrap_or_else(|| "CREATED_AT".into());
+    let direction = one("direction").unwrap_or_else(|| "DESC".into());
+    let variables = json!({
+        "after": one("after"),
+        "filter": filter,
+        "sort": { "field": sort, "direction": direction },
+    });
+    let data = match ask(&state, &visitor, &headers, LIST, variables).await {
+        Ok(data) => data,
+        Err(response) => return response,
+    };
+    let accounts = &data["accounts"];
+    let nodes = accounts["nodes"].as_array().cloned().unwrap_or_default();
+    // The page's own address without its cursor, for the pager, the exports and the forms.
+    let kept: Vec<String> = params
+        .iter()
+        .filter(|(n, v)| n != "after" && !v.is_empty())
+        .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+        .collect();
+    let base = if kept.is_empty() {
+        "/accounts".to_string()
+    } else {
+        format!("/accounts?{}", kept.join("&"))
+    };
+    let export_filter = encode(&Value::Object(filter.clone()).to_string());
+    let can_bulk = Rule::Can(Permission::AccountsWrite).allows(&visitor.principal);
+    let selected = |key: &str, value: &str| all(key).iter().any(|v| v == value);
+    let table = html! {
+        table {
+            thead {
+                tr {
+                    @if can_bulk { th { input type="checkbox" data-select-all aria-label="Select every account on this page"; } }
+                    th { "Account" } th { "Owner" } th { "Plan" } th { "Status" } th class="num" { "Balance" }
+                    th { "Health" } th { "Opened" } th { "Last activity" }
+                }
+            }
+            tbody {
+                @for account in &nodes {
+                    @let id = json_cell(&account["id"]);
+                    tr {
+                        @if can_bulk { td { input type="checkbox" name="ids" value=(id) aria-label={ "Select " (json_cell(&account["name"])) }; } }
+                        td { a href={ "/accounts/" (id) } { (json_cell(&account["name"])) } br; span class="muted" { (json_cell(&account["slug"])) } }
+                        td { (json_cell(&account["ownerEmail"])) }
+                        td { (words(&json_cell(&account["plan"]))) }
+                        td { (words(&json_cell(&account["status"]))) }
+                        td class="num" { (count(account["balance"].as_i64().unwrap_or(0))) }
+                        td {
+                            @if account["health"].is_object() {
+                                span class={ "status-" (json_cell(&account["health"]["status"]).to_lowercase()) } {
+                                    (words(&json_cell(&account["health"]["status"]))) " (" (account["health"]["score"]) ")"
+                                }
+                            }
+                        }
+                        td { (when(&json_cell(&account["createdAt"]))) }
+                        td { (when(&json_cell(&account["lastActivityAt"]))) }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        form method="get" action="/accounts" class="filters" role="search" {
+            label class="field" { span { "Search" } input type="search" name="search" value=[one("search")] placeholder="name, slug or owner"; }
+            (choice("status", "Status", &STATUSES, &selected))
+            (choice("plan", "Plan", &PLANS, &selected))
+            (choice("health", "Health", &HEALTH, &selected))
+            label class="field" {
+                span { "Sort by" }
+                select name="sort" {
+                    @for (value, label) in SORTS { option value=(value) selected[sort == value] { (label) } }
+                }
+            }
+            label class="field" {
+                span { "Order" }
+                select name="direction" {
+                    option value="DESC" selected[direction == "DESC"] { "Descending" }
+                    option value="ASC" selected[direction == "ASC"] { "Ascending" }
+                }
+            }
+            button type="submit" { "Apply" }
+            a href="/accounts" { "Clear" }
+        }
+        p {
+            strong { (count(accounts["totalCount"].as_i64().unwrap_or(0))) } " accounts. Export them: "
+            a href={ "/export/accounts?format=csv&filter=" (export_filter) } download { "CSV" } " · "
+            a href={ "/export/accounts?format=xlsx&filter=" (export_filter) } download { "XLSX" }
+        }
+        @if can_bulk {
+            (Action { visitor: &visitor, mutation: "bulkAccountAction", key: "bulkAccountAction".into(), back: &base,
+                      button: "Apply to the selected", confirm: Some("Apply this action to every selected account?"), done: "Done." }
+                .render(html! {
+                    div class="bulk-bar" {
+                        label class="field" { span { "Action" }
+                            select name="action" required {
+                                option value="SUSPEND" { "Suspend" } option value="ACTIVATE" { "Activate" }
+                                option value="DELETE" { "Delete" } option value="RESTORE" { "Restore" }
+                            }
+                        }
+                        (text_field("reason", "Reason", true))
+                    }
+                    (table)
+                }))
+        } @else {
+            (table)
+        }
+        (page::pager(&base, &accounts["pageInfo"]))
+    };
+    page::page(&visitor, "Accounts", Section::Accounts, body)
+}
+
+/// A multiple choice among an enum's values, as a list box.
+fn choice(
+    name: &str,
+    label: &str,
+    values: &[&str],
+    selected: &dyn Fn(&str, &str) -> bool,
+) -> Markup {
+    html! {
+        label class="field" {
+            span { (label) }
+            select name=(name) multiple size=(values.len().min(4)) {
+                @for value in values { option value=(value) selected[selected(name, value)] { (words(value)) } }
+            }
+        }
+    }
+}
+
+const ONE: &str = "query($id: ID!, $after: String, $asOf: AsOf!, $withAsOf: Boolean!, $audit: Boolean!, \
+    $billing: Boolean!, $prompts: Boolean!) { \
+    account(id: $id) { id name slug ownerEmail plan status balance createdAt lastActivityAt \
+      subscription @include(if: $billing) { id status planName periodEnd } \
+      health { score status reasons { signal severity penalty message } } \
+      history(first: 20, after: $after) @include(if: $audit) { pageInfo { hasNextPage endCursor } \
+        nodes { version actorId actorKind occurredAt recordedAt reason events { eventType } changes { path kind old new } } } \
+      asOf(at: $asOf) @include(if: $withAsOf) { version latestVersion stoppedAt { eventType occurredAt recordedAt } state } } \
+    creditLedger(first: 20, filter: { accountId: $id }) @include(if: $billing) { nodes { position kind amount balanceAfter reason actorId occurredAt } } \
+    payments(first: 20, filter: { accountId: $id }) @include(if: $billing) { nodes { id amountMinor currency credits method status recordedAt } } \
+    accountPrompts(accountId: $id) @include(if: $prompts) { promptType source version publishedVersion behindDefault } }";
+
+pub async fn one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let visitor = match visitor(&state, &headers, &uri).await {
+        Ok(visitor) => visitor,
+        Err(response) => return response,
+    };
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    let principal = &visitor.principal;
+    let as_of = param("asOf");
+    let variables = json!({
+        "id": id,
+        "after": param("after"),
+        "asOf": { "recordedAt": as_of.as_deref().map(as_rfc3339).unwrap_or_default() },
+        "withAsOf": as_of.is_some() && Rule::Can(Permission::AuditRead).allows(principal),
+        "audit": Rule::Can(Permission::AuditRead).allows(principal),
+        "billing": Rule::Scoped(Permission::BillingRead).allows(principal),
+        "prompts": Rule::Scoped(Permission::AccountsRead).allows(principal),
+    });
+    let data = match ask(&state, &visitor, &headers, ONE, variables).await {
+        Ok(data) => data,
+        Err(response) => return response,
+    };
+    let account = &data["account"];
+    if account.is_null() {
+        return page::refusal(
+            StatusCode::NOT_FOUND,
+            &format!("There is no account `{id}`."),
+        );
+    }
+    let id = json_cell(&account["id"]);
+    let back = format!("/accounts/{id}");
+    let can = |rule: Rule| rule.allows(principal);
+    let body = html! {
+        dl class="facts" {
+            dt { "Balance" } dd { strong id="balance" { (count(account["balance"].as_i64().unwrap_or(0))) } " credits" }
+            dt { "Status" } dd { (words(&json_cell(&account["status"]))) }
+            dt { "Plan" } dd { (words(&json_cell(&account["plan"]))) }
+            dt { "Owner" } dd { (json_cell(&account["ownerEmail"])) }
+            dt { "Slug" } dd { (json_cell(&account["slug"])) }
+            dt { "Opened" } dd { (when(&json_cell(&account["createdAt"]))) }
+            @if !account["subscription"].is_null() || data["creditLedger"].is_object() {
+            dt { "Subscription" } dd {
+                @if account["subscription"].is_object() {
+                    (json_cell(&account["subscription"]["planName"])) ", " (words(&json_cell(&account["subscription"]["status"])))
+                    ", period ends " (when(&json_cell(&account["subscription"]["periodEnd"])))
+                } @else { "none" }
+            }
+            }
+            @if account["health"].is_object() {
+                dt { "Health" }
+                dd {
+                    span class={ "status-" (json_cell(&account["health"]["status"]).to_lowercase()) } {
+                        (words(&json_cell(&account["health"]["status"]))) " (" (account["health"]["score"]) " of 100)"
+                    }
+                    ul {
+                        @for reason in account["health"]["reasons"].as_array().into_iter().flatten() {
+                            li { (json_cell(&reason["message"])) " (−" (reason["penalty"]) ")" }
+                        }
+                    }
+                }
+            }
+        }
+        @if can(Rule::Can(Permission::CreditsAdjust)) {
+            h2 { "Adjust credits" }
+            (Action { visitor: &visitor, mutation: "adjustCredits", key: "adjustCredits".into(), back: &back,
+                      button: "Adjust", confirm: None, done: "Credits adjusted." }
+                .render(html! {
+                    input type="hidden" name="accountId" value=(id);
+                    label class="field" { span { "Credits (negative to deduct)" } input type="number" name="amount" required; }
+                    (text_field("reason", "Reason", true))
+                }))
+        }
+        @if can(Rule::Can(Permission::AccountsWrite)) {
+            h2 { "Status" }
+            @if account["status"] == "ACTIVE" {
+                (Action { visitor: &visitor, mutation: "suspendAccount", key: "suspendAccount".into(), back: &back,
+                          button: "Suspend", confirm: Some("Suspend this account?"), done: "Account suspended." }
+                    .render(html! { input type="hidden" name="accountId" value=(id); (text_field("reason", "Reason", true)) }))
+            } @else if account["status"] == "SUSPENDED" {
+                (Action { visitor: &visitor, mutation: "activateAccount", key: "activateAccount".into(), back: &back,
+                          button: "Activate", confirm: None, done: "Account activated." }
+                    .render(html! { input type="hidden" name="accountId" value=(id); }))
+            }
+        }
+        @if data["creditLedger"].is_object() {
+        h2 { "Credit ledger" }
+        p { a href={ "/export/credit-ledger?format=csv&filter=" (encode(&json!({ "accountId": id }).to_string())) } download { "Export as CSV" } }
+        table id="ledger" {
+            thead { tr { th class="num" { "Position" } th { "When" } th { "Kind" } th class="num" { "Amount" } th class="num" { "Balance after" } th { "Reason" } th { "By" } } }
+            tbody {
+                @for entry in data["creditLedger"]["nodes"].as_array().into_iter().flatten() {
+                    tr {
+                        td class="num" { (entry["position"]) }
+                        td { (when(&json_cell(&entry["occurredAt"]))) }
+                        td { (words(&json_cell(&entry["kind"]))) }
+                        td class="num" { (count(entry["amount"].as_i64().unwrap_or(0))) }
+                        td class="num" { (count(entry["balanceAfter"].as_i64().unwrap_or(0))) }
+                        td { (entry["reason"].as_str().unwrap_or("")) }
+                        td { (json_cell(&entry["actorId"])) }
+                    }
+                }
+            }
+        }
+        }
+        @if let Some(payments) = data["payments"]["nodes"].as_array() {
+            h2 { "Payments" }
+            table {
+                thead { tr { th { "Recorded" } th class="num" { "Amount" } th class="num" { "Credits" } th { "Method" } th { "Status" } } }
+                tbody {
+                    @for payment in payments {
+                        tr {
+                            td { (when(&json_cell(&payment["recordedAt"]))) }
+                            td class="num" { (money(payment["amountMinor"].as_i64().unwrap_or(0), payment["currency"].as_str().unwrap_or(""))) }
+                            td class="num" { (count(payment["credits"].as_i64().unwrap_or(0))) }
+                            td { (words(&json_cell(&payment["method"]))) }
+                            td { (words(&json_cell(&payment["status"]))) }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(prompts) = data["accountPrompts"].as_array() {
+            h2 { "Prompts" }
+            table id="prompts" {
+                thead { tr { th { "Type" } th { "Source" } th class="num" { "Version" } th { "" } } }
+                tbody {
+                    @for prompt in prompts {
+                        @let kind = json_cell(&prompt["promptType"]);
+                        tr {
+                            td { (kind) }
+                            td { (words(&json_cell(&prompt["source"])))
+                                 @if prompt["behindDefault"] == true { " (the default has moved on to version " (prompt["publishedVersion"]) ")" } }
+                            td class="num" { (prompt["version"]) }
+                            td {
+                                @if prompt["source"] == "ACCOUNT_CUSTOMIZATION" && can(Rule::Scoped(Permission::PromptsWrite)) {
+                                    (Action { visitor: &visitor, mutation: "resetPromptToDefault", key: format!("resetPromptToDefault:{kind}"),
+                                              back: &back, button: "Reset to default", confirm: Some("Drop this account's customization and follow the published default?"),
+                                              done: "Prompt reset to the default." }
+                                        .render(html! {
+                                            input type="hidden" name="accountId" value=(id);
+                                            input type="hidden" name="promptType" value=(kind);
+                                            (text_field("reason", "Reason", true))
+                                        }))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if account["history"].is_object() {
+            (history(account, &back, as_of.as_deref()))
+        }
+    };
+    page::page(
+        &visitor,
+        &json_cell(&account["name"]),
+        Section::Accounts,
+        body,
+    )
+}
+
+/// The history timeline: each version with who, when, why and its field-level changes, and
+/// the "as of" control showing the account as the log had it then.
+fn history(account: &Value, back: &str, as_of: Option<&str>) -> Markup {
+    let versions = account["history"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let state = &account["asOf"];
+    html! {
+        h2 id="history" { "History" }
+        form method="get" action=(back) class="filters" {
+            label class="field" { span { "Show the account as it was at (UTC)" }
+                input type="datetime-local" name="asOf" step="1" value=[as_of]; }
+            button type="submit" { "Show" }
+            @if as_of.is_some() { a href=(back) { "Now" } }
+        }
+        @if state.is_object() {
+            section id="as-of" {
+                p { "As recorded at " (as_of.unwrap_or("")) " UTC: version " (state["version"]) " of " (state["latestVersion"])
+                    ", after " code { (json_cell(&state["stoppedAt"]["eventType"])) } "." }
+                dl class="facts" {
+                    @for (field, value) in state["state"].as_object().into_iter().flatten() {
+                        dt { (field) } dd { (json_cell(value)) }
+                    }
+                }
+            }
+        }
+        ol class="timeline" {
+            @for version in &versions {
+                li {
+                    strong { "Version " (version["version"]) } " · " (when(&json_cell(&version["occurredAt"])))
+                    " · " (json_cell(&version["actorKind"])) " " code { (json_cell(&version["actorId"])) }
+                    @if let Some(reason) = version["reason"].as_str() { " · “" (reason) "”" }
+                    " · " @for event in version["events"].as_array().into_iter().flatten() { code { (json_cell(&event["eventType"])) } " " }
+                    ul class="diff" {
+                        @for change in version["changes"].as_array().into_iter().flatten() {
+                            li {
+                                code { (json_cell(&change["path"])) } " "
+                                @if !change["old"].is_null() { span class="old" { (json_cell(&change["old"])) } " → " }
+                                span class="new" { (json_cell(&change["new"])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(cursor) = account["history"]["pageInfo"]["endCursor"].as_str().filter(|_| account["history"]["pageInfo"]["hasNextPage"] == true) {
+            p { a href={ (back) "?after=" (encode(cursor)) "#history" } { "Later versions »" } }
+        }
+    }
+}
+
+/// A `datetime-local` value (`2026-12-07T19:53` or with seconds) as RFC 3339 in UTC; other
+/// text is passed on for GraphQL to refuse with its own message.
+fn as_rfc3339(value: &str) -> String {
+    let with_seconds = if value.len() == 16 {
+        format!("{value}:00")
+    } else {
+        value.to_string()
+    };
+    chrono::NaiveDateTime::parse_from_str(&with_seconds, "%Y-%m-%dT%H:%M:%S")
+        .map(|t| t.and_utc().to_rfc3339())
+        .unwrap_or_else(|_| value.to_string())
+}
