@@ -79,17 +79,12 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 async fn ask(
     state: &AppState,
     visitor: &Visitor,
-    headers: &HeaderMap,
     query: &str,
     variables: Value,
 ) -> Result<Value, Response> {
-    let client = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     let request = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables));
-    let response = execute_as(state, visitor.principal.clone(), client, request).await;
+    let response = execute_as(state, visitor.principal.clone(), None, request).await;
     if let Some(error) = response.errors.first() {
         let code = code_of(error);
         let status = crate::export::status_of(code);

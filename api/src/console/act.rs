@@ -11,12 +11,13 @@
 use super::page::{self, Section};
 use super::session::{is_local, Flash, Visitor};
 use crate::http::{code_of, execute_as, AppState};
-use axum::extract::{Form, State};
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use tokio::sync::OnceCell;
 
 /// What the schema says of its mutations' inputs.
@@ -133,6 +134,7 @@ fn own(name: &str) -> bool {
 
 pub async fn act(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -192,10 +194,7 @@ pub async fn act(
     let request = async_graphql::Request::new(document).variables(
         async_graphql::Variables::from_json(json!({ "input": input })),
     );
-    let client = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let client = Some(peer.ip().to_string());
     let response = execute_as(&state, visitor.principal.clone(), client, request).await;
     if let Some(error) = response.errors.first() {
         let field = named_field(&error.message, &fields);

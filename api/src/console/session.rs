@@ -318,18 +318,25 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let host = headers
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    origin
-        .split_once("://")
-        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+    let Some((_, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    // This server as the browser addressed it: its `Host`, or the host a proxy in front of it
+    // was asked for.
+    [HOST.as_str(), "x-forwarded-host"]
+        .iter()
+        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+        .any(|host| authority.eq_ignore_ascii_case(host))
 }
 
-/// A path on this server, never another site (`//elsewhere`, `/\elsewhere`).
+/// A path on this server, never another site (`//elsewhere`, `/\elsewhere`), and nothing a
+/// `Location` header cannot hold.
 pub(crate) fn is_local(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\")
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && path.len() <= 2048
+        && path.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn random_hex(bytes: usize) -> String {

@@ -546,7 +546,8 @@ async fn every_page_answers_and_no_page_holds_a_token_or_a_key() {
     let pages = [
         "/".to_string(),
         "/accounts".to_string(),
-        "/accounts?status=ACTIVE&plan=FREE&health=HEALTHY&search=acme&sort=NAME&direction=ASC".to_string(),
+        "/accounts?status=ACTIVE&plan=FREE&health=HEALTHY&search=acme&sort=NAME&direction=ASC"
+            .to_string(),
         format!("/accounts/{account}"),
         format!("/accounts/{account}?asOf=2099-01-01T00:00"),
         "/payments".to_string(),
@@ -566,17 +567,36 @@ async fn every_page_answers_and_no_page_holds_a_token_or_a_key() {
     for path in &pages {
         let (status, _, page) = person.get(path).await;
         // A time in the future is GraphQL's VALIDATION, said as a page; every other one is 200.
-        let expected = if path.contains("2099") { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+        let expected = if path.contains("2099") {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
         assert_eq!(status, expected, "{path}: {page}");
         assert!(!page.contains(&app.token), "{path} holds the token");
-        assert!(!page.contains(key) && !page.contains("4242"), "{path} holds the key");
+        assert!(
+            !page.contains(key) && !page.contains("4242"),
+            "{path} holds the key"
+        );
     }
     let (_, _, settings) = person.get("/settings/ai").await;
-    assert!(settings.contains("type=\"password\" name=\"apiKey\""), "keys are typed, never shown");
+    assert!(
+        settings.contains("type=\"password\" name=\"apiKey\""),
+        "keys are typed, never shown"
+    );
     // A history page of the account shows its versions with who and why.
     let (_, _, page) = person.get(&format!("/accounts/{account}")).await;
-    assert!(page.contains("opening balance") && page.contains("Version 2"), "{page}");
+    assert!(
+        page.contains("opening balance") && page.contains("Version 2"),
+        "{page}"
+    );
     // Unknown things are 404 pages, not errors.
-    assert_eq!(person.get("/prompts/no_such_type").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(person.get(&format!("/jobs/{account}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        person.get("/prompts/no_such_type").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        person.get(&format!("/jobs/{account}")).await.0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -25,7 +25,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     if !Rule::Scoped(Permission::AccountsRead).allows(&visitor.principal) {
         return not_allowed("the prompt library");
     }
-    let data = match ask(&state, &visitor, &headers, LIST, json!({})).await {
+    let data = match ask(&state, &visitor, LIST, json!({})).await {
         Ok(data) => data,
         Err(response) => return response,
     };
@@ -81,7 +81,7 @@ pub async fn one(
     }
     let variables = json!({ "type": kind, "from": diff.from.unwrap_or(1), "to": diff.to.unwrap_or(1),
                             "diff": diff.from.is_some() && diff.to.is_some() });
-    let data = match ask(&state, &visitor, &headers, ONE, variables).await {
+    let data = match ask(&state, &visitor, ONE, variables).await {
         Ok(data) => data,
         Err(response) => return response,
     };

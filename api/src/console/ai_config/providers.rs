@@ -33,7 +33,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     if !Rule::Staff.allows(&visitor.principal) {
         return not_allowed("the platform's AI settings");
     }
-    let data = match ask(&state, &visitor, &headers, QUERY, json!({})).await {
+    let data = match ask(&state, &visitor, QUERY, json!({})).await {
         Ok(data) => data,
         Err(response) => return response,
     };

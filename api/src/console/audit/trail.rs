@@ -52,7 +52,6 @@ pub async fn page(
     let data = match ask(
         &state,
         &visitor,
-        &headers,
         QUERY,
         json!({ "after": param("after"), "filter": filter }),
     )

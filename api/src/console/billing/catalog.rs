@@ -25,7 +25,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     if !Rule::Scoped(Permission::BillingRead).allows(&visitor.principal) {
         return not_allowed("the plans and packages");
     }
-    let data = match ask(&state, &visitor, &headers, QUERY, json!({})).await {
+    let data = match ask(&state, &visitor, QUERY, json!({})).await {
         Ok(data) => data,
         Err(response) => return response,
     };

@@ -55,7 +55,6 @@ pub async fn list(
     let data = match ask(
         &state,
         &visitor,
-        &headers,
         QUERY,
         json!({ "after": param("after"), "filter": filter }),
     )

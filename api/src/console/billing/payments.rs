@@ -49,7 +49,7 @@ pub async fn queue(
         filter.insert("accountId".into(), json!(account));
     }
     let variables = json!({ "after": param("after"), "filter": filter });
-    let data = match ask(&state, &visitor, &headers, QUERY, variables).await {
+    let data = match ask(&state, &visitor, QUERY, variables).await {
         Ok(data) => data,
         Err(response) => return response,
     };

@@ -25,7 +25,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     if !Rule::Can(Permission::OperatorsRead).allows(&visitor.principal) {
         return not_allowed("the staff");
     }
-    let data = match ask(&state, &visitor, &headers, QUERY, json!({})).await {
+    let data = match ask(&state, &visitor, QUERY, json!({})).await {
         Ok(data) => data,
         Err(response) => return response,
     };

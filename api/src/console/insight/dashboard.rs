@@ -42,7 +42,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         return Redirect::to(&start).into_response();
     }
     let from = (chrono::Utc::now() - chrono::Duration::days(29)).date_naive();
-    let data = match ask(&state, &visitor, &headers, QUERY, json!({ "from": from })).await {
+    let data = match ask(&state, &visitor, QUERY, json!({ "from": from })).await {
         Ok(data) => data,
         Err(response) => return response,
     };

@@ -24,7 +24,7 @@ pub async fn one(
         Ok(visitor) => visitor,
         Err(response) => return response,
     };
-    let data = match ask(&state, &visitor, &headers, QUERY, json!({ "id": id })).await {
+    let data = match ask(&state, &visitor, QUERY, json!({ "id": id })).await {
         Ok(data) => data,
         Err(response) => return response,
     };

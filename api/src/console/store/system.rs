@@ -27,7 +27,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         return not_allowed("the system's health");
     }
     let audit = Rule::Can(Permission::AuditRead).allows(&visitor.principal);
-    let data = match ask(&state, &visitor, &headers, QUERY, json!({ "audit": audit })).await {
+    let data = match ask(&state, &visitor, QUERY, json!({ "audit": audit })).await {
         Ok(data) => data,
         Err(response) => return response,
     };

@@ -71,7 +71,7 @@ pub async fn list(
         "filter": filter,
         "sort": { "field": sort, "direction": direction },
     });
-    let data = match ask(&state, &visitor, &headers, LIST, variables).await {
+    let data = match ask(&state, &visitor, LIST, variables).await {
         Ok(data) => data,
         Err(response) => return response,
     };
@@ -231,7 +231,7 @@ pub async fn one(
         "billing": Rule::Scoped(Permission::BillingRead).allows(principal),
         "prompts": Rule::Scoped(Permission::AccountsRead).allows(principal),
     });
-    let data = match ask(&state, &visitor, &headers, ONE, variables).await {
+    let data = match ask(&state, &visitor, ONE, variables).await {
         Ok(data) => data,
         Err(response) => return response,
     };
