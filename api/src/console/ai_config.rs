@@ -2,3 +2,4 @@
 
 pub mod prompts;
 pub mod providers;
+pub mod templates;

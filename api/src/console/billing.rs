@@ -3,3 +3,4 @@
 pub mod catalog;
 pub mod invoices;
 pub mod payments;
+pub mod subscriptions;

@@ -1,3 +1,4 @@
 //! Pages of the `identity` context.
 
 pub mod staff;
+pub mod users;

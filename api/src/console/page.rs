@@ -24,10 +24,12 @@ pub enum Section {
     Accounts,
     Payments,
     Invoices,
+    Subscriptions,
     Plans,
     Prompts,
     Settings,
     Staff,
+    Users,
     Audit,
     System,
     None,
@@ -63,6 +65,12 @@ pub fn page(visitor: &Visitor, title: &str, section: Section, body: Markup) -> R
             allowed(Rule::Scoped(Permission::BillingRead)),
         ),
         (
+            Section::Subscriptions,
+            "/subscriptions",
+            "Subscriptions",
+            allowed(Rule::Scoped(Permission::BillingRead)),
+        ),
+        (
             Section::Plans,
             "/plans",
             "Plans",
@@ -79,6 +87,12 @@ pub fn page(visitor: &Visitor, title: &str, section: Section, body: Markup) -> R
             "/settings/ai",
             "AI settings",
             allowed(Rule::Staff),
+        ),
+        (
+            Section::Users,
+            "/users",
+            "People",
+            allowed(Rule::Scoped(Permission::UsersRead)),
         ),
         (
             Section::Staff,

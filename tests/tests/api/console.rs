@@ -524,6 +524,34 @@ async fn in_a_browser_staff_approve_reset_run_a_bulk_action_and_export_and_other
     let page = browser.source().await;
     assert!(!page.contains("other-co"), "{page}");
     browser.screenshot("another-account-as-owner").await;
+    // The other main pages, as the superuser, for the record.
+    browser.go(&app.url("/")).await;
+    browser.wait_for_heading("Account acme").await;
+    browser.click(&browser.find("form.who button").await).await;
+    browser.wait_for_heading("Sign in").await;
+    browser
+        .type_into(&browser.find("#token").await, &app.token)
+        .await;
+    browser
+        .click(&browser.find("form.sign-in button").await)
+        .await;
+    browser.wait_for_heading("Dashboard").await;
+    for (path, heading, shot) in [
+        ("/invoices", "Invoices", "invoices"),
+        ("/subscriptions", "Subscriptions", "subscriptions"),
+        ("/plans", "Plans, packages and credit costs", "plans"),
+        ("/prompts/clustering", "Prompt: clustering", "prompt"),
+        ("/settings/ai", "AI integration settings", "ai-settings"),
+        ("/users", "People", "people"),
+        ("/staff", "Staff", "staff"),
+        ("/audit", "Audit trail", "audit-trail"),
+        ("/system", "System health", "system"),
+    ] {
+        browser.go(&app.url(path)).await;
+        browser.wait_for_heading(heading).await;
+        assert!(no_token_in(&browser.source().await), "{path}");
+        browser.screenshot(shot).await;
+    }
     browser.quit().await;
 }
 
@@ -554,7 +582,12 @@ async fn every_page_answers_and_no_page_holds_a_token_or_a_key() {
         "/payments?status=ALL".to_string(),
         "/invoices".to_string(),
         "/invoices?status=PAID&overdue=true".to_string(),
+        "/subscriptions".to_string(),
+        "/subscriptions?status=ACTIVE".to_string(),
         "/plans".to_string(),
+        "/users".to_string(),
+        "/users?search=owner&role=OWNER".to_string(),
+        "/templates".to_string(),
         "/prompts".to_string(),
         "/prompts/clustering".to_string(),
         "/prompts/clustering?from=1&to=1".to_string(),

@@ -30,7 +30,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         Err(response) => return response,
     };
     let prompts = data["prompts"].as_array().cloned().unwrap_or_default();
-    let body = page::table(
+    let table = page::table(
         "prompts",
         &prompts,
         &[
@@ -50,6 +50,10 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             ("Changed", &|p| html! { (when(&field(p, "updatedAt"))) }),
         ],
     );
+    let body = html! {
+        p { "See also the " a href="/templates" { "author profiles and content strategies" } "." }
+        (table)
+    };
     page::page(&visitor, "Prompts", Section::Prompts, body)
 }
 

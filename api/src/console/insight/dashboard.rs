@@ -86,7 +86,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     let alerts = data["alerts"].as_array().cloned().unwrap_or_default();
     let can_acknowledge = Rule::Can(Permission::InsightRead).allows(&visitor.principal);
     let body = html! {
-        p class="muted" { "Figures of the month to " (page::json_cell(&d["today"])) " (UTC)." }
+        p class="muted" data-refresh="60" {
+            "Figures of the month to " (page::json_cell(&d["today"])) " (UTC). The page refreshes itself every minute, so alerts raised meanwhile appear."
+        }
         section class="cards" aria-label="This month" {
             @for (label, metric) in [("Revenue", "REVENUE_PAID"), ("Credits granted", "CREDITS_GRANTED"),
                                       ("Credits purchased", "CREDITS_PURCHASED"), ("Credits consumed", "CREDITS_CONSUMED"),

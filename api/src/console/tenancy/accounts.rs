@@ -192,7 +192,7 @@ fn choice(
 }
 
 const ONE: &str = "query($id: ID!, $after: String, $asOf: AsOf!, $withAsOf: Boolean!, $audit: Boolean!, \
-    $billing: Boolean!, $prompts: Boolean!) { \
+    $billing: Boolean!, $prompts: Boolean!, $users: Boolean!) { \
     account(id: $id) { id name slug ownerEmail plan status balance createdAt lastActivityAt \
       subscription @include(if: $billing) { id status planName periodEnd } \
       health { score status reasons { signal severity penalty message } } \
@@ -201,7 +201,11 @@ const ONE: &str = "query($id: ID!, $after: String, $asOf: AsOf!, $withAsOf: Bool
       asOf(at: $asOf) @include(if: $withAsOf) { version latestVersion stoppedAt { eventType occurredAt recordedAt } state } } \
     creditLedger(first: 20, filter: { accountId: $id }) @include(if: $billing) { nodes { position kind amount balanceAfter reason actorId occurredAt } } \
     payments(first: 20, filter: { accountId: $id }) @include(if: $billing) { nodes { id amountMinor currency credits method status recordedAt } } \
-    accountPrompts(accountId: $id) @include(if: $prompts) { promptType source version publishedVersion behindDefault } }";
+    invoices(first: 10, filter: { accountId: $id }) @include(if: $billing) { nodes { id number status totalMinor currency dueAt overdue } } \
+    platformUsers(first: 50, filter: { accountId: $id }) @include(if: $users) { nodes { name email role status } } \
+    accountAiSettings(accountId: $id) @include(if: $prompts) { plan overridesAllowed \
+      providers { provider overridesSuspended settings { setting value source } } } \
+    accountPrompts(accountId: $id) @include(if: $prompts) { promptType text source version publishedVersion behindDefault } }";
 
 pub async fn one(
     State(state): State<AppState>,
@@ -230,6 +234,7 @@ pub async fn one(
         "audit": Rule::Can(Permission::AuditRead).allows(principal),
         "billing": Rule::Scoped(Permission::BillingRead).allows(principal),
         "prompts": Rule::Scoped(Permission::AccountsRead).allows(principal),
+        "users": Rule::Scoped(Permission::UsersRead).allows(principal),
     });
     let data = match ask(&state, &visitor, ONE, variables).await {
         Ok(data) => data,
@@ -347,6 +352,19 @@ pub async fn one(
                                  @if prompt["behindDefault"] == true { " (the default has moved on to version " (prompt["publishedVersion"]) ")" } }
                             td class="num" { (prompt["version"]) }
                             td {
+                                @if can(Rule::Scoped(Permission::PromptsWrite)) {
+                                    details {
+                                        summary { "Customize" }
+                                        (Action { visitor: &visitor, mutation: "customizePrompt", key: format!("customizePrompt:{kind}"),
+                                                  back: &back, button: "Save customization", confirm: None, done: "Prompt customized." }
+                                            .render(html! {
+                                                input type="hidden" name="accountId" value=(id);
+                                                input type="hidden" name="promptType" value=(kind);
+                                                label class="field" { span { "Text" } textarea name="text" rows="6" cols="70" required { (json_cell(&prompt["text"])) } }
+                                                (text_field("reason", "Reason", true))
+                                            }))
+                                    }
+                                }
                                 @if prompt["source"] == "ACCOUNT_CUSTOMIZATION" && can(Rule::Scoped(Permission::PromptsWrite)) {
                                     (Action { visitor: &visitor, mutation: "resetPromptToDefault", key: format!("resetPromptToDefault:{kind}"),
                                               back: &back, button: "Reset to default", confirm: Some("Drop this account's customization and follow the published default?"),
@@ -362,6 +380,40 @@ pub async fn one(
                     }
                 }
             }
+        }
+        @if let Some(invoices) = data["invoices"]["nodes"].as_array() {
+            h2 { "Invoices" }
+            (page::table("account-invoices", invoices, &[
+                ("Number", &|i| html! { (json_cell(&i["number"])) }),
+                ("Status", &|i| html! { (words(&json_cell(&i["status"]))) @if i["overdue"] == true { " " span class="severity-critical" { "overdue" } } }),
+                ("Total", &|i| html! { (money(i["totalMinor"].as_i64().unwrap_or(0), i["currency"].as_str().unwrap_or(""))) }),
+                ("Due", &|i| html! { (when(&json_cell(&i["dueAt"]))) }),
+            ]))
+        }
+        @if let Some(users) = data["platformUsers"]["nodes"].as_array() {
+            h2 { "People" }
+            (page::table("account-users", users, &[
+                ("Person", &|u| html! { (json_cell(&u["name"])) br; span class="muted" { (json_cell(&u["email"])) } }),
+                ("Role", &|u| html! { (words(&json_cell(&u["role"]))) }),
+                ("Status", &|u| html! { (words(&json_cell(&u["status"]))) }),
+            ]))
+        }
+        @if data["accountAiSettings"].is_object() {
+            @let settings = &data["accountAiSettings"];
+            h2 { "AI settings in force" }
+            p class="muted" {
+                "Plan " (json_cell(&settings["plan"])) ": "
+                (if settings["overridesAllowed"] == true { "the account may override models and parameters (never keys)." } else { "overrides are not allowed on this plan." })
+            }
+            (page::table("account-ai-settings", settings["providers"].as_array().map(Vec::as_slice).unwrap_or_default(), &[
+                ("Provider", &|p| html! { (json_cell(&p["provider"])) @if p["overridesSuspended"] == true { " (overrides suspended by the plan)" } }),
+                ("Settings", &|p| html! {
+                    @for setting in p["settings"].as_array().into_iter().flatten() {
+                        code { (json_cell(&setting["setting"])) } " " (json_cell(&setting["value"]))
+                        " " span class="muted" { "(" (words(&json_cell(&setting["source"]))) ")" } br;
+                    }
+                }),
+            ]))
         }
         @if account["history"].is_object() {
             (history(account, &back, as_of.as_deref()))

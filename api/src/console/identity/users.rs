@@ -1,0 +1,98 @@
+//! The people of tenant accounts: search, filter by role and status, and activate or
+//! deactivate them. An account's own admins see only their account's people.
+
+use crate::console::page::{self, count, field, when, words, Action, Section};
+use crate::console::{ask, encode, not_allowed, visitor};
+use crate::graphql::Rule;
+use crate::http::AppState;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use domain::identity::permission::Permission;
+use maud::html;
+use serde_json::{json, Map};
+
+const QUERY: &str = "query($after: String, $filter: PlatformUserFilter) { \
+    platformUsers(first: 25, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } \
+    nodes { id accountId email name role status emailVerified joinedAt } } }";
+
+const ROLES: [&str; 4] = ["OWNER", "ADMIN", "EDITOR", "VIEWER"];
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let visitor = match visitor(&state, &headers, &uri).await {
+        Ok(visitor) => visitor,
+        Err(response) => return response,
+    };
+    if !Rule::Scoped(Permission::UsersRead).allows(&visitor.principal) {
+        return not_allowed("the accounts' people");
+    }
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let mut filter = Map::new();
+    if let Some(search) = param("search") {
+        filter.insert("search".into(), json!(search));
+    }
+    if let Some(role) = param("role") {
+        filter.insert("role".into(), json!([role]));
+    }
+    let variables = json!({ "after": param("after"), "filter": filter });
+    let data = match ask(&state, &visitor, QUERY, variables).await {
+        Ok(data) => data,
+        Err(response) => return response,
+    };
+    let users = &data["platformUsers"];
+    let nodes = users["nodes"].as_array().cloned().unwrap_or_default();
+    let kept: Vec<String> = ["search", "role"]
+        .iter()
+        .filter_map(|name| param(name).map(|v| format!("{name}={}", encode(&v))))
+        .collect();
+    let base = if kept.is_empty() {
+        "/users".to_string()
+    } else {
+        format!("/users?{}", kept.join("&"))
+    };
+    let can_write = Rule::Scoped(Permission::UsersWrite).allows(&visitor.principal);
+    let body = html! {
+        form method="get" action="/users" class="filters" role="search" {
+            label class="field" { span { "Search" } input type="search" name="search" value=[param("search")] placeholder="name or email"; }
+            label class="field" { span { "Role" }
+                select name="role" {
+                    option value="" { "any" }
+                    @for role in ROLES { option value=(role) selected[param("role").as_deref() == Some(role)] { (words(role)) } }
+                }
+            }
+            button type="submit" { "Filter" }
+        }
+        p { strong { (count(users["totalCount"].as_i64().unwrap_or(0))) } " people." }
+        (page::table("users", &nodes, &[
+            ("Person", &|u| html! { (field(u, "name")) br; span class="muted" { (field(u, "email")) } }),
+            ("Account", &|u| html! { a href={ "/accounts/" (field(u, "accountId")) } { (field(u, "accountId")) } }),
+            ("Role", &|u| html! { (words(&field(u, "role"))) }),
+            ("Status", &|u| html! { (words(&field(u, "status"))) @if u["emailVerified"] != true { " (email not verified)" } }),
+            ("Joined", &|u| html! { (when(&field(u, "joinedAt"))) }),
+            ("", &|u| html! {
+                @if can_write {
+                    @let (mutation, button, done) = if u["status"] == "ACTIVE" {
+                        ("deactivatePlatformUser", "Deactivate", "Deactivated: their tokens stop working.")
+                    } else {
+                        ("activatePlatformUser", "Activate", "Activated.")
+                    };
+                    (Action { visitor: &visitor, mutation, key: format!("{mutation}:{}", field(u, "id")), back: &base,
+                              button, confirm: (u["status"] == "ACTIVE").then_some("Deactivate this person? Their tokens stop working."), done }
+                        .render(html! { input type="hidden" name="userId" value=(field(u, "id")); }))
+                }
+            }),
+        ]))
+        (page::pager(&base, &users["pageInfo"]))
+    };
+    page::page(&visitor, "People", Section::Users, body)
+}
