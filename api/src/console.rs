@@ -19,8 +19,11 @@ pub mod session;
 mod store;
 mod tenancy;
 
+use crate::graphql::Rule;
 use crate::http::{code_of, execute_as, AppState};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -100,14 +103,84 @@ async fn ask(
     Ok(response.data.into_json().unwrap_or_default())
 }
 
-/// The visitor of a page, or the answer to give instead (the sign-in page).
-async fn visitor(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-) -> Result<Visitor, Response> {
-    let next = uri.path_and_query().map_or("/", |p| p.as_str());
-    Visitor::of(state, headers, next).await
+/// What a page handler answers: its page, or the page to show instead (the sign-in page, a
+/// refusal), so a handler can say `?` to whatever stops it.
+type Answer = Result<Response, Response>;
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = Response;
+
+    /// The visitor of a page, or the answer to give instead: to the sign-in page (coming back
+    /// here after it) when there is no live session.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        Visitor::of(state, &parts.headers, next).await
+    }
+}
+
+impl Visitor {
+    /// Goes on only when `rule` lets the visitor see `what` at all.
+    // The refusal is a page, the same size as what a handler answers anyway.
+    #[allow(clippy::result_large_err)]
+    fn require(&self, rule: Rule, what: &str) -> Result<(), Response> {
+        if rule.allows(&self.principal) {
+            return Ok(());
+        }
+        Err(page::refusal(
+            StatusCode::FORBIDDEN,
+            &format!("You may not see {what}: none of your groups (or your role) grants it."),
+        ))
+    }
+}
+
+/// A page's query parameters as given: a name may repeat (the choices of a multiple select).
+struct Params(Vec<(String, String)>);
+
+impl FromRequestParts<AppState> for Params {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Response> {
+        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|Query(pairs)| Params(pairs))
+            .map_err(|_| {
+                page::refusal(
+                    StatusCode::BAD_REQUEST,
+                    "This page's address is garbled; go back and try again.",
+                )
+            })
+    }
+}
+
+impl Params {
+    /// The first non-blank value of `name`, trimmed.
+    fn one(&self, name: &str) -> Option<String> {
+        self.all(name).into_iter().next()
+    }
+
+    /// Every non-blank value of `name`, trimmed.
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+
+    /// `path` with these parameters but the cursor: where the pager, the forms and the first
+    /// page link go.
+    fn base(&self, path: &str) -> String {
+        let kept: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(n, v)| n != "after" && !v.trim().is_empty())
+            .map(|(n, v)| format!("{}={}", encode(n), encode(v.trim())))
+            .collect();
+        if kept.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        }
+    }
 }
 
 /// Percent-encodes text for a URL's query.
@@ -120,12 +193,4 @@ fn encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// A page's answer when the visitor may not see it at all.
-fn not_allowed(what: &str) -> Response {
-    page::refusal(
-        StatusCode::FORBIDDEN,
-        &format!("You may not see {what}: none of your groups (or your role) grants it."),
-    )
 }

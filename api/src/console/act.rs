@@ -9,8 +9,9 @@
 //! the form, for a refusal); a bulk action answers with its per-item results instead.
 
 use super::page::{self, Section};
-use super::session::{is_local, Flash, Visitor};
+use super::session::{garbled, is_local, Flash, Visitor};
 use crate::http::{code_of, execute_as, AppState};
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -136,8 +137,11 @@ pub async fn act(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(fields): Form<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    let Ok(Form(fields)) = form else {
+        return garbled();
+    };
     let value = |name: &str| {
         fields
             .iter()

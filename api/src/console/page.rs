@@ -27,6 +27,7 @@ pub enum Section {
     Subscriptions,
     Plans,
     Prompts,
+    Templates,
     Settings,
     Staff,
     Users,
@@ -35,79 +36,87 @@ pub enum Section {
     None,
 }
 
+/// The navigation: each section with the rule of the query its page reads, so a visitor is
+/// offered only the pages they may see.
+const NAV: [(Section, &str, &str, Rule); 13] = [
+    (
+        Section::Dashboard,
+        "/",
+        "Dashboard",
+        Rule::Can(Permission::InsightRead),
+    ),
+    (
+        Section::Accounts,
+        "/accounts",
+        "Accounts",
+        Rule::Can(Permission::AccountsRead),
+    ),
+    (
+        Section::Payments,
+        "/payments",
+        "Payments",
+        Rule::Scoped(Permission::BillingRead),
+    ),
+    (
+        Section::Invoices,
+        "/invoices",
+        "Invoices",
+        Rule::Scoped(Permission::BillingRead),
+    ),
+    (
+        Section::Subscriptions,
+        "/subscriptions",
+        "Subscriptions",
+        Rule::Scoped(Permission::BillingRead),
+    ),
+    (
+        Section::Plans,
+        "/plans",
+        "Plans",
+        Rule::Scoped(Permission::BillingRead),
+    ),
+    (
+        Section::Prompts,
+        "/prompts",
+        "Prompts",
+        Rule::Scoped(Permission::AccountsRead),
+    ),
+    (
+        Section::Templates,
+        "/templates",
+        "Templates",
+        Rule::Scoped(Permission::AccountsRead),
+    ),
+    (
+        Section::Settings,
+        "/settings/ai",
+        "AI settings",
+        Rule::Staff,
+    ),
+    (
+        Section::Users,
+        "/users",
+        "People",
+        Rule::Scoped(Permission::UsersRead),
+    ),
+    (
+        Section::Staff,
+        "/staff",
+        "Staff",
+        Rule::Can(Permission::OperatorsRead),
+    ),
+    (
+        Section::Audit,
+        "/audit",
+        "Audit trail",
+        Rule::Can(Permission::AuditRead),
+    ),
+    (Section::System, "/system", "System", Rule::Staff),
+];
+
 /// A whole page for a signed-in visitor.
 pub fn page(visitor: &Visitor, title: &str, section: Section, body: Markup) -> Response {
     let principal = &visitor.principal;
-    let allowed = |rule: Rule| rule.allows(principal);
-    let nav = [
-        (
-            Section::Dashboard,
-            "/",
-            "Dashboard",
-            allowed(Rule::Can(Permission::InsightRead)),
-        ),
-        (
-            Section::Accounts,
-            "/accounts",
-            "Accounts",
-            allowed(Rule::Can(Permission::AccountsRead)),
-        ),
-        (
-            Section::Payments,
-            "/payments",
-            "Payments",
-            allowed(Rule::Scoped(Permission::BillingRead)),
-        ),
-        (
-            Section::Invoices,
-            "/invoices",
-            "Invoices",
-            allowed(Rule::Scoped(Permission::BillingRead)),
-        ),
-        (
-            Section::Subscriptions,
-            "/subscriptions",
-            "Subscriptions",
-            allowed(Rule::Scoped(Permission::BillingRead)),
-        ),
-        (
-            Section::Plans,
-            "/plans",
-            "Plans",
-            allowed(Rule::Scoped(Permission::BillingRead)),
-        ),
-        (
-            Section::Prompts,
-            "/prompts",
-            "Prompts",
-            allowed(Rule::Scoped(Permission::AccountsRead)),
-        ),
-        (
-            Section::Settings,
-            "/settings/ai",
-            "AI settings",
-            allowed(Rule::Staff),
-        ),
-        (
-            Section::Users,
-            "/users",
-            "People",
-            allowed(Rule::Scoped(Permission::UsersRead)),
-        ),
-        (
-            Section::Staff,
-            "/staff",
-            "Staff",
-            allowed(Rule::Can(Permission::OperatorsRead)),
-        ),
-        (
-            Section::Audit,
-            "/audit",
-            "Audit trail",
-            allowed(Rule::Can(Permission::AuditRead)),
-        ),
-        (Section::System, "/system", "System", allowed(Rule::Staff)),
-    ];
     let own_account = principal.confined_to();
     let markup = html! {
         (DOCTYPE)
@@ -125,8 +134,8 @@ pub fn page(visitor: &Visitor, title: &str, section: Section, body: Markup) -> R
                     a class="brand" href="/" { "igny8 admin" }
                     nav aria-label="Sections" {
                         ul {
-                            @for (section_of, href, label, shown) in nav {
-                                @if shown {
+                            @for (section_of, href, label, rule) in NAV {
+                                @if rule.allows(principal) {
                                     li { a href=(href) aria-current=[(section_of == section).then_some("page")] { (label) } }
                                 }
                             }

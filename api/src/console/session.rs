@@ -10,6 +10,7 @@
 use super::page;
 use crate::auth::{hash_token, Principal};
 use crate::http::AppState;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
 use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -193,8 +194,11 @@ pub async fn sign_in_page(Query(query): Query<SignInQuery>) -> Response {
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<SignInForm>,
+    form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return garbled();
+    };
     if !same_origin(&headers) {
         return page::refusal(
             StatusCode::FORBIDDEN,
@@ -246,8 +250,11 @@ pub async fn sign_in(
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<SignOutForm>,
+    form: Result<Form<SignOutForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return garbled();
+    };
     let visitor = match Visitor::posting(&state, &headers, form.csrf.as_deref()).await {
         Ok(visitor) => visitor,
         Err(response) => return response,
@@ -256,6 +263,14 @@ pub async fn sign_out(
     let mut response = Redirect::to("/sign-in?ended=signed-out").into_response();
     set_cookie(&mut response, &headers, "", true);
     response
+}
+
+/// The answer to a form body that is not a form's fields.
+pub(crate) fn garbled() -> Response {
+    page::refusal(
+        StatusCode::BAD_REQUEST,
+        "This form arrived garbled (not an HTML form's fields); go back and try again.",
+    )
 }
 
 async fn end(state: &AppState, id_hash: &str) {

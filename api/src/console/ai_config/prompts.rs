@@ -3,12 +3,11 @@
 //! version (the roll back).
 
 use crate::console::page::{self, field, text_field, when, Action, Section};
-use crate::console::{ask, encode, not_allowed, visitor};
+use crate::console::{ask, encode, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::StatusCode;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde::Deserialize;
@@ -17,18 +16,9 @@ use serde_json::json;
 const LIST: &str =
     "{ prompts { promptType description publishedVersion latestVersion active updatedAt } }";
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Scoped(Permission::AccountsRead).allows(&visitor.principal) {
-        return not_allowed("the prompt library");
-    }
-    let data = match ask(&state, &visitor, LIST, json!({})).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Answer {
+    visitor.require(Rule::Scoped(Permission::AccountsRead), "the prompt library")?;
+    let data = ask(&state, &visitor, LIST, json!({})).await?;
     let prompts = data["prompts"].as_array().cloned().unwrap_or_default();
     let table = page::table(
         "prompts",
@@ -54,7 +44,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         p { "See also the " a href="/templates" { "author profiles and content strategies" } "." }
         (table)
     };
-    page::page(&visitor, "Prompts", Section::Prompts, body)
+    Ok(page::page(&visitor, "Prompts", Section::Prompts, body))
 }
 
 const ONE: &str =
@@ -71,30 +61,20 @@ pub struct DiffQuery {
 
 pub async fn one(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    visitor: Visitor,
     Path(kind): Path<String>,
     Query(diff): Query<DiffQuery>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Scoped(Permission::AccountsRead).allows(&visitor.principal) {
-        return not_allowed("the prompt library");
-    }
+) -> Answer {
+    visitor.require(Rule::Scoped(Permission::AccountsRead), "the prompt library")?;
     let variables = json!({ "type": kind, "from": diff.from.unwrap_or(1), "to": diff.to.unwrap_or(1),
                             "diff": diff.from.is_some() && diff.to.is_some() });
-    let data = match ask(&state, &visitor, ONE, variables).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let data = ask(&state, &visitor, ONE, variables).await?;
     let prompt = &data["prompt"];
     if prompt.is_null() {
-        return page::refusal(
+        return Err(page::refusal(
             StatusCode::NOT_FOUND,
             &format!("There is no prompt type `{kind}`."),
-        );
+        ));
     }
     let back = format!("/prompts/{}", encode(&kind));
     let can_write = Rule::Can(Permission::PromptsWrite).allows(&visitor.principal);
@@ -150,5 +130,10 @@ pub async fn one(
             }),
         ]))
     };
-    page::page(&visitor, &format!("Prompt: {kind}"), Section::Prompts, body)
+    Ok(page::page(
+        &visitor,
+        &format!("Prompt: {kind}"),
+        Section::Prompts,
+        body,
+    ))
 }

@@ -3,12 +3,10 @@
 //! shows only whether a key is set, when and by whom.
 
 use crate::console::page::{self, field, text_field, when, Action, Section};
-use crate::console::{ask, not_allowed, visitor};
+use crate::console::{ask, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::json;
@@ -25,18 +23,9 @@ const SETTINGS: [(&str, &str); 6] = [
     ("imageStyle", "Image style"),
 ];
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Staff.allows(&visitor.principal) {
-        return not_allowed("the platform's AI settings");
-    }
-    let data = match ask(&state, &visitor, QUERY, json!({})).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
+    visitor.require(Rule::Staff, "the platform's AI settings")?;
+    let data = ask(&state, &visitor, QUERY, json!({})).await?;
     let can_change = Rule::Can(Permission::SettingsGlobal).allows(&visitor.principal);
     let back = "/settings/ai";
     let body = html! {
@@ -93,5 +82,10 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             }
         }
     };
-    page::page(&visitor, "AI integration settings", Section::Settings, body)
+    Ok(page::page(
+        &visitor,
+        "AI integration settings",
+        Section::Settings,
+        body,
+    ))
 }

@@ -1,12 +1,10 @@
 //! Author profiles and content strategies: the library and accounts' own.
 
 use crate::console::page::{self, field, when, words, Section};
-use crate::console::{ask, not_allowed, visitor};
+use crate::console::{ask, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
 use domain::identity::permission::Permission;
 use maud::{html, Markup};
 use serde_json::{json, Value};
@@ -14,18 +12,12 @@ use serde_json::{json, Value};
 const QUERY: &str = "{ authorProfiles(first: 100) { nodes { id accountId name description category version active tone language updatedAt } } \
     contentStrategies(first: 100) { nodes { id accountId name description category version active promptTypes updatedAt } } }";
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Scoped(Permission::AccountsRead).allows(&visitor.principal) {
-        return not_allowed("the author profiles and strategies");
-    }
-    let data = match ask(&state, &visitor, QUERY, json!({})).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
+    visitor.require(
+        Rule::Scoped(Permission::AccountsRead),
+        "the author profiles and strategies",
+    )?;
+    let data = ask(&state, &visitor, QUERY, json!({})).await?;
     let owner = |t: &Value| -> Markup {
         match t["accountId"].as_str() {
             Some(account) => html! { a href={ "/accounts/" (account) } { (account) } },
@@ -60,10 +52,10 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             ("Changed", &|t| html! { (when(&field(t, "updatedAt"))) }),
         ]))
     };
-    page::page(
+    Ok(page::page(
         &visitor,
         "Author profiles and strategies",
-        Section::Prompts,
+        Section::Templates,
         body,
-    )
+    ))
 }

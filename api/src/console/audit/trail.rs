@@ -2,12 +2,10 @@
 //! and account, with its export.
 
 use crate::console::page::{self, json_cell, when, Section};
-use crate::console::{ask, encode, not_allowed, visitor};
+use crate::console::{ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::State;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map};
@@ -24,49 +22,28 @@ const FILTERS: [(&str, &str); 5] = [
     ("accountId", "Account id"),
 ];
 
-pub async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Can(Permission::AuditRead).allows(&visitor.principal) {
-        return not_allowed("the audit trail");
-    }
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, v)| n == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim().to_string())
-    };
+pub async fn page(State(state): State<AppState>, visitor: Visitor, params: Params) -> Answer {
+    visitor.require(Rule::Can(Permission::AuditRead), "the audit trail")?;
     let mut filter = Map::new();
     for (field, _) in FILTERS {
-        if let Some(value) = param(field) {
+        if let Some(value) = params.one(field) {
             filter.insert(field.into(), json!(value));
         }
     }
-    let data = match ask(
+    let data = ask(
         &state,
         &visitor,
         QUERY,
-        json!({ "after": param("after"), "filter": filter }),
+        json!({ "after": params.one("after"), "filter": filter }),
     )
-    .await
-    {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    .await?;
     let entries = data["auditLog"]["nodes"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     let kept: Vec<String> = FILTERS
         .iter()
-        .filter_map(|(field, _)| param(field).map(|v| format!("{field}={}", encode(&v))))
+        .filter_map(|(field, _)| params.one(field).map(|v| format!("{field}={}", encode(&v))))
         .collect();
     let base = if kept.is_empty() {
         "/audit".to_string()
@@ -76,7 +53,7 @@ pub async fn page(
     let body = html! {
         form method="get" action="/audit" class="filters" role="search" {
             @for (field, label) in FILTERS {
-                label class="field" { span { (label) } input type="text" name=(field) value=[param(field)]; }
+                label class="field" { span { (label) } input type="text" name=(field) value=[params.one(field)]; }
             }
             button type="submit" { "Filter" }
             a href="/audit" { "Clear" }
@@ -106,5 +83,5 @@ pub async fn page(
         }
         (page::pager(&base, &data["auditLog"]["pageInfo"]))
     };
-    page::page(&visitor, "Audit trail", Section::Audit, body)
+    Ok(page::page(&visitor, "Audit trail", Section::Audit, body))
 }

@@ -2,12 +2,10 @@
 //! credit cost of each operation, with activate and deactivate for superusers.
 
 use crate::console::page::{self, count, field, money, text_field, when, Action, Section};
-use crate::console::{ask, not_allowed, visitor};
+use crate::console::{ask, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
 use domain::identity::permission::Permission;
 use maud::{html, Markup};
 use serde_json::{json, Value};
@@ -17,18 +15,12 @@ const QUERY: &str = "{ plans { id code name active currentVersion \
     creditPackages { id name credits priceMinor currency active currentVersion } \
     creditCosts { operation version creditsPerUnit effectiveFrom inForce withdrawn } }";
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Scoped(Permission::BillingRead).allows(&visitor.principal) {
-        return not_allowed("the plans and packages");
-    }
-    let data = match ask(&state, &visitor, QUERY, json!({})).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
+    visitor.require(
+        Rule::Scoped(Permission::BillingRead),
+        "the plans and packages",
+    )?;
+    let data = ask(&state, &visitor, QUERY, json!({})).await?;
     let superuser = Rule::Superuser.allows(&visitor.principal);
     let back = "/plans";
     let toggle = |kind: &str, row: &Value, id_field: &str| -> Markup {
@@ -83,10 +75,10 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             ("In force", &|c| html! { (if c["inForce"] == true { "yes" } else if c["withdrawn"] == true { "withdrawn" } else { "no" }) }),
         ]))
     };
-    page::page(
+    Ok(page::page(
         &visitor,
         "Plans, packages and credit costs",
         Section::Plans,
         body,
-    )
+    ))
 }

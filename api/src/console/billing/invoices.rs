@@ -2,12 +2,10 @@
 //! reminder, apply the late fee, cancel, void) and export.
 
 use crate::console::page::{self, count, field, money, text_field, when, words, Action, Section};
-use crate::console::{ask, encode, not_allowed, visitor};
+use crate::console::{ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::State;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
@@ -26,55 +24,25 @@ const ACTIONS: [(&str, &str); 6] = [
     ("VOID", "Void"),
 ];
 
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Scoped(Permission::BillingRead).allows(&visitor.principal) {
-        return not_allowed("invoices");
-    }
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
+pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Params) -> Answer {
+    visitor.require(Rule::Scoped(Permission::BillingRead), "invoices")?;
     let mut filter = Map::new();
-    if let Some(status) = param("status") {
+    if let Some(status) = params.one("status") {
         filter.insert("status".into(), json!([status]));
     }
-    if param("overdue").is_some() {
+    if params.one("overdue").is_some() {
         filter.insert("overdue".into(), json!(true));
     }
-    let data = match ask(
+    let data = ask(
         &state,
         &visitor,
         QUERY,
-        json!({ "after": param("after"), "filter": filter }),
+        json!({ "after": params.one("after"), "filter": filter }),
     )
-    .await
-    {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    .await?;
     let invoices = &data["invoices"];
     let nodes = invoices["nodes"].as_array().cloned().unwrap_or_default();
-    let kept: Vec<String> = params
-        .iter()
-        .filter(|(n, v)| n != "after" && !v.is_empty())
-        .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
-        .collect();
-    let base = if kept.is_empty() {
-        "/invoices".to_string()
-    } else {
-        format!("/invoices?{}", kept.join("&"))
-    };
+    let base = params.base("/invoices");
     let can_bulk = Rule::Can(Permission::BillingWrite).allows(&visitor.principal);
     let select = |i: &Value| html! { input type="checkbox" name="ids" value=(field(i, "id")) aria-label={ "Select invoice " (field(i, "number")) }; };
     let mut columns: Vec<page::Column<'_>> = Vec::new();
@@ -109,10 +77,10 @@ pub async fn list(
             label class="field" { span { "Status" }
                 select name="status" {
                     option value="" { "any" }
-                    @for value in STATUSES { option value=(value) selected[param("status").as_deref() == Some(value)] { (words(value)) } }
+                    @for value in STATUSES { option value=(value) selected[params.one("status").as_deref() == Some(value)] { (words(value)) } }
                 }
             }
-            label class="field" { span { "Overdue only" } input type="checkbox" name="overdue" value="true" checked[param("overdue").is_some()]; }
+            label class="field" { span { "Overdue only" } input type="checkbox" name="overdue" value="true" checked[params.one("overdue").is_some()]; }
             button type="submit" { "Show" }
         }
         p {
@@ -136,5 +104,5 @@ pub async fn list(
         }
         (page::pager(&base, &invoices["pageInfo"]))
     };
-    page::page(&visitor, "Invoices", Section::Invoices, body)
+    Ok(page::page(&visitor, "Invoices", Section::Invoices, body))
 }

@@ -2,12 +2,10 @@
 //! same as a bulk action over the selected rows with per-item results.
 
 use crate::console::page::{self, count, json_cell, money, text_field, when, words, Action};
-use crate::console::{ask, encode, not_allowed, visitor};
+use crate::console::{ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::State;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
@@ -19,40 +17,20 @@ const QUERY: &str = "query($after: String, $filter: PaymentFilter) { \
 
 const STATUSES: [&str; 4] = ["PENDING", "APPROVED", "REJECTED", "REFUNDED"];
 
-pub async fn queue(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
+pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Params) -> Answer {
     let principal = &visitor.principal;
-    if !Rule::Scoped(Permission::BillingRead).allows(principal) {
-        return not_allowed("payments");
-    }
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
+    visitor.require(Rule::Scoped(Permission::BillingRead), "payments")?;
     // The queue: pending payments unless another status is asked for ("all" for every one).
-    let status = param("status").unwrap_or_else(|| "PENDING".into());
+    let status = params.one("status").unwrap_or_else(|| "PENDING".into());
     let mut filter = Map::new();
     if status != "ALL" {
         filter.insert("status".into(), json!([status]));
     }
-    if let Some(account) = param("accountId") {
+    if let Some(account) = params.one("accountId") {
         filter.insert("accountId".into(), json!(account));
     }
-    let variables = json!({ "after": param("after"), "filter": filter });
-    let data = match ask(&state, &visitor, QUERY, variables).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let variables = json!({ "after": params.one("after"), "filter": filter });
+    let data = ask(&state, &visitor, QUERY, variables).await?;
     let payments = &data["payments"];
     let nodes = payments["nodes"].as_array().cloned().unwrap_or_default();
     let base = format!("/payments?status={}", encode(&status));
@@ -147,5 +125,10 @@ pub async fn queue(
         }
         (page::pager(&base, &payments["pageInfo"]))
     };
-    page::page(&visitor, "Payments", page::Section::Payments, body)
+    Ok(page::page(
+        &visitor,
+        "Payments",
+        page::Section::Payments,
+        body,
+    ))
 }

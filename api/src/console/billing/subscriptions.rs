@@ -2,12 +2,10 @@
 //! (activate, cancel now or at the period's end, renew) and export.
 
 use crate::console::page::{self, count, field, money, text_field, when, words, Action, Section};
-use crate::console::{ask, encode, not_allowed, visitor};
+use crate::console::{ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::State;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
@@ -24,40 +22,20 @@ const ACTIONS: [(&str, &str); 4] = [
     ("CANCEL", "Cancel now"),
 ];
 
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Scoped(Permission::BillingRead).allows(&visitor.principal) {
-        return not_allowed("subscriptions");
-    }
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
+pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Params) -> Answer {
+    visitor.require(Rule::Scoped(Permission::BillingRead), "subscriptions")?;
     let mut filter = Map::new();
-    if let Some(status) = param("status") {
+    if let Some(status) = params.one("status") {
         filter.insert("status".into(), json!([status]));
     }
-    let variables = json!({ "after": param("after"), "filter": filter });
-    let data = match ask(&state, &visitor, QUERY, variables).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let variables = json!({ "after": params.one("after"), "filter": filter });
+    let data = ask(&state, &visitor, QUERY, variables).await?;
     let subscriptions = &data["subscriptions"];
     let nodes = subscriptions["nodes"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let base = match param("status") {
+    let base = match params.one("status") {
         Some(status) => format!("/subscriptions?status={}", encode(&status)),
         None => "/subscriptions".to_string(),
     };
@@ -93,7 +71,7 @@ pub async fn list(
             label class="field" { span { "Status" }
                 select name="status" {
                     option value="" { "any" }
-                    @for value in STATUSES { option value=(value) selected[param("status").as_deref() == Some(value)] { (words(value)) } }
+                    @for value in STATUSES { option value=(value) selected[params.one("status").as_deref() == Some(value)] { (words(value)) } }
                 }
             }
             button type="submit" { "Show" }
@@ -119,5 +97,10 @@ pub async fn list(
         }
         (page::pager(&base, &subscriptions["pageInfo"]))
     };
-    page::page(&visitor, "Subscriptions", Section::Subscriptions, body)
+    Ok(page::page(
+        &visitor,
+        "Subscriptions",
+        Section::Subscriptions,
+        body,
+    ))
 }

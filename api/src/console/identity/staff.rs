@@ -2,12 +2,10 @@
 //! are issued by the CLI or GraphQL, never shown here.
 
 use crate::console::page::{self, field, when, Section};
-use crate::console::{ask, not_allowed, visitor};
+use crate::console::{ask, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Value};
@@ -17,18 +15,9 @@ const QUERY: &str =
       groups { name } tokens { label createdAt revokedAt } } } \
     permissionGroups { id name permissions memberIds } }";
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Can(Permission::OperatorsRead).allows(&visitor.principal) {
-        return not_allowed("the staff");
-    }
-    let data = match ask(&state, &visitor, QUERY, json!({})).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
+    visitor.require(Rule::Can(Permission::OperatorsRead), "the staff")?;
+    let data = ask(&state, &visitor, QUERY, json!({})).await?;
     let operators = data["operators"]["nodes"]
         .as_array()
         .cloned()
@@ -62,5 +51,5 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             ("Members", &|g| html! { (g["memberIds"].as_array().map_or(0, Vec::len)) }),
         ]))
     };
-    page::page(&visitor, "Staff", Section::Staff, body)
+    Ok(page::page(&visitor, "Staff", Section::Staff, body))
 }

@@ -2,12 +2,10 @@
 //! deactivate them. An account's own admins see only their account's people.
 
 use crate::console::page::{self, count, field, when, words, Action, Section};
-use crate::console::{ask, encode, not_allowed, visitor};
+use crate::console::{ask, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::State;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map};
@@ -18,56 +16,28 @@ const QUERY: &str = "query($after: String, $filter: PlatformUserFilter) { \
 
 const ROLES: [&str; 4] = ["OWNER", "ADMIN", "EDITOR", "VIEWER"];
 
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Scoped(Permission::UsersRead).allows(&visitor.principal) {
-        return not_allowed("the accounts' people");
-    }
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, v)| n == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim().to_string())
-    };
+pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Params) -> Answer {
+    visitor.require(Rule::Scoped(Permission::UsersRead), "the accounts' people")?;
     let mut filter = Map::new();
-    if let Some(search) = param("search") {
+    if let Some(search) = params.one("search") {
         filter.insert("search".into(), json!(search));
     }
-    if let Some(role) = param("role") {
+    if let Some(role) = params.one("role") {
         filter.insert("role".into(), json!([role]));
     }
-    let variables = json!({ "after": param("after"), "filter": filter });
-    let data = match ask(&state, &visitor, QUERY, variables).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let variables = json!({ "after": params.one("after"), "filter": filter });
+    let data = ask(&state, &visitor, QUERY, variables).await?;
     let users = &data["platformUsers"];
     let nodes = users["nodes"].as_array().cloned().unwrap_or_default();
-    let kept: Vec<String> = ["search", "role"]
-        .iter()
-        .filter_map(|name| param(name).map(|v| format!("{name}={}", encode(&v))))
-        .collect();
-    let base = if kept.is_empty() {
-        "/users".to_string()
-    } else {
-        format!("/users?{}", kept.join("&"))
-    };
+    let base = params.base("/users");
     let can_write = Rule::Scoped(Permission::UsersWrite).allows(&visitor.principal);
     let body = html! {
         form method="get" action="/users" class="filters" role="search" {
-            label class="field" { span { "Search" } input type="search" name="search" value=[param("search")] placeholder="name or email"; }
+            label class="field" { span { "Search" } input type="search" name="search" value=[params.one("search")] placeholder="name or email"; }
             label class="field" { span { "Role" }
                 select name="role" {
                     option value="" { "any" }
-                    @for role in ROLES { option value=(role) selected[param("role").as_deref() == Some(role)] { (words(role)) } }
+                    @for role in ROLES { option value=(role) selected[params.one("role").as_deref() == Some(role)] { (words(role)) } }
                 }
             }
             button type="submit" { "Filter" }
@@ -94,5 +64,5 @@ pub async fn list(
         ]))
         (page::pager(&base, &users["pageInfo"]))
     };
-    page::page(&visitor, "People", Section::Users, body)
+    Ok(page::page(&visitor, "People", Section::Users, body))
 }

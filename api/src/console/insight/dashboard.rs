@@ -2,12 +2,11 @@
 //! acknowledge) and a chart of the last 30 days, all from the `dashboard` query.
 
 use crate::console::page::{self, count, money, words, Action, Section};
-use crate::console::{ask, chart, visitor};
+use crate::console::{ask, chart, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Value};
@@ -22,11 +21,7 @@ const QUERY: &str = "query($from: NaiveDate!) { dashboard { today \
     opened: series(metric: ACCOUNTS_OPENED, interval: DAY, from: $from) { start value } } \
     alerts(filter: { status: [OPEN] }, first: 20) { id ruleName severity message raisedAt acknowledgedAt acknowledgedBy } }";
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
+pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
     // The dashboard is for staff with `insight.read`; everyone else starts where they can look.
     if !Rule::Can(Permission::InsightRead).allows(&visitor.principal) {
         let start = match visitor.principal.confined_to() {
@@ -39,13 +34,10 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             }
             None => "/audit".into(),
         };
-        return Redirect::to(&start).into_response();
+        return Ok(Redirect::to(&start).into_response());
     }
     let from = (chrono::Utc::now() - chrono::Duration::days(29)).date_naive();
-    let data = match ask(&state, &visitor, QUERY, json!({ "from": from })).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let data = ask(&state, &visitor, QUERY, json!({ "from": from })).await?;
     let d = &data["dashboard"];
     let figure = |metric: &str| -> Vec<&Value> {
         d["figures"]
@@ -170,5 +162,5 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             }
         }
     };
-    page::page(&visitor, "Dashboard", Section::Dashboard, body)
+    Ok(page::page(&visitor, "Dashboard", Section::Dashboard, body))
 }

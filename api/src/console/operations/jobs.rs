@@ -1,11 +1,10 @@
 //! A bulk job's progress, refreshing itself while it runs, and the items it refused.
 
 use crate::console::page::{self, count, json_cell, when, words, Section};
-use crate::console::{ask, visitor};
+use crate::console::{ask, Answer, Visitor};
 use crate::http::AppState;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::StatusCode;
 use maud::html;
 use serde_json::json;
 
@@ -16,24 +15,16 @@ const QUERY: &str =
 
 pub async fn one(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    visitor: Visitor,
     Path(id): Path<String>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    let data = match ask(&state, &visitor, QUERY, json!({ "id": id })).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+) -> Answer {
+    let data = ask(&state, &visitor, QUERY, json!({ "id": id })).await?;
     let job = &data["bulkJob"];
     if job.is_null() {
-        return page::refusal(
+        return Err(page::refusal(
             StatusCode::NOT_FOUND,
             &format!("There is no bulk job `{id}` of yours."),
-        );
+        ));
     }
     let total = job["total"].as_i64().unwrap_or(0);
     let processed = job["processed"].as_i64().unwrap_or(0);
@@ -58,5 +49,5 @@ pub async fn one(
             }
         }
     };
-    page::page(&visitor, "Bulk job", Section::None, body)
+    Ok(page::page(&visitor, "Bulk job", Section::None, body))
 }

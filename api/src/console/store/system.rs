@@ -2,12 +2,10 @@
 //! chain (how far it has got, its latest signed checkpoint, the last verification).
 
 use crate::console::page::{self, count, field, when, Section};
-use crate::console::{ask, not_allowed, visitor};
+use crate::console::{ask, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Value};
@@ -18,19 +16,10 @@ const QUERY: &str = "query($audit: Boolean!) { projections { name position event
       latestCheckpoint { chainIndex position signedAt } \
       lastVerification { finishedAt eventsChecked ok breakPosition breakReason } } }";
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    if !Rule::Staff.allows(&visitor.principal) {
-        return not_allowed("the system's health");
-    }
+pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
+    visitor.require(Rule::Staff, "the system's health")?;
     let audit = Rule::Can(Permission::AuditRead).allows(&visitor.principal);
-    let data = match ask(&state, &visitor, QUERY, json!({ "audit": audit })).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let data = ask(&state, &visitor, QUERY, json!({ "audit": audit })).await?;
     let projections = data["projections"].as_array().cloned().unwrap_or_default();
     let seal = &data["sealStatus"];
     let number = |row: &Value, name: &str| html! { (count(row[name].as_i64().unwrap_or(0))) };
@@ -72,5 +61,5 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             }
         }
     };
-    page::page(&visitor, "System health", Section::System, body)
+    Ok(page::page(&visitor, "System health", Section::System, body))
 }

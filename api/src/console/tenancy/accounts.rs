@@ -5,12 +5,12 @@
 use crate::console::page::{
     self, count, json_cell, money, text_field, when, words, Action, Section,
 };
-use crate::console::{ask, encode, not_allowed, visitor};
+use crate::console::{ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use domain::identity::permission::Permission;
 use maud::{html, Markup};
 use serde_json::{json, Map, Value};
@@ -30,67 +30,36 @@ const SORTS: [(&str, &str); 4] = [
     ("LAST_ACTIVITY", "Last activity"),
 ];
 
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
+pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Params) -> Answer {
     if let Some(account) = visitor.principal.confined_to() {
-        return axum::response::Redirect::to(&format!("/accounts/{account}")).into_response();
+        return Ok(axum::response::Redirect::to(&format!("/accounts/{account}")).into_response());
     }
-    if !Rule::Can(Permission::AccountsRead).allows(&visitor.principal) {
-        return not_allowed("accounts");
-    }
-    let all = |name: &str| -> Vec<String> {
-        params
-            .iter()
-            .filter(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let one = |name: &str| all(name).into_iter().next();
+    visitor.require(Rule::Can(Permission::AccountsRead), "accounts")?;
     let mut filter = Map::new();
     for (field, key) in [("status", "status"), ("plan", "plan"), ("health", "health")] {
-        let values = all(key);
+        let values = params.all(key);
         if !values.is_empty() {
             filter.insert(field.into(), json!(values));
         }
     }
-    if let Some(search) = one("search") {
+    if let Some(search) = params.one("search") {
         filter.insert("search".into(), json!(search));
     }
-    let sort = one("sort").unwrap_or_else(|| "CREATED_AT".into());
-    let direction = one("direction").unwrap_or_else(|| "DESC".into());
+    let sort = params.one("sort").unwrap_or_else(|| "CREATED_AT".into());
+    let direction = params.one("direction").unwrap_or_else(|| "DESC".into());
     let variables = json!({
-        "after": one("after"),
+        "after": params.one("after"),
         "filter": filter,
         "sort": { "field": sort, "direction": direction },
     });
-    let data = match ask(&state, &visitor, LIST, variables).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let data = ask(&state, &visitor, LIST, variables).await?;
     let accounts = &data["accounts"];
     let nodes = accounts["nodes"].as_array().cloned().unwrap_or_default();
     // The page's own address without its cursor, for the pager, the exports and the forms.
-    let kept: Vec<String> = params
-        .iter()
-        .filter(|(n, v)| n != "after" && !v.is_empty())
-        .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
-        .collect();
-    let base = if kept.is_empty() {
-        "/accounts".to_string()
-    } else {
-        format!("/accounts?{}", kept.join("&"))
-    };
+    let base = params.base("/accounts");
     let export_filter = encode(&Value::Object(filter.clone()).to_string());
     let can_bulk = Rule::Can(Permission::AccountsWrite).allows(&visitor.principal);
-    let selected = |key: &str, value: &str| all(key).iter().any(|v| v == value);
+    let selected = |key: &str, value: &str| params.all(key).iter().any(|v| v == value);
     let table = html! {
         table {
             thead {
@@ -126,7 +95,7 @@ pub async fn list(
     };
     let body = html! {
         form method="get" action="/accounts" class="filters" role="search" {
-            label class="field" { span { "Search" } input type="search" name="search" value=[one("search")] placeholder="name, slug or owner"; }
+            label class="field" { span { "Search" } input type="search" name="search" value=[params.one("search")] placeholder="name, slug or owner"; }
             (choice("status", "Status", &STATUSES, &selected))
             (choice("plan", "Plan", &PLANS, &selected))
             (choice("health", "Health", &HEALTH, &selected))
@@ -171,7 +140,7 @@ pub async fn list(
         }
         (page::pager(&base, &accounts["pageInfo"]))
     };
-    page::page(&visitor, "Accounts", Section::Accounts, body)
+    Ok(page::page(&visitor, "Accounts", Section::Accounts, body))
 }
 
 /// A multiple choice among an enum's values, as a list box.
@@ -209,26 +178,15 @@ const ONE: &str = "query($id: ID!, $after: String, $asOf: AsOf!, $withAsOf: Bool
 
 pub async fn one(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    visitor: Visitor,
     Path(id): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
-    let visitor = match visitor(&state, &headers, &uri).await {
-        Ok(visitor) => visitor,
-        Err(response) => return response,
-    };
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
+    params: Params,
+) -> Answer {
     let principal = &visitor.principal;
-    let as_of = param("asOf");
+    let as_of = params.one("asOf");
     let variables = json!({
         "id": id,
-        "after": param("after"),
+        "after": params.one("after"),
         "asOf": { "recordedAt": as_of.as_deref().map(as_rfc3339).unwrap_or_default() },
         "withAsOf": as_of.is_some() && Rule::Can(Permission::AuditRead).allows(principal),
         "audit": Rule::Can(Permission::AuditRead).allows(principal),
@@ -236,16 +194,13 @@ pub async fn one(
         "prompts": Rule::Scoped(Permission::AccountsRead).allows(principal),
         "users": Rule::Scoped(Permission::UsersRead).allows(principal),
     });
-    let data = match ask(&state, &visitor, ONE, variables).await {
-        Ok(data) => data,
-        Err(response) => return response,
-    };
+    let data = ask(&state, &visitor, ONE, variables).await?;
     let account = &data["account"];
     if account.is_null() {
-        return page::refusal(
+        return Err(page::refusal(
             StatusCode::NOT_FOUND,
             &format!("There is no account `{id}`."),
-        );
+        ));
     }
     let id = json_cell(&account["id"]);
     let back = format!("/accounts/{id}");
@@ -419,12 +374,12 @@ pub async fn one(
             (history(account, &back, as_of.as_deref()))
         }
     };
-    page::page(
+    Ok(page::page(
         &visitor,
         &json_cell(&account["name"]),
         Section::Accounts,
         body,
-    )
+    ))
 }
 
 /// The history timeline: each version with who, when, why and its field-level changes, and
