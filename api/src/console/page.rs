@@ -401,3 +401,34 @@ pub fn table(id: &str, rows: &[Value], columns: &[Column<'_>]) -> Markup {
 pub fn field(row: &Value, name: &str) -> String {
     json_cell(&row[name])
 }
+
+/// A list's bulk action: a choice of `actions` (value, label) and a reason above the list's
+/// `table`, whose rows carry checkboxes named `ids`; answered with the per-item results.
+pub fn bulk(
+    visitor: &Visitor,
+    mutation: &str,
+    back: &str,
+    noun: &str,
+    actions: &[(&str, &str)],
+    table: Markup,
+) -> Markup {
+    let confirm = format!("Apply this action to every selected {noun}?");
+    Action {
+        visitor,
+        mutation,
+        key: mutation.into(),
+        back,
+        button: "Apply to the selected",
+        confirm: Some(&confirm),
+        done: "Done.",
+    }
+    .render(html! {
+        div class="bulk-bar" {
+            label class="field" { span { "Action" }
+                select name="action" required { @for (value, label) in actions { option value=(value) { (label) } } }
+            }
+            (text_field("reason", "Reason", true))
+        }
+        (table)
+    })
+}

@@ -48,17 +48,7 @@ impl<'a> Person<'a> {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Option<String>, String) {
-        let mut request = self.http.get(self.app.url(path));
-        if let Some(cookie) = &self.cookie {
-            request = request.header(COOKIE, cookie);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .map(|l| l.to_str().unwrap().to_string());
-        (status, location, response.text().await.unwrap())
+        self.send(self.http.get(self.app.url(path))).await
     }
 
     async fn post(
@@ -66,7 +56,15 @@ impl<'a> Person<'a> {
         path: &str,
         form: &[(&str, &str)],
     ) -> (StatusCode, Option<String>, String) {
-        let mut request = self.http.post(self.app.url(path)).form(form);
+        self.send(self.http.post(self.app.url(path)).form(form))
+            .await
+    }
+
+    /// Sends with this session's cookie: the status, where it redirects to, and the body.
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+    ) -> (StatusCode, Option<String>, String) {
         if let Some(cookie) = &self.cookie {
             request = request.header(COOKIE, cookie);
         }

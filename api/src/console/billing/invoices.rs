@@ -1,7 +1,7 @@
 //! Invoices: filtered by status and overdue, with their bulk actions (mark paid, send a
 //! reminder, apply the late fee, cancel, void) and export.
 
-use crate::console::page::{self, count, field, money, text_field, when, words, Action, Section};
+use crate::console::page::{self, count, field, money, when, words, Section};
 use crate::console::{ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
@@ -88,17 +88,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
             a href={ "/export/invoices?format=csv&filter=" (encode(&Value::Object(filter.clone()).to_string())) } download { "Export as CSV" }
         }
         @if can_bulk {
-            (Action { visitor: &visitor, mutation: "bulkInvoiceAction", key: "bulkInvoiceAction".into(), back: &base,
-                      button: "Apply to the selected", confirm: Some("Apply this action to every selected invoice?"), done: "Done." }
-                .render(html! {
-                    div class="bulk-bar" {
-                        label class="field" { span { "Action" }
-                            select name="action" required { @for (value, label) in ACTIONS { option value=(value) { (label) } } }
-                        }
-                        (text_field("reason", "Reason", true))
-                    }
-                    (table)
-                }))
+            (page::bulk(&visitor, "bulkInvoiceAction", &base, "invoice", &ACTIONS, table))
         } @else {
             (table)
         }

@@ -16,6 +16,11 @@ const QUERY: &str = "query($after: String, $filter: PaymentFilter) { \
             approvedBy rejectedReason refundReason } } }";
 
 const STATUSES: [&str; 4] = ["PENDING", "APPROVED", "REJECTED", "REFUNDED"];
+const ACTIONS: [(&str, &str); 3] = [
+    ("APPROVE", "Approve"),
+    ("REJECT", "Reject"),
+    ("REFUND", "Refund"),
+];
 
 pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Params) -> Answer {
     let principal = &visitor.principal;
@@ -80,19 +85,7 @@ pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Para
             a href={ "/export/payments?format=csv&filter=" (encode(&Value::Object(filter.clone()).to_string())) } download { "Export as CSV" }
         }
         @if can_approve {
-            (Action { visitor: &visitor, mutation: "bulkPaymentAction", key: "bulkPaymentAction".into(), back: &base,
-                      button: "Apply to the selected", confirm: Some("Apply this action to every selected payment?"), done: "Done." }
-                .render(html! {
-                    div class="bulk-bar" {
-                        label class="field" { span { "Action" }
-                            select name="action" required {
-                                option value="APPROVE" { "Approve" } option value="REJECT" { "Reject" } option value="REFUND" { "Refund" }
-                            }
-                        }
-                        (text_field("reason", "Reason", true))
-                    }
-                    (table)
-                }))
+            (page::bulk(&visitor, "bulkPaymentAction", &base, "payment", &ACTIONS, table))
             h2 { "One payment" }
             p class="muted" { "Approving grants the payment's credits to its account; rejecting and refunding need a reason." }
             table id="payment-actions" {

@@ -23,6 +23,12 @@ const LIST: &str = "query($after: String, $filter: AccountFilter, $sort: Account
 const STATUSES: [&str; 3] = ["ACTIVE", "SUSPENDED", "DELETED"];
 const PLANS: [&str; 4] = ["FREE", "STARTER", "GROWTH", "SCALE"];
 const HEALTH: [&str; 3] = ["HEALTHY", "AT_RISK", "CRITICAL"];
+const ACTIONS: [(&str, &str); 4] = [
+    ("SUSPEND", "Suspend"),
+    ("ACTIVATE", "Activate"),
+    ("DELETE", "Delete"),
+    ("RESTORE", "Restore"),
+];
 const SORTS: [(&str, &str); 4] = [
     ("CREATED_AT", "Newest"),
     ("NAME", "Name"),
@@ -121,20 +127,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
             a href={ "/export/accounts?format=xlsx&filter=" (export_filter) } download { "XLSX" }
         }
         @if can_bulk {
-            (Action { visitor: &visitor, mutation: "bulkAccountAction", key: "bulkAccountAction".into(), back: &base,
-                      button: "Apply to the selected", confirm: Some("Apply this action to every selected account?"), done: "Done." }
-                .render(html! {
-                    div class="bulk-bar" {
-                        label class="field" { span { "Action" }
-                            select name="action" required {
-                                option value="SUSPEND" { "Suspend" } option value="ACTIVATE" { "Activate" }
-                                option value="DELETE" { "Delete" } option value="RESTORE" { "Restore" }
-                            }
-                        }
-                        (text_field("reason", "Reason", true))
-                    }
-                    (table)
-                }))
+            (page::bulk(&visitor, "bulkAccountAction", &base, "account", &ACTIONS, table))
         } @else {
             (table)
         }
