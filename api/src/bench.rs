@@ -1235,24 +1235,35 @@ async fn measure_history(
 }
 
 /// One account with `events` events (an opening, then +1 adjustments), written straight to
-/// the log like `grow_log`'s, without a snapshot: time travel folds them.
+/// the log like `grow_log`'s but each in its own transaction, as the command bus appends one
+/// command's events: `events` versions, with no snapshot until the history snapshots catch up.
 async fn long_account(pool: &PgPool, events: i64) -> anyhow::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         SELECT 'account', $1, s.seq, \
-                CASE WHEN s.seq = 1 THEN 'AccountOpened' ELSE 'CreditsAdjusted' END, '1', \
-                CASE WHEN s.seq = 1 THEN jsonb_build_object('AccountOpened', jsonb_build_object( \
+    let mut conn = pool.acquire().await?;
+    // A commit per event; the bench's log need not survive a crash of the machine.
+    sqlx::query("SET synchronous_commit = off")
+        .execute(&mut *conn)
+        .await?;
+    // `DO` with `COMMIT` needs the simple protocol, which takes no parameters: the values are
+    // a UUID and a number of ours.
+    sqlx::raw_sql(&format!(
+        "DO $$ BEGIN FOR s IN 1..{events} LOOP \
+           INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+           VALUES ('account', '{id}', s, \
+                CASE WHEN s = 1 THEN 'AccountOpened' ELSE 'CreditsAdjusted' END, '1', \
+                CASE WHEN s = 1 THEN jsonb_build_object('AccountOpened', jsonb_build_object( \
                        'name', 'Long account', 'slug', 'long-account', 'owner_email', 'owner@long.example', 'plan', 'growth')) \
-                     ELSE jsonb_build_object('CreditsAdjusted', jsonb_build_object('amount', 1, 'reason', 'benchmark', 'balance_after', s.seq - 1)) END, \
+                     ELSE jsonb_build_object('CreditsAdjusted', jsonb_build_object('amount', 1, 'reason', 'benchmark', 'balance_after', s - 1)) END, \
                 jsonb_build_object('actor_id', 'bench', 'actor_kind', 'system', 'correlation_id', 'bench', \
-                       'occurred_at', to_char(now() AT TIME ZONE 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) \
-         FROM generate_series(1, $2) AS s(seq)",
-    )
-    .bind(id.to_string())
-    .bind(events)
-    .execute(pool)
+                       'occurred_at', to_char(now() AT TIME ZONE 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))); \
+           COMMIT; \
+         END LOOP; END $$"
+    ))
+    .execute(&mut *conn)
     .await?;
+    sqlx::query("RESET synchronous_commit")
+        .execute(&mut *conn)
+        .await?;
     Ok(id)
 }
 
