@@ -6,7 +6,7 @@
 //! and do nothing its visitor could not through `/graphql`, with the same codes and messages.
 //! Pages are by bounded context, as everywhere else.
 
-mod act;
+pub(crate) mod act;
 mod ai_config;
 mod audit;
 mod billing;
@@ -40,11 +40,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/sign-out", post(session::sign_out))
         .route("/act", post(act::act))
+        .route("/live/alerts", get(insight::dashboard::live_alerts))
         .route("/accounts", get(tenancy::accounts::list))
         .route("/accounts/{id}", get(tenancy::accounts::one))
         .route("/payments", get(billing::payments::queue))
+        .route("/payments/{id}", get(billing::payments::one))
         .route("/invoices", get(billing::invoices::list))
+        .route("/invoices/{id}", get(billing::invoices::one))
         .route("/subscriptions", get(billing::subscriptions::list))
+        .route("/subscriptions/{id}", get(billing::subscriptions::one))
         .route("/plans", get(billing::catalog::page))
         .route("/prompts", get(ai_config::prompts::list))
         .route("/prompts/{kind}", get(ai_config::prompts::one))
@@ -88,17 +92,38 @@ async fn ask(
     query: &str,
     variables: Value,
 ) -> Result<Value, Response> {
+    try_ask(state, visitor, query, variables)
+        .await
+        .map_err(|refusal| page::refusal(refusal.status, &refusal.message))
+}
+
+/// Why GraphQL refused a page's query: the message to show, and the status it maps to.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+/// As [`ask`], the refusal given back for the page to show where it belongs (beside the
+/// control that asked, say) rather than instead of the page.
+async fn try_ask(
+    state: &AppState,
+    visitor: &Visitor,
+    query: &str,
+    variables: Value,
+) -> Result<Value, Refusal> {
     let request = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables));
     let response = execute_as(state, visitor.principal.clone(), None, request).await;
     if let Some(error) = response.errors.first() {
         let code = code_of(error);
-        let status = crate::export::status_of(code);
         let message = match code {
             ErrorCode::Internal => error.message.clone(),
             _ => format!("{} ({})", error.message, code.as_str()),
         };
-        return Err(page::refusal(status, &message));
+        return Err(Refusal {
+            status: crate::export::status_of(code),
+            message,
+        });
     }
     Ok(response.data.into_json().unwrap_or_default())
 }

@@ -384,12 +384,34 @@ pub(crate) async fn execute_as(
     client_addr: Option<String>,
     request: async_graphql::Request,
 ) -> async_graphql::Response {
+    let request = as_principal(state, principal, client_addr, request);
+    state.schema.execute(request).await
+}
+
+/// Runs a GraphQL subscription as `principal`, as [`execute_as`] runs a query: the console's
+/// live pages follow it.
+pub(crate) fn stream_as(
+    state: &AppState,
+    principal: Principal,
+    client_addr: Option<String>,
+    request: async_graphql::Request,
+) -> impl futures::Stream<Item = async_graphql::Response> + Send + 'static {
+    let request = as_principal(state, principal, client_addr, request);
+    state.schema.execute_stream(request)
+}
+
+fn as_principal(
+    state: &AppState,
+    principal: Principal,
+    client_addr: Option<String>,
+    request: async_graphql::Request,
+) -> async_graphql::Request {
     let mut request = request.data(principal).data(RequestMeta {
         request_id: Uuid::now_v7().to_string(),
         client_addr,
     });
     loaders(&mut request.data, &state.pool);
-    state.schema.execute(request).await
+    request
 }
 
 /// An error's stable code. Errors the schema raises before any resolver runs (a variable of

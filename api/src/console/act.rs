@@ -10,21 +10,34 @@
 
 use super::page::{self, Section};
 use super::session::{garbled, is_local, Flash, Visitor};
+use crate::graphql::Rule;
 use crate::http::{code_of, execute_as, AppState};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
+use domain::identity::permission::Permission::*;
+use maud::{html, Markup};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::sync::OnceCell;
 
 /// What the schema says of its mutations' inputs.
-struct Catalog {
+pub struct Catalog {
     mutations: HashMap<String, Signature>,
-    inputs: HashMap<String, Vec<(String, TypeRef)>>,
+    inputs: HashMap<String, Vec<InputField>>,
+    /// Each enum's values, for the choices of a form.
+    enums: HashMap<String, Vec<String>>,
+}
+
+struct InputField {
+    name: String,
+    type_ref: TypeRef,
+    /// The schema's description of the field, shown as help beside it.
+    description: Option<String>,
+    /// Whether the schema has a default for it, so a form may leave it out.
+    defaulted: bool,
 }
 
 struct Signature {
@@ -75,13 +88,15 @@ const TYPE_REF: &str = "kind name ofType { kind name ofType { kind name ofType {
 
 static CATALOG: OnceCell<Catalog> = OnceCell::const_new();
 
-async fn catalog(state: &AppState) -> &'static Catalog {
+/// The schema's mutations and inputs, read once by introspection.
+pub async fn catalog(state: &AppState) -> &'static Catalog {
     CATALOG
         .get_or_init(|| async {
             let query = format!(
                 "{{ __schema {{ mutationType {{ fields {{ name type {{ {TYPE_REF} }} \
                  args {{ name type {{ {TYPE_REF} }} }} }} }} \
-                 types {{ kind name inputFields {{ name type {{ {TYPE_REF} }} }} }} }} }}"
+                 types {{ kind name enumValues {{ name }} \
+                   inputFields {{ name description defaultValue type {{ {TYPE_REF} }} }} }} }} }}"
             );
             let data = state
                 .schema
@@ -117,15 +132,259 @@ async fn catalog(state: &AppState) -> &'static Catalog {
                         .as_array()?
                         .iter()
                         .filter_map(|f| {
-                            Some((f["name"].as_str()?.to_string(), TypeRef::parse(&f["type"])?))
+                            Some(InputField {
+                                name: f["name"].as_str()?.to_string(),
+                                type_ref: TypeRef::parse(&f["type"])?,
+                                description: f["description"].as_str().map(str::to_string),
+                                defaulted: !f["defaultValue"].is_null(),
+                            })
                         })
                         .collect();
                     Some((t["name"].as_str()?.to_string(), fields))
                 })
                 .collect();
-            Catalog { mutations, inputs }
+            let enums = schema["types"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["kind"] == "ENUM")
+                .filter_map(|t| {
+                    let values = t["enumValues"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|v| v["name"].as_str().map(str::to_string))
+                        .collect();
+                    Some((t["name"].as_str()?.to_string(), values))
+                })
+                .collect();
+            Catalog {
+                mutations,
+                inputs,
+                enums,
+            }
         })
         .await
+}
+
+impl Catalog {
+    /// Form controls for `mutation`'s input as the schema declares it: the `given` fields
+    /// hidden with their values (what the page knows, such as its account's id), the keys left
+    /// to the form, and every other field a labelled control of its type, required when the
+    /// schema requires it, with the schema's description as help.
+    pub fn controls(&self, mutation: &str, given: &[(&str, &str)]) -> Markup {
+        match self.mutations.get(mutation) {
+            Some(signature) => self.fields(signature.input.named().1, "", given),
+            None => {
+                html! { p class="field-error" { "This build has no action `" (mutation) "`." } }
+            }
+        }
+    }
+
+    fn fields(&self, type_name: &str, prefix: &str, given: &[(&str, &str)]) -> Markup {
+        let declared = self
+            .inputs
+            .get(type_name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        html! {
+            @for field in declared {
+                @let name = format!("{prefix}{}", field.name);
+                @if let Some((_, value)) = given.iter().find(|(given, _)| *given == name) {
+                    input type="hidden" name=(name) value=(value);
+                } @else if !(prefix.is_empty() && KEYS.contains(&field.name.as_str())) {
+                    (self.control(&name, field, given))
+                }
+            }
+        }
+    }
+
+    fn control(&self, name: &str, field: &InputField, given: &[(&str, &str)]) -> Markup {
+        let (required, inner) = match &field.type_ref {
+            TypeRef::NonNull(inner) => (!field.defaulted, inner.as_ref()),
+            other => (false, other),
+        };
+        let label = label_of(&field.name);
+        let help = field.description.as_deref();
+        let (kind, type_name) = inner.named();
+        let control = match (inner, kind) {
+            (TypeRef::Named { .. }, "INPUT_OBJECT") => {
+                return html! {
+                    fieldset {
+                        legend { (label) @if !required { " (optional)" } }
+                        @if let Some(help) = help { p class="help" { (help) } }
+                        (self.fields(type_name, &format!("{name}."), given))
+                    }
+                };
+            }
+            (TypeRef::List(_), "ENUM") => html! {
+                select name=(name) multiple size=(self.enum_values(type_name).len().min(6)) {
+                    @for value in self.enum_values(type_name) { option value=(value) { (page::words(value)) } }
+                }
+            },
+            (TypeRef::List(_), "INPUT_OBJECT") => html! {
+                textarea name=(name) rows="4" cols="60" required[required] placeholder="[{ … }] as JSON" {}
+            },
+            (TypeRef::List(_), _) => html! {
+                textarea name=(name) rows="3" cols="40" required[required] placeholder="one per line" {}
+            },
+            (_, "ENUM") => html! {
+                select name=(name) required[required] {
+                    @if !required { option value="" { "—" } }
+                    @for value in self.enum_values(type_name) { option value=(value) { (page::words(value)) } }
+                }
+            },
+            (_, _) => match type_name {
+                "Int" => html! { input type="number" step="1" name=(name) required[required]; },
+                "Float" => html! { input type="number" step="any" name=(name) required[required]; },
+                "Boolean" => html! {
+                    select name=(name) required[required] {
+                        @if !required { option value="" { "—" } }
+                        option value="true" { "yes" } option value="false" { "no" }
+                    }
+                },
+                "JSON" => {
+                    html! { textarea name=(name) rows="4" cols="60" required[required] placeholder="{ … } as JSON" {} }
+                }
+                "DateTime" => {
+                    html! { input type="text" name=(name) required[required] placeholder="2026-12-31T00:00:00Z" autocomplete="off"; }
+                }
+                _ if LONG_TEXT.contains(&field.name.as_str()) => html! {
+                    textarea name=(name) rows="6" cols="70" required[required] {}
+                },
+                _ => html! { input type="text" name=(name) required[required] autocomplete="off"; },
+            },
+        };
+        html! {
+            label class="field" {
+                span { (label) @if !required { " (optional)" } }
+                (control)
+                @if let Some(help) = help { span class="help" { (help) } }
+            }
+        }
+    }
+
+    fn enum_values(&self, name: &str) -> &[String] {
+        self.enums.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// Who may run each action the console can offer: the rule its GraphQL guard declares (a test
+/// holds the two together), so that a page shows a form only to those it would not refuse.
+/// Not here: what only the platform does, and the actions that answer with a token, which a
+/// page never shows.
+pub(crate) const OFFERED: &[(&str, Rule)] = &[
+    ("acknowledgeAlert", Rule::Can(InsightRead)),
+    ("activateAccount", Rule::Can(AccountsWrite)),
+    ("activateCreditPackage", Rule::Can(BillingWrite)),
+    ("activatePlan", Rule::Can(BillingWrite)),
+    ("activatePlatformUser", Rule::Scoped(UsersWrite)),
+    ("activateSubscription", Rule::Can(BillingWrite)),
+    ("addGroupMember", Rule::Superuser),
+    ("addInvoiceLine", Rule::Can(BillingWrite)),
+    ("addPlatformUser", Rule::Scoped(UsersWrite)),
+    ("adjustCredits", Rule::Can(CreditsAdjust)),
+    ("applyLateFee", Rule::Can(BillingWrite)),
+    ("approvePayment", Rule::Can(PaymentsApprove)),
+    ("bulkAccountAction", Rule::Can(AccountsWrite)),
+    ("bulkAdjustCredits", Rule::Can(CreditsAdjust)),
+    ("bulkCreditPackageAction", Rule::Can(BillingWrite)),
+    ("bulkInvoiceAction", Rule::Can(BillingWrite)),
+    ("bulkPaymentAction", Rule::Can(PaymentsApprove)),
+    ("bulkPlanAction", Rule::Can(BillingWrite)),
+    ("bulkPromptAction", Rule::Can(PromptsWrite)),
+    ("bulkResetAiSettings", Rule::Can(AiSettingsWrite)),
+    ("bulkResetPromptsToDefault", Rule::Can(PromptsWrite)),
+    ("bulkSubscriptionAction", Rule::Can(BillingWrite)),
+    ("bulkTemplateAction", Rule::Can(ContentWrite)),
+    ("cancelBulkJob", Rule::Staff),
+    ("cancelInvoice", Rule::Can(BillingWrite)),
+    ("cancelSubscription", Rule::Can(BillingWrite)),
+    ("changeAccountPlan", Rule::Can(BillingWrite)),
+    ("changeAlertRule", Rule::Superuser),
+    ("changePlatformUserRole", Rule::Scoped(UsersWrite)),
+    ("changeTemplateStatus", Rule::Scoped(ContentWrite)),
+    ("clonePlan", Rule::Superuser),
+    ("cloneTemplate", Rule::Scoped(ContentWrite)),
+    ("configureAiProvider", Rule::Can(SettingsGlobal)),
+    ("createAuthorProfile", Rule::Scoped(ContentWrite)),
+    ("createContentStrategy", Rule::Scoped(ContentWrite)),
+    ("createCreditPackage", Rule::Can(BillingWrite)),
+    ("createPermissionGroup", Rule::Superuser),
+    ("createPrompt", Rule::Can(PromptsWrite)),
+    ("customizePrompt", Rule::Scoped(PromptsWrite)),
+    ("deactivateCreditPackage", Rule::Can(BillingWrite)),
+    ("deactivatePlan", Rule::Can(BillingWrite)),
+    ("deactivatePlatformUser", Rule::Scoped(UsersWrite)),
+    ("defineAlertRule", Rule::Superuser),
+    ("deleteAccount", Rule::Can(AccountsWrite)),
+    ("deletePlatformUser", Rule::Scoped(UsersWrite)),
+    ("disableAlertRule", Rule::Superuser),
+    ("downgradeSubscription", Rule::Can(BillingWrite)),
+    ("draftInvoice", Rule::Can(BillingWrite)),
+    ("enableAlertRule", Rule::Superuser),
+    ("grantGroupPermission", Rule::Superuser),
+    ("issueInvoice", Rule::Can(BillingWrite)),
+    ("markInvoicePaid", Rule::Can(BillingWrite)),
+    ("markInvoicePending", Rule::Can(BillingWrite)),
+    ("openAccount", Rule::Can(AccountsWrite)),
+    ("overrideAiSettings", Rule::Scoped(AiSettingsWrite)),
+    ("publishPromptVersion", Rule::Can(PromptsWrite)),
+    ("recordPayment", Rule::Can(BillingWrite)),
+    ("refundPayment", Rule::Can(PaymentsApprove)),
+    ("registerOperator", Rule::Superuser),
+    ("rejectPayment", Rule::Can(PaymentsApprove)),
+    ("removeAiProviderKey", Rule::Can(SettingsGlobal)),
+    ("removeGroupMember", Rule::Superuser),
+    ("renameAccount", Rule::Can(AccountsWrite)),
+    ("renewSubscription", Rule::Can(BillingWrite)),
+    ("requestPlatformUserPasswordReset", Rule::Scoped(UsersWrite)),
+    ("resetAiSettings", Rule::Scoped(AiSettingsWrite)),
+    ("resetPromptToDefault", Rule::Scoped(PromptsWrite)),
+    ("restoreAccount", Rule::Can(AccountsWrite)),
+    ("restorePlatformUser", Rule::Scoped(UsersWrite)),
+    ("reviseAuthorProfile", Rule::Scoped(ContentWrite)),
+    ("reviseContentStrategy", Rule::Scoped(ContentWrite)),
+    ("reviseCreditPackage", Rule::Can(BillingWrite)),
+    ("revisePlan", Rule::Can(BillingWrite)),
+    ("revokeGroupPermission", Rule::Superuser),
+    ("revokeOperatorToken", Rule::Staff),
+    ("revokePlatformUserToken", Rule::Scoped(UsersWrite)),
+    ("savePromptVersion", Rule::Can(PromptsWrite)),
+    ("sendInvoiceReminder", Rule::Can(BillingWrite)),
+    ("setAiProviderKey", Rule::Can(SettingsGlobal)),
+    ("setCreditCost", Rule::Can(BillingWrite)),
+    ("snoozeAlert", Rule::Can(InsightRead)),
+    ("startSubscription", Rule::Can(BillingWrite)),
+    ("suspendAccount", Rule::Can(AccountsWrite)),
+    ("transferAccountOwnership", Rule::Scoped(UsersWrite)),
+    ("upgradeSubscription", Rule::Can(BillingWrite)),
+    ("verifyPlatformUserEmail", Rule::Scoped(UsersWrite)),
+    ("voidInvoice", Rule::Can(BillingWrite)),
+    ("withdrawCreditCost", Rule::Can(BillingWrite)),
+];
+
+/// The rule of `mutation`, when the console offers it.
+pub fn rule_of(mutation: &str) -> Option<Rule> {
+    OFFERED
+        .iter()
+        .find(|(name, _)| *name == mutation)
+        .map(|(_, rule)| *rule)
+}
+
+/// Input fields the form fills itself: its own random key, so a form sent twice acts once.
+const KEYS: [&str; 2] = ["idempotencyKey", "bulkKey"];
+
+/// Text fields that hold more than a line.
+const LONG_TEXT: [&str; 5] = ["text", "body", "description", "content", "instructions"];
+
+/// A field's name as a label: `ownerEmail` is "Owner email".
+fn label_of(name: &str) -> String {
+    let spaced = camel_to_snake(name).replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
 }
 
 /// A form field the console fills itself (prefixed `_`), or one of the mutation's input.
@@ -245,7 +504,7 @@ fn input_of(
             !own(name)
                 && !declared
                     .iter()
-                    .any(|(field, _)| name == field || name.starts_with(&format!("{field}.")))
+                    .any(|f| *name == f.name || name.starts_with(&format!("{}.", f.name)))
         }) {
             return Err((
                 format!("the form sent `{unknown}`, which this action does not take"),
@@ -254,7 +513,12 @@ fn input_of(
         }
     }
     let mut object = Map::new();
-    for (field, type_ref) in declared {
+    for InputField {
+        name: field,
+        type_ref,
+        ..
+    } in declared
+    {
         let name = format!("{prefix}{field}");
         let required = matches!(type_ref, TypeRef::NonNull(_));
         let inner = match type_ref {
@@ -267,9 +531,19 @@ fn input_of(
             .map(|(_, v)| v.as_str())
             .collect();
         let value = match inner {
+            TypeRef::List(item) if item.named().0 == "INPUT_OBJECT" => {
+                // A list of objects is written as one JSON array.
+                match values.first().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                    Some(v) => Some(scalar(("SCALAR", "JSON"), v, &name)?),
+                    None => required.then(|| Value::Array(Vec::new())),
+                }
+            }
             TypeRef::List(item) => {
+                // A list comes as repeated fields (checkboxes) or as lines of one text box.
                 let items = values
                     .iter()
+                    .flat_map(|v| v.lines())
+                    .map(str::trim)
                     .filter(|v| !v.is_empty())
                     .map(|v| scalar(item.named(), v, &name))
                     .collect::<Result<Vec<_>, _>>()?;
@@ -293,7 +567,7 @@ fn input_of(
                 Some(v) if !v.is_empty() || (required && scalar_name == "String") => {
                     Some(scalar((kind, scalar_name), v, &name)?)
                 }
-                _ if prefix.is_empty() && (field == "idempotencyKey" || field == "bulkKey") => {
+                _ if prefix.is_empty() && KEYS.contains(&field.as_str()) => {
                     key.map(|key| Value::String(key.to_string()))
                 }
                 _ => None,
@@ -326,6 +600,10 @@ fn scalar((kind, name): (&str, &str), value: &str, field: &str) -> Result<Value,
             "false" | "off" | "no" => Ok(Value::Bool(false)),
             _ => Err(wrong("yes or no")),
         },
+        // Structured values (a template's sections, an invoice's lines) are written as JSON.
+        ("SCALAR", "JSON") | ("INPUT_OBJECT", _) => {
+            serde_json::from_str(value).map_err(|e| wrong(&format!("JSON ({e})")))
+        }
         _ => Ok(Value::String(value.to_string())),
     }
 }
@@ -404,30 +682,35 @@ mod tests {
         }
     }
 
+    fn non_null(inner: TypeRef) -> TypeRef {
+        TypeRef::NonNull(Box::new(inner))
+    }
+
+    fn input(name: &str, type_ref: TypeRef) -> InputField {
+        InputField {
+            name: name.into(),
+            type_ref,
+            description: None,
+            defaulted: false,
+        }
+    }
+
     #[test]
     fn form_fields_become_the_input_the_schema_declares() {
         let catalog = Catalog {
             mutations: HashMap::new(),
+            enums: HashMap::new(),
             inputs: HashMap::from([(
                 "BulkInput".to_string(),
                 vec![
-                    (
-                        "ids".into(),
-                        TypeRef::List(Box::new(TypeRef::NonNull(Box::new(named("SCALAR", "ID"))))),
+                    input(
+                        "ids",
+                        TypeRef::List(Box::new(non_null(named("SCALAR", "ID")))),
                     ),
-                    (
-                        "amount".into(),
-                        TypeRef::NonNull(Box::new(named("SCALAR", "Int"))),
-                    ),
-                    (
-                        "reason".into(),
-                        TypeRef::NonNull(Box::new(named("SCALAR", "String"))),
-                    ),
-                    ("note".into(), named("SCALAR", "String")),
-                    (
-                        "bulkKey".into(),
-                        TypeRef::NonNull(Box::new(named("SCALAR", "String"))),
-                    ),
+                    input("amount", non_null(named("SCALAR", "Int"))),
+                    input("reason", non_null(named("SCALAR", "String"))),
+                    input("note", named("SCALAR", "String")),
+                    input("bulkKey", non_null(named("SCALAR", "String"))),
                 ],
             )]),
         };

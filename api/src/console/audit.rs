@@ -1,3 +1,4 @@
 //! Pages of the `audit` context.
 
+pub mod timeline;
 pub mod trail;

@@ -5,7 +5,8 @@
 //! little script the console serves only asks for confirmations and refreshes running jobs.
 //! No inline script or style: the Content-Security-Policy allows this server's files only.
 
-use super::session::{sign_in_form, Visitor};
+use super::act::Catalog;
+use super::session::{sign_in_form, Flash, Visitor};
 use crate::graphql::Rule;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -270,13 +271,60 @@ pub struct Action<'a> {
     pub done: &'a str,
 }
 
-impl Action<'_> {
-    pub fn render(&self, fields: Markup) -> Markup {
-        let flash = self
-            .visitor
+impl<'a> Action<'a> {
+    /// The form of `mutation` on page `back`, keyed by the mutation, without a question; none
+    /// when the visitor may not run it.
+    fn offer(
+        visitor: &'a Visitor,
+        mutation: &'a str,
+        back: &'a str,
+        button: &'a str,
+        done: &'a str,
+    ) -> Option<Self> {
+        super::act::rule_of(mutation)
+            .filter(|rule| rule.allows(&visitor.principal))
+            .map(|_| Self::new(visitor, mutation, back, button, done))
+    }
+
+    fn new(
+        visitor: &'a Visitor,
+        mutation: &'a str,
+        back: &'a str,
+        button: &'a str,
+        done: &'a str,
+    ) -> Self {
+        Self {
+            visitor,
+            mutation,
+            key: mutation.into(),
+            back,
+            button,
+            confirm: None,
+            done,
+        }
+    }
+
+    /// The refusal of this form's last sending, if that is what the page shows.
+    fn refusal(&self) -> Option<&'a Flash> {
+        self.visitor
             .flash
             .as_ref()
-            .filter(|f| f.refused && f.form.as_deref() == Some(self.key.as_str()));
+            .filter(|f| f.refused && f.form.as_deref() == Some(self.key.as_str()))
+    }
+
+    /// The form folded under `summary` until opened; open after a refusal, so the message
+    /// shows beside the fields it is about.
+    fn folded(&self, summary: &str, fields: Markup) -> Markup {
+        html! {
+            details class="form" open[self.refusal().is_some()] {
+                summary { (summary) }
+                (self.render(fields))
+            }
+        }
+    }
+
+    pub fn render(&self, fields: Markup) -> Markup {
+        let flash = self.refusal();
         if flash.is_some() {
             self.visitor.flash_shown.store(true, Ordering::Relaxed);
         }
@@ -299,6 +347,72 @@ impl Action<'_> {
                 }
             }
         }
+    }
+}
+
+/// The forms of a page, or of one row of it: whom they are for, where they come back to, and
+/// the fields the page knows (an account's id), sent hidden.
+#[derive(Clone, Copy)]
+pub struct Forms<'a> {
+    visitor: &'a Visitor,
+    catalog: &'a Catalog,
+    back: &'a str,
+    given: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Forms<'a> {
+    pub fn new(
+        visitor: &'a Visitor,
+        catalog: &'a Catalog,
+        back: &'a str,
+        given: &'a [(&'a str, &'a str)],
+    ) -> Self {
+        Self {
+            visitor,
+            catalog,
+            back,
+            given,
+        }
+    }
+
+    /// The same forms for one row, which gives `given`.
+    pub fn given(self, given: &'a [(&'a str, &'a str)]) -> Self {
+        Self { given, ..self }
+    }
+
+    /// The folded form of `mutation` with every field of its input, titled `title`, saying
+    /// `done` when it succeeds; nothing when the visitor may not run it.
+    pub fn offer(&self, mutation: &'a str, title: &'a str, done: &'a str) -> Markup {
+        self.form(mutation, title, done, None)
+    }
+
+    /// As [`Self::offer`], asking `question` first: for what cannot simply be undone.
+    pub fn confirming(
+        &self,
+        mutation: &'a str,
+        title: &'a str,
+        done: &'a str,
+        question: &'a str,
+    ) -> Markup {
+        self.form(mutation, title, done, Some(question))
+    }
+
+    fn form(
+        &self,
+        mutation: &'a str,
+        title: &'a str,
+        done: &'a str,
+        question: Option<&'a str>,
+    ) -> Markup {
+        let Some(mut action) = Action::offer(self.visitor, mutation, self.back, title, done) else {
+            return html! {};
+        };
+        // Keyed by the row too, so that a refusal shows beside the form that was sent.
+        for (_, value) in self.given {
+            action.key = format!("{}:{value}", action.key);
+        }
+        action.confirm = question;
+        action.folded(title, self.catalog.controls(mutation, self.given))
     }
 }
 

@@ -452,6 +452,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_console_offers_each_action_to_whom_its_guard_lets_in() {
+        let (guarded, _) = guarded_fields();
+        for (mutation, rule) in crate::console::act::OFFERED {
+            let field = format!("Mutation.{mutation}");
+            let guard = guarded
+                .iter()
+                .find(|g| g.field == field)
+                .unwrap_or_else(|| panic!("the console offers `{field}`, which has no guard"));
+            let declared = guard.rule.replace("Rule::", "").replace("Permission::", "");
+            assert_eq!(
+                format!("{rule:?}"),
+                declared,
+                "the console's rule for `{field}`"
+            );
+        }
+    }
+
     /// A field that declares who may use it, as the resolver sources say.
     struct Guarded {
         /// `Query.accounts`, `Mutation.adjustCredits`, `Account.history`, ...

@@ -2,8 +2,8 @@
 //! an editor that saves a new version (published at once or not), and publishing an earlier
 //! version (the roll back).
 
-use crate::console::page::{self, field, text_field, when, Action, Section};
-use crate::console::{ask, encode, Answer, Visitor};
+use crate::console::page::{self, field, text_field, when, Action, Forms, Section};
+use crate::console::{act, ask, encode, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::{Path, Query, State};
@@ -43,6 +43,8 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Answer {
     let body = html! {
         p { "See also the " a href="/templates" { "author profiles and content strategies" } "." }
         (table)
+        (Forms::new(&visitor, act::catalog(&state).await, "/prompts", &[])
+            .offer("createPrompt", "Create a prompt type", "Prompt type created."))
     };
     Ok(page::page(&visitor, "Prompts", Section::Prompts, body))
 }

@@ -1,7 +1,8 @@
-//! Author profiles and content strategies: the library and accounts' own.
+//! Author profiles and content strategies: the library and accounts' own, created, revised,
+//! activated or deactivated, and copied from the library to an account.
 
-use crate::console::page::{self, field, when, words, Section};
-use crate::console::{ask, Answer, Visitor};
+use crate::console::page::{self, field, when, words, Forms, Section};
+use crate::console::{act, ask, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
@@ -32,6 +33,22 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let forms = Forms::new(&visitor, act::catalog(&state).await, "/templates", &[]);
+    // A template's own changes (revise, activate or deactivate, clone to an account).
+    let changes = |revise: &'static str, t: &Value| -> Markup {
+        let id = field(t, "id");
+        let given = [("id", id.as_str())];
+        let clone = [("templateId", id.as_str())];
+        html! {
+            div class="actions" {
+                (forms.given(&given).offer(revise, "Revise", "Revised: a new version is in force."))
+                (forms.given(&given).offer("changeTemplateStatus", "Activate or deactivate", "Status changed."))
+                @if t["accountId"].is_null() {
+                    (forms.given(&clone).offer("cloneTemplate", "Copy to an account", "Copied to the account."))
+                }
+            }
+        }
+    };
     let body = html! {
         h2 { "Author profiles" }
         (page::table("author-profiles", &profiles, &[
@@ -41,7 +58,9 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
             ("Tone / language", &|t| html! { (field(t, "tone")) " / " (field(t, "language")) }),
             ("Version", &|t| html! { (t["version"]) @if t["active"] != true { " (inactive)" } }),
             ("Changed", &|t| html! { (when(&field(t, "updatedAt"))) }),
+            ("", &|t| changes("reviseAuthorProfile", t)),
         ]))
+        (forms.offer("createAuthorProfile", "Create an author profile", "Author profile created."))
         h2 { "Content strategies" }
         (page::table("content-strategies", &strategies, &[
             ("Name", &|t| html! { (field(t, "name")) br; span class="muted" { (field(t, "description")) } }),
@@ -50,7 +69,9 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
             ("Prompt types", &|t| html! { (t["promptTypes"].as_array().into_iter().flatten().map(page::json_cell).collect::<Vec<_>>().join(", ")) }),
             ("Version", &|t| html! { (t["version"]) @if t["active"] != true { " (inactive)" } }),
             ("Changed", &|t| html! { (when(&field(t, "updatedAt"))) }),
+            ("", &|t| changes("reviseContentStrategy", t)),
         ]))
+        (forms.offer("createContentStrategy", "Create a content strategy", "Content strategy created."))
     };
     Ok(page::page(
         &visitor,

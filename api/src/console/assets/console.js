@@ -1,5 +1,6 @@
-// The console's only script. Pages work without it; with it, destructive actions ask first
-// and a running job's page refreshes itself.
+// The console's only script. Pages work without it; with it, destructive actions ask first,
+// a running job's page refreshes itself, and live sections (the dashboard's alerts) follow
+// the server's events.
 "use strict";
 document.addEventListener("submit", (event) => {
   const question = event.target.getAttribute("data-confirm");
@@ -14,7 +15,22 @@ document.addEventListener("change", (event) => {
     form.querySelectorAll("input[name='ids']").forEach((box) => { box.checked = event.target.checked; });
   }
 });
+// Replaces the live section `id` with the same section of the page as it is now, unless the
+// person is working in it (a form being filled keeps its text).
+async function refreshSection(id) {
+  const current = document.getElementById(id);
+  if (!current || current.contains(document.activeElement)) return;
+  const answer = await fetch(window.location.href, { credentials: "same-origin" });
+  if (!answer.ok) return;
+  const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById(id);
+  if (fresh && !current.contains(document.activeElement)) current.replaceWith(fresh);
+}
 window.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-live]").forEach((section) => {
+    if (!window.EventSource) return;
+    const events = new EventSource(section.getAttribute("data-live"));
+    events.addEventListener("alert", () => refreshSection(section.id));
+  });
   const refresh = document.querySelector("[data-refresh]");
   if (refresh) {
     setTimeout(() => window.location.reload(), Number(refresh.getAttribute("data-refresh")) * 1000);

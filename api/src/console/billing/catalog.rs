@@ -1,8 +1,9 @@
 //! What accounts may buy: the plans (with their current terms), the credit packages and the
-//! credit cost of each operation, with activate and deactivate for superusers.
+//! credit cost of each operation; revising, cloning, activating and deactivating them, new
+//! packages and costs, for those whose permissions allow it.
 
-use crate::console::page::{self, count, field, money, text_field, when, Action, Section};
-use crate::console::{ask, Answer, Visitor};
+use crate::console::page::{self, count, field, money, when, Forms, Section};
+use crate::console::{act, ask, Answer, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
@@ -21,24 +22,29 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
         "the plans and packages",
     )?;
     let data = ask(&state, &visitor, QUERY, json!({})).await?;
-    let superuser = Rule::Superuser.allows(&visitor.principal);
     let back = "/plans";
+    let catalog = act::catalog(&state).await;
+    let forms = Forms::new(&visitor, catalog, back, &[]);
     let toggle = |kind: &str, row: &Value, id_field: &str| -> Markup {
-        if !superuser {
-            return html! {};
-        }
-        let active = row["active"] == true;
-        let (verb, done) = if active {
-            ("deactivate", "Deactivated.")
-        } else {
-            ("activate", "Activated.")
-        };
-        let mutation = format!("{verb}{kind}");
+        let id = field(row, "id");
+        let given = [(id_field, id.as_str())];
+        let forms = forms.given(&given);
+        let (activate, deactivate, revise) = (
+            format!("activate{kind}"),
+            format!("deactivate{kind}"),
+            format!("revise{kind}"),
+        );
         html! {
-            (Action { visitor: &visitor, mutation: &mutation, key: format!("{mutation}:{}", field(row, "id")), back,
-                      button: if active { "Deactivate" } else { "Activate" },
-                      confirm: active.then_some("Deactivate it? No new purchase or subscription can use it."), done }
-                .render(html! { input type="hidden" name=(id_field) value=(field(row, "id")); (text_field("reason", "Reason", true)) }))
+            div class="actions" {
+                @if row["active"] == true {
+                    (forms.confirming(&deactivate, "Deactivate", "Deactivated.",
+                                      "Deactivate it? No new purchase or subscription can use it."))
+                } @else {
+                    (forms.offer(&activate, "Activate", "Activated."))
+                }
+                (forms.offer(&revise, "Revise", "Revised: a new version is in force."))
+                @if kind == "Plan" { (forms.offer("clonePlan", "Clone", "Plan cloned.")) }
+            }
         }
     };
     let plans = data["plans"].as_array().cloned().unwrap_or_default();
@@ -66,6 +72,7 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
             ("Active", &|p| html! { (if p["active"] == true { "yes" } else { "no" }) }),
             ("", &|p| toggle("CreditPackage", p, "packageId")),
         ]))
+        (forms.offer("createCreditPackage", "Create a credit package", "Credit package created."))
         h2 { "Credit costs" }
         (page::table("costs", &costs, &[
             ("Operation", &|c| html! { code { (field(c, "operation")) } }),
@@ -73,7 +80,17 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
             ("Credits a unit", &|c| html! { (c["creditsPerUnit"]) }),
             ("From", &|c| html! { (when(&field(c, "effectiveFrom"))) }),
             ("In force", &|c| html! { (if c["inForce"] == true { "yes" } else if c["withdrawn"] == true { "withdrawn" } else { "no" }) }),
+            ("", &|c| {
+                let (operation, version) = (field(c, "operation"), field(c, "version"));
+                if c["withdrawn"] == true {
+                    return html! {};
+                }
+                let given = [("operation", operation.as_str()), ("version", version.as_str())];
+                forms.given(&given).confirming("withdrawCreditCost", "Withdraw", "Credit cost withdrawn.",
+                                               "Withdraw this version of the cost?")
+            }),
         ]))
+        (forms.offer("setCreditCost", "Set a credit cost", "Credit cost set."))
     };
     Ok(page::page(
         &visitor,

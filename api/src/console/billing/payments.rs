@@ -1,14 +1,20 @@
 //! The payments queue: pending payments first, approve, reject with a reason, refund, and the
-//! same as a bulk action over the selected rows with per-item results.
+//! same as a bulk action over the selected rows with per-item results; and one payment, with
+//! its decision and its history.
 
-use crate::console::page::{self, count, json_cell, money, text_field, when, words, Action};
-use crate::console::{ask, encode, Answer, Params, Visitor};
+use crate::console::audit::timeline;
+use crate::console::page::{
+    self, count, field, json_cell, money, text_field, when, words, Action, Forms,
+};
+use crate::console::{act, ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
 
 const QUERY: &str = "query($after: String, $filter: PaymentFilter) { \
     payments(first: 25, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } \
@@ -40,6 +46,7 @@ pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Para
     let nodes = payments["nodes"].as_array().cloned().unwrap_or_default();
     let base = format!("/payments?status={}", encode(&status));
     let can_approve = Rule::Can(Permission::PaymentsApprove).allows(principal);
+    let catalog = act::catalog(&state).await;
     let table = html! {
         table id="payments" {
             thead {
@@ -54,7 +61,7 @@ pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Para
                     @let id = json_cell(&payment["id"]);
                     tr data-payment=(id) {
                         @if can_approve { td { input type="checkbox" name="ids" value=(id) aria-label={ "Select payment " (id) }; } }
-                        td { (when(&json_cell(&payment["recordedAt"]))) }
+                        td { a href={ "/payments/" (id) } { (when(&json_cell(&payment["recordedAt"]))) } }
                         td { a href={ "/accounts/" (json_cell(&payment["accountId"])) } { (json_cell(&payment["accountId"])) } }
                         td class="num" { (money(payment["amountMinor"].as_i64().unwrap_or(0), payment["currency"].as_str().unwrap_or(""))) }
                         td class="num" { (count(payment["credits"].as_i64().unwrap_or(0))) }
@@ -80,6 +87,7 @@ pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Para
             }
             button type="submit" { "Show" }
         }
+        (Forms::new(&visitor, catalog, &base, &[]).offer("recordPayment", "Record a payment", "Payment recorded; it waits for approval."))
         p {
             strong { (count(payments["totalCount"].as_i64().unwrap_or(0))) } " payments. "
             a href={ "/export/payments?format=csv&filter=" (encode(&Value::Object(filter.clone()).to_string())) } download { "Export as CSV" }
@@ -121,6 +129,74 @@ pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Para
     Ok(page::page(
         &visitor,
         "Payments",
+        page::Section::Payments,
+        body,
+    ))
+}
+
+static ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "query($id: ID!, {}) {{ payment(id: $id) {{ id accountId amountMinor currency credits method \
+         reference note status recordedBy recordedAt approvedBy approvedAt rejectedReason refundReason \
+         invoiceId packageId packageVersion {} }} }}",
+        timeline::VARIABLES,
+        timeline::FIELDS
+    )
+});
+
+/// One payment: what it pays and grants, its decision, its history.
+pub async fn one(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    params: Params,
+) -> Answer {
+    visitor.require(Rule::Scoped(Permission::BillingRead), "payments")?;
+    let mut variables = timeline::variables(&params, &visitor.principal);
+    variables.insert("id".into(), json!(id));
+    let data = ask(&state, &visitor, &ONE, Value::Object(variables)).await?;
+    let payment = &data["payment"];
+    if payment.is_null() {
+        return Err(page::refusal(
+            StatusCode::NOT_FOUND,
+            &format!("There is no payment `{id}`."),
+        ));
+    }
+    let id = field(payment, "id");
+    let back = format!("/payments/{id}");
+    let catalog = act::catalog(&state).await;
+    let given = [("paymentId", id.as_str())];
+    let forms = Forms::new(&visitor, catalog, &back, &given);
+    let status = field(payment, "status");
+    let history = timeline::timeline(&state, &visitor, payment, "payment", &back, &params).await;
+    let body = html! {
+        dl class="facts" {
+            dt { "Account" } dd { a href={ "/accounts/" (field(payment, "accountId")) } { (field(payment, "accountId")) } }
+            dt { "Amount" } dd { strong { (money(payment["amountMinor"].as_i64().unwrap_or(0), &field(payment, "currency"))) } }
+            dt { "Credits" } dd { (count(payment["credits"].as_i64().unwrap_or(0))) }
+            dt { "Method" } dd { (words(&field(payment, "method"))) @if let Some(reference) = payment["reference"].as_str() { ", " (reference) } }
+            @if let Some(note) = payment["note"].as_str() { dt { "Note" } dd { (note) } }
+            @if let Some(invoice) = payment["invoiceId"].as_str() { dt { "Pays" } dd { a href={ "/invoices/" (invoice) } { "invoice" } } }
+            @if payment["packageId"].is_string() { dt { "Buys" } dd { "credit package " code { (field(payment, "packageId")) " v" (payment["packageVersion"]) } } }
+            dt { "Status" } dd { (words(&status)) }
+            dt { "Recorded" } dd { (when(&field(payment, "recordedAt"))) " by " code { (field(payment, "recordedBy")) } }
+            @if payment["approvedBy"].is_string() { dt { "Approved" } dd { (when(&field(payment, "approvedAt"))) " by " code { (field(payment, "approvedBy")) } } }
+            @if let Some(reason) = payment["rejectedReason"].as_str() { dt { "Rejected because" } dd { (reason) } }
+            @if let Some(reason) = payment["refundReason"].as_str() { dt { "Refunded because" } dd { (reason) } }
+        }
+        div class="actions" {
+            @if status == "PENDING" {
+                (forms.offer("approvePayment", "Approve", "Payment approved: its credits are granted."))
+                (forms.confirming("rejectPayment", "Reject", "Payment rejected.", "Reject this payment?"))
+            } @else if status == "APPROVED" {
+                (forms.confirming("refundPayment", "Refund", "Payment refunded.", "Refund this payment? Its credits are taken back."))
+            }
+        }
+        (history)
+    };
+    Ok(page::page(
+        &visitor,
+        "Payment",
         page::Section::Payments,
         body,
     ))

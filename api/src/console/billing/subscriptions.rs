@@ -1,14 +1,18 @@
 //! Subscriptions: filtered by status, the next renewal first, with their bulk actions
-//! (activate, cancel now or at the period's end, renew) and export.
+//! (activate, cancel now or at the period's end, renew) and export; and one subscription,
+//! with its changes (renew, upgrade, downgrade, cancel) and its history.
 
-use crate::console::page::{self, count, field, money, when, words, Section};
-use crate::console::{ask, encode, Answer, Params, Visitor};
+use crate::console::audit::timeline;
+use crate::console::page::{self, count, field, money, when, words, Forms, Section};
+use crate::console::{act, ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
 
 const QUERY: &str = "query($after: String, $filter: SubscriptionFilter) { \
     subscriptions(first: 25, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } \
@@ -52,7 +56,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
         ),
         (
             "Plan",
-            &|s| html! { (field(s, "planName")) " v" (s["planVersion"]) " · " (money(s["priceMinor"].as_i64().unwrap_or(0), &field(s, "currency"))) },
+            &|s| html! { a href={ "/subscriptions/" (field(s, "id")) } { (field(s, "planName")) " v" (s["planVersion"]) } " · " (money(s["priceMinor"].as_i64().unwrap_or(0), &field(s, "currency"))) },
         ),
         (
             "Status",
@@ -93,4 +97,78 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
         Section::Subscriptions,
         body,
     ))
+}
+
+static ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "query($id: ID!, {}) {{ subscription(id: $id) {{ id accountId planId planCode planVersion planName \
+         priceMinor currency includedCredits status periodStart periodEnd cancelsAtPeriodEnd cancelReason \
+         downgradePlanCode downgradePlanVersion startedAt endedAt {} }} }}",
+        timeline::VARIABLES,
+        timeline::FIELDS
+    )
+});
+
+/// One subscription: its plan and period, the changes its status allows, its history.
+pub async fn one(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    params: Params,
+) -> Answer {
+    visitor.require(Rule::Scoped(Permission::BillingRead), "subscriptions")?;
+    let mut variables = timeline::variables(&params, &visitor.principal);
+    variables.insert("id".into(), json!(id));
+    let data = ask(&state, &visitor, &ONE, Value::Object(variables)).await?;
+    let subscription = &data["subscription"];
+    if subscription.is_null() {
+        return Err(page::refusal(
+            StatusCode::NOT_FOUND,
+            &format!("There is no subscription `{id}`."),
+        ));
+    }
+    let id = field(subscription, "id");
+    let back = format!("/subscriptions/{id}");
+    let catalog = act::catalog(&state).await;
+    let given = [("subscriptionId", id.as_str())];
+    let forms = Forms::new(&visitor, catalog, &back, &given);
+    let status = field(subscription, "status");
+    let live = ["TRIALING", "ACTIVE", "PAST_DUE"].contains(&status.as_str());
+    let history = timeline::timeline(
+        &state,
+        &visitor,
+        subscription,
+        "subscription",
+        &back,
+        &params,
+    )
+    .await;
+    let body = html! {
+        dl class="facts" {
+            dt { "Account" } dd { a href={ "/accounts/" (field(subscription, "accountId")) } { (field(subscription, "accountId")) } }
+            dt { "Plan" } dd { (field(subscription, "planName")) " " code { (field(subscription, "planCode")) " v" (subscription["planVersion"]) } }
+            dt { "Price" } dd { (money(subscription["priceMinor"].as_i64().unwrap_or(0), &field(subscription, "currency"))) " a period, "
+                                (count(subscription["includedCredits"].as_i64().unwrap_or(0))) " credits included" }
+            dt { "Status" } dd { (words(&status)) @if subscription["cancelsAtPeriodEnd"] == true { ", cancels at the period's end" } }
+            dt { "Period" } dd { (when(&field(subscription, "periodStart"))) " to " (when(&field(subscription, "periodEnd"))) }
+            @if let Some(code) = subscription["downgradePlanCode"].as_str() {
+                dt { "Downgrade" } dd { "to " code { (code) " v" (subscription["downgradePlanVersion"]) } " at the period's end" }
+            }
+            @if let Some(reason) = subscription["cancelReason"].as_str() { dt { "Cancelled because" } dd { (reason) } }
+            dt { "Started" } dd { (when(&field(subscription, "startedAt"))) }
+            dt { "Ended" } dd { (when(&field(subscription, "endedAt"))) }
+        }
+        @if live {
+            div class="actions" {
+                @if status != "ACTIVE" { (forms.offer("activateSubscription", "Activate", "Subscription activated.")) }
+                (forms.offer("renewSubscription", "Renew", "Subscription renewed."))
+                (forms.offer("upgradeSubscription", "Upgrade", "Subscription upgraded."))
+                (forms.offer("downgradeSubscription", "Downgrade at the period's end", "Downgrade scheduled."))
+                (forms.confirming("cancelSubscription", "Cancel", "Subscription cancelled.", "Cancel this subscription?"))
+            }
+        }
+        (history)
+    };
+    let title = format!("Subscription to {}", field(subscription, "planName"));
+    Ok(page::page(&visitor, &title, Section::Subscriptions, body))
 }

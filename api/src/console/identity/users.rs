@@ -1,8 +1,8 @@
-//! The people of tenant accounts: search, filter by role and status, and activate or
-//! deactivate them. An account's own admins see only their account's people.
+//! The people of tenant accounts: search, filter by role and status, and each person's
+//! changes (activate, deactivate, role, email, password reset, ownership, delete, restore). An account's own admins see only their account's people.
 
-use crate::console::page::{self, count, field, when, words, Action, Section};
-use crate::console::{ask, Answer, Params, Visitor};
+use crate::console::page::{self, count, field, when, words, Forms, Section};
+use crate::console::{act, ask, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::State;
@@ -30,7 +30,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
     let users = &data["platformUsers"];
     let nodes = users["nodes"].as_array().cloned().unwrap_or_default();
     let base = params.base("/users");
-    let can_write = Rule::Scoped(Permission::UsersWrite).allows(&visitor.principal);
+    let forms = Forms::new(&visitor, act::catalog(&state).await, &base, &[]);
     let body = html! {
         form method="get" action="/users" class="filters" role="search" {
             label class="field" { span { "Search" } input type="search" name="search" value=[params.one("search")] placeholder="name or email"; }
@@ -49,16 +49,33 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
             ("Role", &|u| html! { (words(&field(u, "role"))) }),
             ("Status", &|u| html! { (words(&field(u, "status"))) @if u["emailVerified"] != true { " (email not verified)" } }),
             ("Joined", &|u| html! { (when(&field(u, "joinedAt"))) }),
-            ("", &|u| html! {
-                @if can_write {
-                    @let (mutation, button, done) = if u["status"] == "ACTIVE" {
-                        ("deactivatePlatformUser", "Deactivate", "Deactivated: their tokens stop working.")
-                    } else {
-                        ("activatePlatformUser", "Activate", "Activated.")
-                    };
-                    (Action { visitor: &visitor, mutation, key: format!("{mutation}:{}", field(u, "id")), back: &base,
-                              button, confirm: (u["status"] == "ACTIVE").then_some("Deactivate this person? Their tokens stop working."), done }
-                        .render(html! { input type="hidden" name="userId" value=(field(u, "id")); }))
+            ("", &|u| {
+                let id = field(u, "id");
+                let given = [("userId", id.as_str())];
+                let forms = forms.given(&given);
+                let active = u["status"] == "ACTIVE";
+                let deleted = u["status"] == "DELETED";
+                html! {
+                    div class="actions" {
+                        @if deleted {
+                            (forms.offer("restorePlatformUser", "Restore", "Restored."))
+                        } @else {
+                            @if active {
+                                (forms.confirming("deactivatePlatformUser", "Deactivate", "Deactivated: their tokens stop working.",
+                                                  "Deactivate this person? Their tokens stop working."))
+                            } @else {
+                                (forms.offer("activatePlatformUser", "Activate", "Activated."))
+                            }
+                            (forms.offer("changePlatformUserRole", "Change the role", "Role changed."))
+                            @if u["emailVerified"] != true { (forms.offer("verifyPlatformUserEmail", "Mark the email verified", "Email verified.")) }
+                            (forms.offer("requestPlatformUserPasswordReset", "Send a password reset", "Password reset requested."))
+                            @if u["role"] != "OWNER" {
+                                (forms.confirming("transferAccountOwnership", "Make the owner", "Ownership transferred.",
+                                                  "Make this person the account's owner? The current owner becomes an admin."))
+                            }
+                            (forms.confirming("deletePlatformUser", "Delete", "Deleted.", "Delete this person?"))
+                        }
+                    }
                 }
             }),
         ]))

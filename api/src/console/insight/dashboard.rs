@@ -1,15 +1,21 @@
-//! The dashboard: the month's figures, accounts, the payments waiting, open alerts (with
-//! acknowledge) and a chart of the last 30 days, all from the `dashboard` query.
+//! The dashboard: the month's figures, accounts, the payments waiting, open alerts (live, with
+//! acknowledge and snooze) and a chart of the last 30 days, all from the `dashboard` query.
 
-use crate::console::page::{self, count, money, words, Action, Section};
-use crate::console::{ask, chart, Answer, Visitor};
+use crate::console::page::{self, count, money, words, Action, Forms, Section};
+use crate::console::{act, ask, chart, Answer, Visitor};
 use crate::graphql::Rule;
-use crate::http::AppState;
-use axum::extract::State;
+use crate::http::{self, AppState};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect};
 use domain::identity::permission::Permission;
+use futures::StreamExt;
 use maud::html;
 use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 const QUERY: &str = "query($from: NaiveDate!) { dashboard { today \
     figures(period: MONTH_TO_DATE) { metric currency value } \
@@ -77,9 +83,10 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
     let pending = &d["pendingPayments"];
     let alerts = data["alerts"].as_array().cloned().unwrap_or_default();
     let can_acknowledge = Rule::Can(Permission::InsightRead).allows(&visitor.principal);
+    let forms = Forms::new(&visitor, act::catalog(&state).await, "/#alerts", &[]);
     let body = html! {
-        p class="muted" data-refresh="60" {
-            "Figures of the month to " (page::json_cell(&d["today"])) " (UTC). The page refreshes itself every minute, so alerts raised meanwhile appear."
+        p class="muted" {
+            "Figures of the month to " (page::json_cell(&d["today"])) " (UTC). Alerts show here as they are raised, acknowledged or snoozed."
         }
         section class="cards" aria-label="This month" {
             @for (label, metric) in [("Revenue", "REVENUE_PAID"), ("Credits granted", "CREDITS_GRANTED"),
@@ -133,7 +140,8 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
                 }
             }
         }
-        h2 id="alerts" { "Open alerts" }
+        section id="alerts" data-live="/live/alerts" aria-live="polite" {
+        h2 { "Open alerts" }
         @if alerts.is_empty() {
             p class="muted" { "No alert is open." }
         } @else {
@@ -154,6 +162,7 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
                                     (Action { visitor: &visitor, mutation: "acknowledgeAlert", key: format!("acknowledgeAlert:{id}"),
                                               back: "/#alerts", button: "Acknowledge", confirm: None, done: "Alert acknowledged." }
                                         .render(html! { input type="hidden" name="id" value=(id); }))
+                                    (forms.given(&[("id", id.as_str())]).offer("snoozeAlert", "Snooze", "Alert snoozed."))
                                 }
                             }
                         }
@@ -161,6 +170,42 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
                 }
             }
         }
+        }
     };
     Ok(page::page(&visitor, "Dashboard", Section::Dashboard, body))
+}
+
+/// How long one live stream runs before the browser reconnects: each reconnection is a page
+/// request, so a session that ended or a token that was revoked stops the stream within it.
+const LIVE_FOR: Duration = Duration::from_secs(120);
+
+/// `GET /live/alerts`: the alerts that change, as server-sent events, for the dashboard's
+/// script to refresh its alerts (the page works without it, and reloads each minute then).
+pub async fn live_alerts(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visitor: Visitor,
+) -> Answer {
+    visitor.require(Rule::Can(Permission::InsightRead), "the alerts")?;
+    let request = async_graphql::Request::new(
+        "subscription { alertChanges { id status severity ruleName } }",
+    );
+    let changes = http::stream_as(
+        &state,
+        visitor.principal.clone(),
+        Some(peer.ip().to_string()),
+        request,
+    )
+    .map(|response| {
+        let data = response.data.into_json().unwrap_or_default();
+        Ok::<_, Infallible>(Event::default().event("alert").data(data.to_string()))
+    })
+    .take_until(tokio::time::sleep(LIVE_FOR));
+    let mut answer = Sse::new(changes)
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    answer
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(answer)
 }

@@ -2,10 +2,11 @@
 //! account's page (balance, ledger, payments, prompts, health with reasons, and its history
 //! as a timeline with an "as of" control).
 
+use crate::console::audit::timeline;
 use crate::console::page::{
-    self, count, json_cell, money, text_field, when, words, Action, Section,
+    self, count, json_cell, money, text_field, when, words, Action, Forms, Section,
 };
-use crate::console::{ask, encode, Answer, Params, Visitor};
+use crate::console::{act, ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::{Path, State};
@@ -14,6 +15,7 @@ use axum::response::IntoResponse;
 use domain::identity::permission::Permission;
 use maud::{html, Markup};
 use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
 
 const LIST: &str = "query($after: String, $filter: AccountFilter, $sort: AccountSort) { \
     accounts(first: 25, after: $after, filter: $filter, sort: $sort) { totalCount \
@@ -66,6 +68,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
     let export_filter = encode(&Value::Object(filter.clone()).to_string());
     let can_bulk = Rule::Can(Permission::AccountsWrite).allows(&visitor.principal);
     let selected = |key: &str, value: &str| params.all(key).iter().any(|v| v == value);
+    let catalog = act::catalog(&state).await;
     let table = html! {
         table {
             thead {
@@ -121,6 +124,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
             button type="submit" { "Apply" }
             a href="/accounts" { "Clear" }
         }
+        (Forms::new(&visitor, catalog, "/accounts", &[]).offer("openAccount", "Open an account", "Account opened."))
         p {
             strong { (count(accounts["totalCount"].as_i64().unwrap_or(0))) } " accounts. Export them: "
             a href={ "/export/accounts?format=csv&filter=" (export_filter) } download { "CSV" } " · "
@@ -153,21 +157,24 @@ fn choice(
     }
 }
 
-const ONE: &str = "query($id: ID!, $after: String, $asOf: AsOf!, $withAsOf: Boolean!, $audit: Boolean!, \
-    $billing: Boolean!, $prompts: Boolean!, $users: Boolean!) { \
-    account(id: $id) { id name slug ownerEmail plan status balance createdAt lastActivityAt \
-      subscription @include(if: $billing) { id status planName periodEnd } \
-      health { score status reasons { signal severity penalty message } } \
-      history(first: 20, after: $after) @include(if: $audit) { pageInfo { hasNextPage endCursor } \
-        nodes { version actorId actorKind occurredAt recordedAt reason events { eventType } changes { path kind old new } } } \
-      asOf(at: $asOf) @include(if: $withAsOf) { version latestVersion stoppedAt { eventType occurredAt recordedAt } state } } \
-    creditLedger(first: 20, filter: { accountId: $id }) @include(if: $billing) { nodes { position kind amount balanceAfter reason actorId occurredAt } } \
-    payments(first: 20, filter: { accountId: $id }) @include(if: $billing) { nodes { id amountMinor currency credits method status recordedAt } } \
-    invoices(first: 10, filter: { accountId: $id }) @include(if: $billing) { nodes { id number status totalMinor currency dueAt overdue } } \
-    platformUsers(first: 50, filter: { accountId: $id }) @include(if: $users) { nodes { name email role status } } \
-    accountAiSettings(accountId: $id) @include(if: $prompts) { plan overridesAllowed \
-      providers { provider overridesSuspended settings { setting value source } } } \
-    accountPrompts(accountId: $id) @include(if: $prompts) { promptType text source version publishedVersion behindDefault } }";
+/// One account and what hangs off it, each part asked only of those who may read it.
+static ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "query($id: ID!, {timeline}, $billing: Boolean!, $prompts: Boolean!, $users: Boolean!) {{ \
+        account(id: $id) {{ id name slug ownerEmail plan status balance createdAt lastActivityAt \
+          subscription @include(if: $billing) {{ id status planName periodEnd }} \
+          health {{ score status reasons {{ signal severity penalty message }} }} {history} }} \
+        creditLedger(first: 20, filter: {{ accountId: $id }}) @include(if: $billing) {{ nodes {{ position kind amount balanceAfter reason actorId occurredAt }} }} \
+        payments(first: 20, filter: {{ accountId: $id }}) @include(if: $billing) {{ nodes {{ id amountMinor currency credits method status recordedAt }} }} \
+        invoices(first: 10, filter: {{ accountId: $id }}) @include(if: $billing) {{ nodes {{ id number status totalMinor currency dueAt overdue }} }} \
+        platformUsers(first: 50, filter: {{ accountId: $id }}) @include(if: $users) {{ nodes {{ name email role status }} }} \
+        accountAiSettings(accountId: $id) @include(if: $prompts) {{ plan overridesAllowed \
+          providers {{ provider overridesSuspended settings {{ setting value source }} }} }} \
+        accountPrompts(accountId: $id) @include(if: $prompts) {{ promptType text source version publishedVersion behindDefault }} }}",
+        timeline = timeline::VARIABLES,
+        history = timeline::FIELDS,
+    )
+});
 
 pub async fn one(
     State(state): State<AppState>,
@@ -176,18 +183,21 @@ pub async fn one(
     params: Params,
 ) -> Answer {
     let principal = &visitor.principal;
-    let as_of = params.one("asOf");
-    let variables = json!({
-        "id": id,
-        "after": params.one("after"),
-        "asOf": { "recordedAt": as_of.as_deref().map(as_rfc3339).unwrap_or_default() },
-        "withAsOf": as_of.is_some() && Rule::Can(Permission::AuditRead).allows(principal),
-        "audit": Rule::Can(Permission::AuditRead).allows(principal),
-        "billing": Rule::Scoped(Permission::BillingRead).allows(principal),
-        "prompts": Rule::Scoped(Permission::AccountsRead).allows(principal),
-        "users": Rule::Scoped(Permission::UsersRead).allows(principal),
-    });
-    let data = ask(&state, &visitor, ONE, variables).await?;
+    let mut variables = timeline::variables(&params, principal);
+    variables.insert("id".into(), json!(id));
+    variables.insert(
+        "billing".into(),
+        json!(Rule::Scoped(Permission::BillingRead).allows(principal)),
+    );
+    variables.insert(
+        "prompts".into(),
+        json!(Rule::Scoped(Permission::AccountsRead).allows(principal)),
+    );
+    variables.insert(
+        "users".into(),
+        json!(Rule::Scoped(Permission::UsersRead).allows(principal)),
+    );
+    let data = ask(&state, &visitor, &ONE, Value::Object(variables)).await?;
     let account = &data["account"];
     if account.is_null() {
         return Err(page::refusal(
@@ -198,6 +208,29 @@ pub async fn one(
     let id = json_cell(&account["id"]);
     let back = format!("/accounts/{id}");
     let can = |rule: Rule| rule.allows(principal);
+    let catalog = act::catalog(&state).await;
+    let given = [("accountId", id.as_str())];
+    let forms = Forms::new(&visitor, catalog, &back, &given);
+    let deleted = account["status"] == "DELETED";
+    let actions = html! {
+        (forms.offer("renameAccount", "Rename", "Account renamed."))
+        (forms.offer("changeAccountPlan", "Change the plan", "Plan changed."))
+        (forms.offer("recordPayment", "Record a payment", "Payment recorded; it waits for approval."))
+        @if account["subscription"].is_null() {
+            (forms.offer("startSubscription", "Start a subscription", "Subscription started."))
+        }
+        (forms.offer("draftInvoice", "Draft an invoice", "Invoice drafted."))
+        (forms.offer("addPlatformUser", "Add a person", "Person added."))
+        (forms.offer("overrideAiSettings", "Override AI settings", "AI settings overridden."))
+        (forms.offer("resetAiSettings", "Reset AI settings to the defaults", "AI settings reset."))
+        @if deleted {
+            (forms.offer("restoreAccount", "Restore", "Account restored."))
+        } @else {
+            (forms.confirming("deleteAccount", "Delete", "Account deleted.",
+                              "Delete this account? Its people lose access until it is restored."))
+        }
+    };
+    let history = timeline::timeline(&state, &visitor, account, "account", &back, &params).await;
     let body = html! {
         dl class="facts" {
             dt { "Balance" } dd { strong id="balance" { (count(account["balance"].as_i64().unwrap_or(0))) } " credits" }
@@ -249,6 +282,10 @@ pub async fn one(
                           button: "Activate", confirm: None, done: "Account activated." }
                     .render(html! { input type="hidden" name="accountId" value=(id); }))
             }
+        }
+        @if !actions.0.is_empty() {
+            h2 { "Actions" }
+            div class="actions" { (actions) }
         }
         @if data["creditLedger"].is_object() {
         h2 { "Credit ledger" }
@@ -363,9 +400,7 @@ pub async fn one(
                 }),
             ]))
         }
-        @if account["history"].is_object() {
-            (history(account, &back, as_of.as_deref()))
-        }
+        (history)
     };
     Ok(page::page(
         &visitor,
@@ -373,69 +408,4 @@ pub async fn one(
         Section::Accounts,
         body,
     ))
-}
-
-/// The history timeline: each version with who, when, why and its field-level changes, and
-/// the "as of" control showing the account as the log had it then.
-fn history(account: &Value, back: &str, as_of: Option<&str>) -> Markup {
-    let versions = account["history"]["nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let state = &account["asOf"];
-    html! {
-        h2 id="history" { "History" }
-        form method="get" action=(back) class="filters" {
-            label class="field" { span { "Show the account as it was at (UTC)" }
-                input type="datetime-local" name="asOf" step="1" value=[as_of]; }
-            button type="submit" { "Show" }
-            @if as_of.is_some() { a href=(back) { "Now" } }
-        }
-        @if state.is_object() {
-            section id="as-of" {
-                p { "As recorded at " (as_of.unwrap_or("")) " UTC: version " (state["version"]) " of " (state["latestVersion"])
-                    ", after " code { (json_cell(&state["stoppedAt"]["eventType"])) } "." }
-                dl class="facts" {
-                    @for (field, value) in state["state"].as_object().into_iter().flatten() {
-                        dt { (field) } dd { (json_cell(value)) }
-                    }
-                }
-            }
-        }
-        ol class="timeline" {
-            @for version in &versions {
-                li {
-                    strong { "Version " (version["version"]) } " · " (when(&json_cell(&version["occurredAt"])))
-                    " · " (json_cell(&version["actorKind"])) " " code { (json_cell(&version["actorId"])) }
-                    @if let Some(reason) = version["reason"].as_str() { " · “" (reason) "”" }
-                    " · " @for event in version["events"].as_array().into_iter().flatten() { code { (json_cell(&event["eventType"])) } " " }
-                    ul class="diff" {
-                        @for change in version["changes"].as_array().into_iter().flatten() {
-                            li {
-                                code { (json_cell(&change["path"])) } " "
-                                @if !change["old"].is_null() { span class="old" { (json_cell(&change["old"])) } " → " }
-                                span class="new" { (json_cell(&change["new"])) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        @if let Some(cursor) = account["history"]["pageInfo"]["endCursor"].as_str().filter(|_| account["history"]["pageInfo"]["hasNextPage"] == true) {
-            p { a href={ (back) "?after=" (encode(cursor)) "#history" } { "Later versions »" } }
-        }
-    }
-}
-
-/// A `datetime-local` value (`2026-12-07T19:53` or with seconds) as RFC 3339 in UTC; other
-/// text is passed on for GraphQL to refuse with its own message.
-fn as_rfc3339(value: &str) -> String {
-    let with_seconds = if value.len() == 16 {
-        format!("{value}:00")
-    } else {
-        value.to_string()
-    };
-    chrono::NaiveDateTime::parse_from_str(&with_seconds, "%Y-%m-%dT%H:%M:%S")
-        .map(|t| t.and_utc().to_rfc3339())
-        .unwrap_or_else(|_| value.to_string())
 }
