@@ -114,6 +114,7 @@ impl Visitor {
                  flash = CASE WHEN $4 THEN NULL ELSE s.flash END \
              FROM console.sessions old \
              WHERE s.id_hash = $1 AND old.id_hash = s.id_hash AND s.expires_at > now() \
+               AND s.created_at + $2::interval > now() \
              RETURNING s.token_hash, s.csrf, CASE WHEN $4 THEN old.flash END",
         )
         .bind(&id_hash)

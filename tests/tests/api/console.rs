@@ -903,3 +903,71 @@ async fn the_forms_the_schema_describes_open_an_account_and_carry_its_billing_th
         "a Support Agent has no insight.read"
     );
 }
+
+#[tokio::test]
+async fn a_session_ends_after_two_idle_hours_or_twelve_in_all() {
+    let app = TestApp::spawn().await;
+    let mut person = Person::new(&app);
+    person.sign_in(&app.token).await;
+    // Time passes in the sessions' own columns: the server compares them with the clock.
+    let age = |sql: &'static str| {
+        let pool = app.db.pool.clone();
+        async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+    };
+
+    // Each page moves the idle expiry on.
+    age("UPDATE console.sessions SET expires_at = now() + interval '1 minute'").await;
+    assert_eq!(person.get("/accounts").await.0, StatusCode::OK);
+    let moved: bool = sqlx::query_scalar(
+        "SELECT expires_at > now() + interval '119 minutes' FROM console.sessions",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(moved, "a page keeps the session two more hours");
+
+    // Two hours without a page: the session is over, and the sign-in page says so.
+    age("UPDATE console.sessions SET expires_at = now() - interval '1 second'").await;
+    let (status, location, _) = person.get("/accounts").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    assert!(
+        location.starts_with("/sign-in?") && location.contains("ended=expired"),
+        "{location}"
+    );
+    let (_, _, page) = person.get(&location).await;
+    assert!(page.contains("Your session has ended"), "{page}");
+
+    // However busy, a session lasts twelve hours from its sign-in.
+    person.sign_in(&app.token).await;
+    age(
+        "UPDATE console.sessions SET created_at = now() - interval '12 hours 1 second' \
+         WHERE expires_at > now()",
+    )
+    .await;
+    let (status, location, _) = person.get("/accounts").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the twelfth hour is the last"
+    );
+    assert!(location.unwrap().contains("ended=expired"));
+
+    // A form of an ended session does nothing.
+    let events = crate::accounts::event_count(&app).await;
+    let (status, _, _) = person
+        .post(
+            "/act",
+            &[
+                ("_csrf", "x"),
+                ("_mutation", "openAccount"),
+                ("name", "Late"),
+            ],
+        )
+        .await;
+    assert!(
+        status == StatusCode::SEE_OTHER || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+    assert_eq!(crate::accounts::event_count(&app).await, events);
+}
