@@ -481,6 +481,35 @@ async fn in_a_browser_staff_approve_reset_run_a_bulk_action_and_export_and_other
         "{effective}"
     );
 
+    // With the keyboard alone: open the rename form from its summary (Enter), fill it, and
+    // send it with Enter in its last field.
+    const ENTER: &str = "\u{E007}";
+    let rename = "form:has(input[name='_mutation'][value='renameAccount'])";
+    let summary = browser
+        .find("details:has(input[name='_mutation'][value='renameAccount']) > summary")
+        .await;
+    browser.type_into(&summary, ENTER).await;
+    browser
+        .type_into(
+            &browser.find(&format!("{rename} input[name='name']")).await,
+            "Acme Renamed",
+        )
+        .await;
+    browser
+        .type_into(
+            &browser
+                .find(&format!("{rename} input[name='reason']"))
+                .await,
+            &format!("new brand{ENTER}"),
+        )
+        .await;
+    browser.wait_for_heading("Acme Renamed").await;
+    assert_eq!(
+        browser.text(&browser.find(".flash.done").await).await,
+        "Account renamed."
+    );
+    browser.screenshot("account-forms").await;
+
     // A bulk approval of two payments, read item by item.
     browser.go(&app.url("/payments")).await;
     browser.wait_for_heading("Payments").await;
@@ -557,7 +586,7 @@ async fn in_a_browser_staff_approve_reset_run_a_bulk_action_and_export_and_other
     browser
         .click(&browser.find("form.sign-in button").await)
         .await;
-    browser.wait_for_heading("Account acme").await;
+    browser.wait_for_heading("Acme Renamed").await;
     browser.go(&app.url(&format!("/accounts/{other}"))).await;
     browser.wait_for_heading("Not found").await;
     let page = browser.source().await;
@@ -565,7 +594,7 @@ async fn in_a_browser_staff_approve_reset_run_a_bulk_action_and_export_and_other
     browser.screenshot("another-account-as-owner").await;
     // The other main pages, as the superuser, for the record.
     browser.go(&app.url("/")).await;
-    browser.wait_for_heading("Account acme").await;
+    browser.wait_for_heading("Acme Renamed").await;
     browser.click(&browser.find("form.who button").await).await;
     browser.wait_for_heading("Sign in").await;
     browser
