@@ -1,13 +1,15 @@
 //! The history timeline of one record (an account, an invoice, a payment, a subscription):
 //! each version with who, when, why and its field-level changes, and the "as of" control that
 //! shows the record as the log had it at a moment. A record's page selects [`FIELDS`] on its
-//! node, declares [`VARIABLES`], passes [`variables`] and renders [`timeline`].
+//! node (or asks [`query`]), passes [`variables`] to [`ask_record`] and renders [`timeline`].
 
-use crate::console::page::{count, json_cell, when};
+use crate::console::page::{self, count, json_cell, when};
 use crate::console::session::Visitor;
-use crate::console::{encode, try_ask, Params};
+use crate::console::{ask, encode, try_ask, Params};
 use crate::graphql::Rule;
 use crate::http::AppState;
+use axum::http::StatusCode;
+use axum::response::Response;
 use domain::identity::permission::Permission;
 use maud::{html, Markup};
 use serde_json::{json, Map, Value};
@@ -25,16 +27,48 @@ const AS_OF: &str = "query($type: String!, $id: ID!, $at: DateTime!) { \
     aggregateAsOf(aggregateType: $type, aggregateId: $id, asOf: { recordedAt: $at }) { \
       version latestVersion stoppedAt { eventType occurredAt recordedAt } state } }";
 
-/// The values of [`VARIABLES`] from the page's address (`after`), the history asked only when
-/// the visitor may read it (as the field's guard says).
-pub fn variables(params: &Params, principal: &crate::auth::Principal) -> Map<String, Value> {
+/// The query of one record's page: `root(id: $id)` with `fields` and its history.
+pub fn query(root: &str, fields: &str) -> String {
+    format!("query($id: ID!, {VARIABLES}) {{ {root}(id: $id) {{ {fields} {FIELDS} }} }}")
+}
+
+/// The variables of a record's page: its `id`, and those of [`VARIABLES`] from the page's
+/// address (`after`), the history asked only when the visitor may read it (as the field's
+/// guard says).
+pub fn variables(
+    id: &str,
+    params: &Params,
+    principal: &crate::auth::Principal,
+) -> Map<String, Value> {
     let mut variables = Map::new();
+    variables.insert("id".into(), json!(id));
     variables.insert("after".into(), json!(params.one("after")));
     variables.insert(
         "audit".into(),
         json!(Rule::Can(Permission::AuditRead).allows(principal)),
     );
     variables
+}
+
+/// The data of a record's page (`query` asked with `variables`), or, when there is no
+/// `root` with that id, a page saying there is no such `noun`.
+pub async fn ask_record(
+    state: &AppState,
+    visitor: &Visitor,
+    query: &str,
+    variables: Map<String, Value>,
+    root: &str,
+    noun: &str,
+) -> Result<Value, Response> {
+    let id = json_cell(&variables["id"]);
+    let data = ask(state, visitor, query, Value::Object(variables)).await?;
+    if data[root].is_null() {
+        return Err(page::refusal(
+            StatusCode::NOT_FOUND,
+            &format!("There is no {noun} `{id}`."),
+        ));
+    }
+    Ok(data)
 }
 
 /// The timeline of `record` (a node of `aggregate_type` queried with [`FIELDS`]) on the page

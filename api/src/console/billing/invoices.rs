@@ -8,7 +8,6 @@ use crate::console::{act, ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
@@ -105,12 +104,11 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
 }
 
 static ONE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "query($id: ID!, {}) {{ invoice(id: $id) {{ id accountId number status currency totalMinor \
+    timeline::query(
+        "invoice",
+        "id accountId number status currency totalMinor \
          subjectKind subjectId issuedAt dueAt paidAt paymentId remindersSent lastReminderOn lateFees \
-         createdAt overdue dunningStage lines {{ lineNo kind description quantity unitPriceMinor amountMinor }} {} }} }}",
-        timeline::VARIABLES,
-        timeline::FIELDS
+         createdAt overdue dunningStage lines { lineNo kind description quantity unitPriceMinor amountMinor }",
     )
 });
 
@@ -122,16 +120,10 @@ pub async fn one(
     params: Params,
 ) -> Answer {
     visitor.require(Rule::Scoped(Permission::BillingRead), "invoices")?;
-    let mut variables = timeline::variables(&params, &visitor.principal);
-    variables.insert("id".into(), json!(id));
-    let data = ask(&state, &visitor, &ONE, Value::Object(variables)).await?;
+    let variables = timeline::variables(&id, &params, &visitor.principal);
+    let data =
+        timeline::ask_record(&state, &visitor, &ONE, variables, "invoice", "invoice").await?;
     let invoice = &data["invoice"];
-    if invoice.is_null() {
-        return Err(page::refusal(
-            StatusCode::NOT_FOUND,
-            &format!("There is no invoice `{id}`."),
-        ));
-    }
     let back = format!("/invoices/{}", field(invoice, "id"));
     let catalog = act::catalog(&state).await;
     let id = field(invoice, "id");

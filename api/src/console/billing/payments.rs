@@ -10,7 +10,6 @@ use crate::console::{act, ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
@@ -135,12 +134,11 @@ pub async fn queue(State(state): State<AppState>, visitor: Visitor, params: Para
 }
 
 static ONE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "query($id: ID!, {}) {{ payment(id: $id) {{ id accountId amountMinor currency credits method \
+    timeline::query(
+        "payment",
+        "id accountId amountMinor currency credits method \
          reference note status recordedBy recordedAt approvedBy approvedAt rejectedReason refundReason \
-         invoiceId packageId packageVersion {} }} }}",
-        timeline::VARIABLES,
-        timeline::FIELDS
+         invoiceId packageId packageVersion",
     )
 });
 
@@ -152,16 +150,10 @@ pub async fn one(
     params: Params,
 ) -> Answer {
     visitor.require(Rule::Scoped(Permission::BillingRead), "payments")?;
-    let mut variables = timeline::variables(&params, &visitor.principal);
-    variables.insert("id".into(), json!(id));
-    let data = ask(&state, &visitor, &ONE, Value::Object(variables)).await?;
+    let variables = timeline::variables(&id, &params, &visitor.principal);
+    let data =
+        timeline::ask_record(&state, &visitor, &ONE, variables, "payment", "payment").await?;
     let payment = &data["payment"];
-    if payment.is_null() {
-        return Err(page::refusal(
-            StatusCode::NOT_FOUND,
-            &format!("There is no payment `{id}`."),
-        ));
-    }
     let id = field(payment, "id");
     let back = format!("/payments/{id}");
     let catalog = act::catalog(&state).await;

@@ -8,7 +8,6 @@ use crate::console::{act, ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use domain::identity::permission::Permission;
 use maud::html;
 use serde_json::{json, Map, Value};
@@ -100,12 +99,11 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, params: Param
 }
 
 static ONE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "query($id: ID!, {}) {{ subscription(id: $id) {{ id accountId planId planCode planVersion planName \
+    timeline::query(
+        "subscription",
+        "id accountId planId planCode planVersion planName \
          priceMinor currency includedCredits status periodStart periodEnd cancelsAtPeriodEnd cancelReason \
-         downgradePlanCode downgradePlanVersion startedAt endedAt {} }} }}",
-        timeline::VARIABLES,
-        timeline::FIELDS
+         downgradePlanCode downgradePlanVersion startedAt endedAt",
     )
 });
 
@@ -117,16 +115,17 @@ pub async fn one(
     params: Params,
 ) -> Answer {
     visitor.require(Rule::Scoped(Permission::BillingRead), "subscriptions")?;
-    let mut variables = timeline::variables(&params, &visitor.principal);
-    variables.insert("id".into(), json!(id));
-    let data = ask(&state, &visitor, &ONE, Value::Object(variables)).await?;
+    let variables = timeline::variables(&id, &params, &visitor.principal);
+    let data = timeline::ask_record(
+        &state,
+        &visitor,
+        &ONE,
+        variables,
+        "subscription",
+        "subscription",
+    )
+    .await?;
     let subscription = &data["subscription"];
-    if subscription.is_null() {
-        return Err(page::refusal(
-            StatusCode::NOT_FOUND,
-            &format!("There is no subscription `{id}`."),
-        ));
-    }
     let id = field(subscription, "id");
     let back = format!("/subscriptions/{id}");
     let catalog = act::catalog(&state).await;

@@ -10,7 +10,6 @@ use crate::console::{act, ask, encode, Answer, Params, Visitor};
 use crate::graphql::Rule;
 use crate::http::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use domain::identity::permission::Permission;
 use maud::{html, Markup};
@@ -183,8 +182,7 @@ pub async fn one(
     params: Params,
 ) -> Answer {
     let principal = &visitor.principal;
-    let mut variables = timeline::variables(&params, principal);
-    variables.insert("id".into(), json!(id));
+    let mut variables = timeline::variables(&id, &params, principal);
     variables.insert(
         "billing".into(),
         json!(Rule::Scoped(Permission::BillingRead).allows(principal)),
@@ -197,14 +195,9 @@ pub async fn one(
         "users".into(),
         json!(Rule::Scoped(Permission::UsersRead).allows(principal)),
     );
-    let data = ask(&state, &visitor, &ONE, Value::Object(variables)).await?;
+    let data =
+        timeline::ask_record(&state, &visitor, &ONE, variables, "account", "account").await?;
     let account = &data["account"];
-    if account.is_null() {
-        return Err(page::refusal(
-            StatusCode::NOT_FOUND,
-            &format!("There is no account `{id}`."),
-        ));
-    }
     let id = json_cell(&account["id"]);
     let back = format!("/accounts/{id}");
     let can = |rule: Rule| rule.allows(principal);
