@@ -915,6 +915,32 @@ async fn the_forms_the_schema_describes_open_an_account_and_carry_its_billing_th
         );
     }
 
+    // An alert rule defined from the dashboard: nested inputs as fieldsets.
+    let rule = [
+        ("rule.name", "Payments waiting"),
+        ("rule.condition.kind", "PENDING_PAYMENTS"),
+        ("rule.condition.days", "3"),
+        ("rule.severity", "WARNING"),
+        ("reason", "a queue to watch"),
+    ];
+    person.submit("/", "defineAlertRule", &rule).await;
+    let rules = app
+        .graphql("{ alertRules { name condition { kind days } } }", json!({}))
+        .await;
+    assert!(
+        rules["data"]["alertRules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "Payments waiting" && r["condition"]["days"] == 3),
+        "{rules}"
+    );
+    let (_, _, dashboard) = person.get("/").await;
+    assert!(
+        dashboard.contains("Payments waiting") && form_of(&dashboard, "disableAlertRule").is_some(),
+        "{dashboard}"
+    );
+
     // The dashboard's alerts follow the server's events, for those who may read them.
     let live = person
         .http

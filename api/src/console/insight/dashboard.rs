@@ -1,5 +1,6 @@
 //! The dashboard: the month's figures, accounts, the payments waiting, open alerts (live, with
-//! acknowledge and snooze) and a chart of the last 30 days, all from the `dashboard` query.
+//! acknowledge and snooze), the alert rules (managed by superusers) and a chart of the last 30
+//! days.
 
 use crate::console::page::{self, count, money, words, Action, Forms, Section};
 use crate::console::{act, ask, chart, Answer, Visitor};
@@ -25,7 +26,8 @@ const QUERY: &str = "query($from: NaiveDate!) { dashboard { today \
     projectionLag { maxLagSeconds stuck } \
     consumed: series(metric: CREDITS_CONSUMED, interval: DAY, from: $from) { start value } \
     opened: series(metric: ACCOUNTS_OPENED, interval: DAY, from: $from) { start value } } \
-    alerts(filter: { status: [OPEN] }, first: 20) { id ruleName severity message raisedAt acknowledgedAt acknowledgedBy } }";
+    alerts(filter: { status: [OPEN] }, first: 20) { id ruleName severity message raisedAt acknowledgedAt acknowledgedBy } \
+    alertRules { id name severity enabled condition { kind days percent minRuns minCalls seconds activity } } }";
 
 pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
     // The dashboard is for staff with `insight.read`; everyone else starts where they can look.
@@ -83,7 +85,10 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
     let pending = &d["pendingPayments"];
     let alerts = data["alerts"].as_array().cloned().unwrap_or_default();
     let can_acknowledge = Rule::Can(Permission::InsightRead).allows(&visitor.principal);
-    let forms = Forms::new(&visitor, act::catalog(&state).await, "/#alerts", &[]);
+    let catalog = act::catalog(&state).await;
+    let forms = Forms::new(&visitor, catalog, "/#alerts", &[]);
+    let rule_forms = Forms::new(&visitor, catalog, "/#alert-rules", &[]);
+    let rules = data["alertRules"].as_array().cloned().unwrap_or_default();
     let body = html! {
         p class="muted" {
             "Figures of the month to " (page::json_cell(&d["today"])) " (UTC). Alerts show here as they are raised, acknowledged or snoozed."
@@ -171,6 +176,34 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Answer {
             }
         }
         }
+        h2 id="alert-rules" { "Alert rules" }
+        (page::table("alert-rules", &rules, &[
+            ("Rule", &|r| html! { (page::field(r, "name")) }),
+            ("Severity", &|r| html! { span class={ "severity-" (page::field(r, "severity").to_lowercase()) } { (words(&page::field(r, "severity"))) } }),
+            ("When", &|r| html! {
+                (words(&page::field(&r["condition"], "kind")))
+                @for (name, value) in r["condition"].as_object().into_iter().flatten() {
+                    @if name != "kind" && !value.is_null() { " · " (name) " " (page::json_cell(value)) }
+                }
+            }),
+            ("Enabled", &|r| html! { (if r["enabled"] == true { "yes" } else { "no" }) }),
+            ("", &|r| {
+                let id = page::field(r, "id");
+                let given = [("id", id.as_str())];
+                let forms = rule_forms.given(&given);
+                html! {
+                    div class="actions" {
+                        @if r["enabled"] == true {
+                            (forms.confirming("disableAlertRule", "Disable", "Rule disabled.", "Disable this rule? It raises nothing until enabled."))
+                        } @else {
+                            (forms.offer("enableAlertRule", "Enable", "Rule enabled."))
+                        }
+                        (forms.offer("changeAlertRule", "Change", "Rule changed."))
+                    }
+                }
+            }),
+        ]))
+        (rule_forms.offer("defineAlertRule", "Define a rule", "Rule defined."))
     };
     Ok(page::page(&visitor, "Dashboard", Section::Dashboard, body))
 }
