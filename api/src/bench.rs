@@ -1296,16 +1296,29 @@ async fn measure_reads(
         rows.push(measure_read(&name, http, url, token, query, ops).await?);
     }
     let base = url.trim_end_matches("/graphql");
-    rows.extend(measure_console(base, token, busy_account, events, ops).await?);
+    // One record of each kind with a page of its own, when the log has one.
+    let mut records = vec![format!("/accounts/{busy_account}")];
+    for (path, table) in [
+        ("payments", "read.payments"),
+        ("invoices", "read.invoices"),
+        ("subscriptions", "read.subscriptions"),
+    ] {
+        let id: Option<Uuid> = sqlx::query_scalar(&format!("SELECT id FROM {table} LIMIT 1"))
+            .fetch_optional(pool)
+            .await?;
+        records.extend(id.map(|id| format!("/{path}/{id}")));
+    }
+    rows.extend(measure_console(base, token, &records, events, ops).await?);
     Ok(rows)
 }
 
-/// The server time of the console's main pages, one person at a time (target: under 50 ms at
-/// a 1M-event log): signed in as the superuser, each page fetched whole.
+/// The server time of the console's main pages and of `records`' pages, one person at a time
+/// (target: under 50 ms at a 1M-event log): signed in as the superuser, each page fetched
+/// whole.
 async fn measure_console(
     base: &str,
     token: &str,
-    busy_account: Uuid,
+    records: &[String],
     events: i64,
     ops: usize,
 ) -> anyhow::Result<Vec<Row>> {
@@ -1325,13 +1338,21 @@ async fn measure_console(
         .ok_or_else(|| anyhow::anyhow!("the console did not open a session"))?
         .to_string();
     let mut rows = Vec::new();
-    for path in [
-        "/".to_string(),
-        "/accounts".to_string(),
-        format!("/accounts/{busy_account}"),
-        "/payments".to_string(),
-        "/audit".to_string(),
-    ] {
+    let lists = [
+        "/",
+        "/accounts",
+        "/payments",
+        "/invoices",
+        "/subscriptions",
+        "/plans",
+        "/users",
+        "/audit",
+    ];
+    for path in lists
+        .iter()
+        .map(|p| p.to_string())
+        .chain(records.iter().cloned())
+    {
         let name = format!("console page {path} @ {events} events (target p99 under 50 ms)");
         let http = http.clone();
         let url = format!("{base}{path}");
