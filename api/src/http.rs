@@ -297,8 +297,7 @@ async fn graphql(
             request_id: request_id.clone(),
             client_addr: Some(peer.ip().to_string()),
         };
-        let mut request = request.data(principal).data(meta);
-        loaders(&mut request.data, &state.pool);
+        let request = as_principal(&state, principal, meta, request);
         let mut response = state.schema.execute(request).await;
         // Errors raised before resolvers run (syntax, unknown fields, wrong types, limits) come
         // from async-graphql without a code; they are all the client's to fix.
@@ -384,7 +383,7 @@ pub(crate) async fn execute_as(
     client_addr: Option<String>,
     request: async_graphql::Request,
 ) -> async_graphql::Response {
-    let request = as_principal(state, principal, client_addr, request);
+    let request = as_principal(state, principal, new_meta(client_addr), request);
     state.schema.execute(request).await
 }
 
@@ -396,22 +395,29 @@ pub(crate) fn stream_as(
     client_addr: Option<String>,
     request: async_graphql::Request,
 ) -> impl futures::Stream<Item = async_graphql::Response> + Send + 'static {
-    let request = as_principal(state, principal, client_addr, request);
+    let request = as_principal(state, principal, new_meta(client_addr), request);
     state.schema.execute_stream(request)
 }
 
+/// `request` as `principal` asks it, with the request's own identity and batch loaders: what
+/// every way into the schema (`/graphql`, the exports, the console) gives it.
 fn as_principal(
     state: &AppState,
     principal: Principal,
-    client_addr: Option<String>,
+    meta: RequestMeta,
     request: async_graphql::Request,
 ) -> async_graphql::Request {
-    let mut request = request.data(principal).data(RequestMeta {
-        request_id: Uuid::now_v7().to_string(),
-        client_addr,
-    });
+    let mut request = request.data(principal).data(meta);
     loaders(&mut request.data, &state.pool);
     request
+}
+
+/// A request of our own making (an export, a console page), under a new request id.
+fn new_meta(client_addr: Option<String>) -> RequestMeta {
+    RequestMeta {
+        request_id: Uuid::now_v7().to_string(),
+        client_addr,
+    }
 }
 
 /// An error's stable code. Errors the schema raises before any resolver runs (a variable of

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use domain::identity::permission::Permission::*;
 use maud::{html, Markup};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use tokio::sync::OnceCell;
 
@@ -29,6 +29,8 @@ pub struct Catalog {
     inputs: HashMap<String, Vec<InputField>>,
     /// Each enum's values, for the choices of a form.
     enums: HashMap<String, Vec<String>>,
+    /// The mutations' answers that carry `caughtUp`.
+    telling: HashSet<String>,
 }
 
 struct InputField {
@@ -95,7 +97,7 @@ pub async fn catalog(state: &AppState) -> &'static Catalog {
             let query = format!(
                 "{{ __schema {{ mutationType {{ fields {{ name type {{ {TYPE_REF} }} \
                  args {{ name type {{ {TYPE_REF} }} }} }} }} \
-                 types {{ kind name enumValues {{ name }} \
+                 types {{ kind name enumValues {{ name }} fields {{ name }} \
                    inputFields {{ name description defaultValue type {{ {TYPE_REF} }} }} }} }} }}"
             );
             let data = state
@@ -157,10 +159,23 @@ pub async fn catalog(state: &AppState) -> &'static Catalog {
                     Some((t["name"].as_str()?.to_string(), values))
                 })
                 .collect();
+            // The answers that say whether the lists already show the change.
+            let telling = schema["types"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| {
+                    t["fields"]
+                        .as_array()
+                        .is_some_and(|fields| fields.iter().any(|f| f["name"] == "caughtUp"))
+                })
+                .filter_map(|t| t["name"].as_str().map(str::to_string))
+                .collect();
             Catalog {
                 mutations,
                 inputs,
                 enums,
+                telling,
             }
         })
         .await
@@ -173,14 +188,22 @@ impl Catalog {
     /// schema requires it, with the schema's description as help.
     pub fn controls(&self, mutation: &str, given: &[(&str, &str)]) -> Markup {
         match self.mutations.get(mutation) {
-            Some(signature) => self.fields(signature.input.named().1, "", given),
+            Some(signature) => self.fields(signature.input.named().1, "", given, false),
             None => {
                 html! { p class="field-error" { "This build has no action `" (mutation) "`." } }
             }
         }
     }
 
-    fn fields(&self, type_name: &str, prefix: &str, given: &[(&str, &str)]) -> Markup {
+    /// The fields of input type `type_name`, named `<prefix><field>`; inside an optional
+    /// object none is required, so the object may be left out whole.
+    fn fields(
+        &self,
+        type_name: &str,
+        prefix: &str,
+        given: &[(&str, &str)],
+        optional: bool,
+    ) -> Markup {
         let declared = self
             .inputs
             .get(type_name)
@@ -192,15 +215,21 @@ impl Catalog {
                 @if let Some((_, value)) = given.iter().find(|(given, _)| *given == name) {
                     input type="hidden" name=(name) value=(value);
                 } @else if !(prefix.is_empty() && KEYS.contains(&field.name.as_str())) {
-                    (self.control(&name, field, given))
+                    (self.control(&name, field, given, optional))
                 }
             }
         }
     }
 
-    fn control(&self, name: &str, field: &InputField, given: &[(&str, &str)]) -> Markup {
+    fn control(
+        &self,
+        name: &str,
+        field: &InputField,
+        given: &[(&str, &str)],
+        optional: bool,
+    ) -> Markup {
         let (required, inner) = match &field.type_ref {
-            TypeRef::NonNull(inner) => (!field.defaulted, inner.as_ref()),
+            TypeRef::NonNull(inner) => (!field.defaulted && !optional, inner.as_ref()),
             other => (false, other),
         };
         let label = label_of(&field.name);
@@ -212,7 +241,7 @@ impl Catalog {
                     fieldset {
                         legend { (label) @if !required { " (optional)" } }
                         @if let Some(help) = help { p class="help" { (help) } }
-                        (self.fields(type_name, &format!("{name}."), given))
+                        (self.fields(type_name, &format!("{name}."), given, !required))
                     }
                 };
             }
@@ -248,6 +277,10 @@ impl Catalog {
                 "DateTime" => {
                     html! { input type="text" name=(name) required[required] placeholder="2026-12-31T00:00:00Z" autocomplete="off"; }
                 }
+                // A secret is typed, never shown back, and never kept by the browser.
+                _ if SECRETS.contains(&field.name.as_str()) => html! {
+                    input type="password" name=(name) required[required] autocomplete="new-password";
+                },
                 _ if LONG_TEXT.contains(&field.name.as_str()) => html! {
                     textarea name=(name) rows="6" cols="70" required[required] {}
                 },
@@ -374,6 +407,9 @@ pub fn rule_of(mutation: &str) -> Option<Rule> {
 /// Input fields the form fills itself: its own random key, so a form sent twice acts once.
 const KEYS: [&str; 2] = ["idempotencyKey", "bulkKey"];
 
+/// Fields that hold a secret.
+const SECRETS: [&str; 4] = ["apiKey", "password", "secret", "token"];
+
 /// Text fields that hold more than a line.
 const LONG_TEXT: [&str; 5] = ["text", "body", "description", "content", "instructions"];
 
@@ -447,6 +483,8 @@ pub async fn act(
     let selection = if bulk {
         "bulkKey done noOp refused caughtUp items { id outcome code message replayed } \
          job { id total status }"
+    } else if catalog.telling.contains(&signature.answers) {
+        "caughtUp"
     } else {
         "__typename"
     };
@@ -468,9 +506,13 @@ pub async fn act(
     if bulk {
         return bulk_results(&visitor, name, back, &data["result"]);
     }
+    let mut text = value("_done").unwrap_or("Done.").to_string();
+    if data["result"]["caughtUp"] == Value::Bool(false) {
+        text.push_str(" The pages may take a moment to show it.");
+    }
     let flash = Flash {
         refused: false,
-        text: value("_done").unwrap_or("Done.").to_string(),
+        text,
         form,
         field: None,
         code: None,
@@ -700,6 +742,7 @@ mod tests {
         let catalog = Catalog {
             mutations: HashMap::new(),
             enums: HashMap::new(),
+            telling: HashSet::new(),
             inputs: HashMap::from([(
                 "BulkInput".to_string(),
                 vec![
@@ -744,6 +787,73 @@ mod tests {
             message,
             "the form sent `credits`, which this action does not take"
         );
+    }
+
+    #[test]
+    fn a_form_shows_each_field_as_its_type_says() {
+        let enum_of = |name: &str| non_null(named("ENUM", name));
+        let catalog = Catalog {
+            mutations: HashMap::from([(
+                "setThing".to_string(),
+                Signature {
+                    input: non_null(named("INPUT_OBJECT", "SetThingInput")),
+                    answers: "ThingPayload".into(),
+                },
+            )]),
+            enums: HashMap::from([("Plan".to_string(), vec!["FREE".into(), "GROWTH".into()])]),
+            telling: HashSet::new(),
+            inputs: HashMap::from([
+                (
+                    "SetThingInput".to_string(),
+                    vec![
+                        input("accountId", non_null(named("SCALAR", "ID"))),
+                        input("plan", enum_of("Plan")),
+                        input("apiKey", non_null(named("SCALAR", "String"))),
+                        input("limits", named("INPUT_OBJECT", "Limits")),
+                        InputField {
+                            defaulted: true,
+                            ..input("invite", non_null(named("SCALAR", "Boolean")))
+                        },
+                        input("idempotencyKey", named("SCALAR", "String")),
+                    ],
+                ),
+                (
+                    "Limits".to_string(),
+                    vec![input("maxTokens", non_null(named("SCALAR", "Int")))],
+                ),
+            ]),
+        };
+        let html = catalog
+            .controls("setThing", &[("accountId", "a-1")])
+            .into_string();
+        assert!(
+            html.contains(r#"<input type="hidden" name="accountId" value="a-1">"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<select name="plan" required><option value="FREE">free</option>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<input type="password" name="apiKey" required"#),
+            "a secret is typed unseen: {html}"
+        );
+        assert!(
+            html.contains(r#"<input type="number" step="1" name="limits.maxTokens">"#),
+            "inside an optional object nothing is required: {html}"
+        );
+        assert!(
+            html.contains("Invite (optional)"),
+            "a default makes a field optional: {html}"
+        );
+        assert!(
+            !html.contains("idempotencyKey"),
+            "the form's own key is not asked: {html}"
+        );
+        assert!(catalog
+            .controls("noSuchThing", &[])
+            .into_string()
+            .contains("no action"));
     }
 
     #[test]

@@ -64,12 +64,7 @@ impl Visitor {
         headers: &HeaderMap,
         csrf: Option<&str>,
     ) -> Result<Self, Response> {
-        if !same_origin(headers) {
-            return Err(page::refusal(
-                StatusCode::FORBIDDEN,
-                "This form was sent from another site, so it was not carried out.",
-            ));
-        }
+        same_origin(headers)?;
         let visitor = Self::load(state, headers, None).await?;
         let matches =
             csrf.is_some_and(|csrf| constant_time_eq(csrf.as_bytes(), visitor.csrf.as_bytes()));
@@ -200,11 +195,8 @@ pub async fn sign_in(
     let Ok(Form(form)) = form else {
         return garbled();
     };
-    if !same_origin(&headers) {
-        return page::refusal(
-            StatusCode::FORBIDDEN,
-            "This form was sent from another site, so it was not carried out.",
-        );
+    if let Err(refusal) = same_origin(&headers) {
+        return refusal;
     }
     let token = form.token.trim();
     let refused = |message: &str| {
@@ -329,20 +321,27 @@ pub(crate) async fn principal_of_cookie(
         .map(|v| v.principal)
 }
 
-/// A POST's `Origin`, when the browser sends one, must be this server.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// A POST's `Origin`, when the browser sends one, must be this server; the refusal otherwise.
+#[allow(clippy::result_large_err)] // The refusal is a page, as every handler answers.
+fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let Some((_, authority)) = origin.split_once("://") else {
-        return false;
+        return Ok(());
     };
     // This server as the browser addressed it: its `Host`, or the host a proxy in front of it
     // was asked for.
-    [HOST.as_str(), "x-forwarded-host"]
-        .iter()
-        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-        .any(|host| authority.eq_ignore_ascii_case(host))
+    let ours = origin.split_once("://").is_some_and(|(_, authority)| {
+        [HOST.as_str(), "x-forwarded-host"]
+            .iter()
+            .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+            .any(|host| authority.eq_ignore_ascii_case(host))
+    });
+    if ours {
+        return Ok(());
+    }
+    Err(page::refusal(
+        StatusCode::FORBIDDEN,
+        "This form was sent from another site, so it was not carried out.",
+    ))
 }
 
 /// A path on this server, never another site (`//elsewhere`, `/\elsewhere`), and nothing a

@@ -5,7 +5,7 @@
 use crate::access_matrix::{platform_user_token, staff_in_group};
 use crate::accounts::{adjust, open_account};
 use crate::browser::Browser;
-use crate::helpers::TestApp;
+use crate::helpers::{all_projected, TestApp};
 use crate::payments::record_payment;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -104,6 +104,7 @@ impl Person<'_> {
         sent.extend_from_slice(fields);
         let (status, location, body) = self.post("/act", &sent).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{mutation}: {body}");
+        all_projected(self.app).await;
         location.unwrap()
     }
 }
@@ -445,6 +446,7 @@ async fn in_a_browser_staff_approve_reset_run_a_bulk_action_and_export_and_other
     let approve = format!("form:has(input[name='_form'][value='approvePayment:{first}']) button");
     browser.click(&browser.find(&approve).await).await;
     browser.find(".flash.done").await;
+    all_projected(&app).await;
     browser.go(&app.url(&format!("/accounts/{acme}"))).await;
     browser.wait_for_heading("Account acme").await;
     assert_eq!(browser.text(&browser.find("#balance").await).await, "600");
@@ -544,6 +546,7 @@ async fn in_a_browser_staff_approve_reset_run_a_bulk_action_and_export_and_other
     }
     assert_eq!(results.matches("done").count(), 2, "{results}");
     browser.screenshot("bulk-results").await;
+    all_projected(&app).await;
     assert_eq!(balance(&app, &acme).await, 630);
 
     // Export the accounts as CSV and open the file.

@@ -320,6 +320,19 @@ where
     }
 }
 
+/// Waits until every projection has applied the whole log: what a page shows after a change
+/// once the lists have caught up (a change's answer waits for them only so long).
+pub async fn all_projected(app: &TestApp) {
+    let done = eventually(Duration::from_secs(60), || async {
+        let body = app.graphql("{ projections { pending } }", json!({})).await;
+        body["data"]["projections"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|p| p["pending"] == 0))
+    })
+    .await;
+    assert!(done, "the projections catch up with the log");
+}
+
 pub async fn engine_with(
     pool: &PgPool,
     handlers: Vec<Arc<dyn projections::store::engine::EventHandler>>,
