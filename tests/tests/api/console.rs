@@ -570,6 +570,9 @@ async fn in_a_browser_staff_approve_reset_run_a_bulk_action_and_export_and_other
     browser
         .click(&browser.find("form.sign-in button").await)
         .await;
+    // Signed in once the landing page shows (without `insight.read`, the accounts); going on
+    // before that races the sign-in's own redirect.
+    browser.wait_for_heading("Accounts").await;
     browser.go(&app.url("/payments?status=ALL")).await;
     browser.wait_for_heading("Payments").await;
     let page = browser.source().await;
